@@ -1,0 +1,40 @@
+"""cfwf-emulator: Cloudflare Workflows, in-process, in real or virtual time.
+
+Public names (everything else is private and may change)::
+
+    from cfwf_emulator import Emulator, WorkflowEntrypoint, NonRetryableError
+"""
+
+from __future__ import annotations
+
+from .authoring.entrypoint import WorkflowEntrypoint
+from .bindings import Workflow, WorkflowInstance
+from .clock import RealClock, VirtualClock
+from .emulator import Emulator
+from .errors import (
+    ConfigError,
+    NonRetryableError,
+    StepError,
+    WorkflowError,
+    WorkflowFatalError,
+    WorkflowTimeoutError,
+)
+from .limits import Limits
+
+__all__ = [
+    "ConfigError",
+    "Emulator",
+    "Limits",
+    "NonRetryableError",
+    "RealClock",
+    "StepError",
+    "VirtualClock",
+    "Workflow",
+    "WorkflowEntrypoint",
+    "WorkflowError",
+    "WorkflowFatalError",
+    "WorkflowInstance",
+    "WorkflowTimeoutError",
+]
+
+__version__ = "0.1.0"

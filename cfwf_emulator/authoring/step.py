@@ -1,0 +1,248 @@
+"""The ``step`` object passed to ``run``: Cloudflare Python Workflows' step API.
+
+``step.do`` works as the Python SDK's decorator factory (implicit dependencies by step name, or
+the legacy ``depends=[...]`` list, chosen by compatibility date/flags exactly as on Cloudflare)
+and also in the JavaScript-style call form ``await step.do(name, [config], callback)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import weakref
+from typing import Any, Awaitable, Callable, Protocol
+
+__all__ = ["StepRunner", "WorkflowStep"]
+
+
+class StepRunner(Protocol):
+    """What the engine provides to execute one step call of a run."""
+
+    async def do(self, name: Any, config: Any, invoke: Callable[[Any], Any]) -> Any:
+        """Run (or replay) a ``step.do``; ``invoke(ctx)`` calls the user's callback."""
+        ...
+
+    async def sleep(self, name: Any, duration: Any) -> None:
+        """Run (or replay) a ``step.sleep``."""
+        ...
+
+    async def sleep_until(self, name: Any, timestamp: Any) -> None:
+        """Run (or replay) a ``step.sleep_until``."""
+        ...
+
+    async def wait_for_event(self, name: Any, event_type: Any, timeout: Any) -> Any:
+        """Run (or replay) a ``step.wait_for_event``."""
+        ...
+
+
+class _CtxSlot:
+    """Marks the parameter that receives the step context."""
+
+    __slots__ = ()
+
+
+_CTX = _CtxSlot()
+
+
+def _signature_key(func: Callable[..., Any]) -> Any:
+    """Closures re-created on every run share a code object; cache by it, not by the function."""
+    code = getattr(func, "__code__", None)
+    if code is not None and not hasattr(func, "__self__") and not hasattr(func, "__wrapped__"):
+        return code
+    return None
+
+
+def _parameter_names(func: Callable[..., Any]) -> tuple[str, ...]:
+    key = _signature_key(func)
+    if key is None:
+        return tuple(inspect.signature(func).parameters)
+    cached = _NAMES.get(key)
+    if cached is None:
+        cached = _NAMES[key] = tuple(inspect.signature(func).parameters)
+    return cached
+
+
+def _wants_ctx(func: Callable[..., Any]) -> bool:
+    key = _signature_key(func)
+    cached = _WANTS_CTX.get(key) if key is not None else None
+    if cached is not None:
+        return cached
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    wants = any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params
+    )
+    if key is not None:
+        _WANTS_CTX[key] = wants
+    return wants
+
+
+_NAMES: "weakref.WeakKeyDictionary[Any, tuple[str, ...]]" = weakref.WeakKeyDictionary()
+_WANTS_CTX: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
+
+
+def _callback_invoker(callback: Callable[..., Any]) -> Callable[[Any], Any]:
+    if _wants_ctx(callback):
+        return callback
+    return lambda _ctx: callback()
+
+
+class WorkflowStep:
+    """The ``step`` argument of ``run``; a new one is made for every run of an instance."""
+
+    def __init__(self, runner: StepRunner, *, implicit_dependencies: bool) -> None:
+        self._runner = runner
+        self._implicit = implicit_dependencies
+        self._memoized: dict[Any, Any] = {}
+        self._in_flight: dict[Any, asyncio.Task[Any]] = {}
+        self.step_closures: dict[str, Callable[[], Awaitable[Any]]] = {}
+
+    # -- step.do ---------------------------------------------------------------------------
+
+    def do(self, *args: Any, **kwargs: Any) -> Any:
+        """Declare a step (decorator form) or run one (call form).
+
+        Decorator, implicit dependencies (compatibility date on/after 2026-02-25)::
+
+            @step.do("name", concurrent=False, config=None)   # name defaults to func.__name__
+            async def my_step(other_step, ctx): ...
+            result = await my_step()
+
+        Decorator, legacy: ``@step.do("name", depends=[a, b], concurrent=False, config=None)``.
+        Call form: ``await step.do("name", callback)`` or ``await step.do("name", config, callback)``
+        where ``callback`` is sync or async and takes no argument or one (the step context).
+        """
+        if not kwargs and args and (
+            (len(args) == 2 and callable(args[1]))
+            or (len(args) == 3 and (args[1] is None or isinstance(args[1], dict)) and callable(args[2]))
+        ):
+            name, config, callback = (args[0], None, args[1]) if len(args) == 2 else args
+            return self._runner.do(name, config, _callback_invoker(callback))
+        if self._implicit:
+            return self._decorator_implicit(*args, **kwargs)
+        return self._decorator_legacy(*args, **kwargs)
+
+    def _decorator_implicit(
+        self, name: Any = None, *, concurrent: bool = False, config: Any = None
+    ) -> Callable[[Callable[..., Any]], Callable[[], Awaitable[Any]]]:
+        if callable(name):
+            raise TypeError(
+                "step.do must be called before decorating: write @step.do() or @step.do(\"name\"), "
+                "not a bare @step.do"
+            )
+        return self._decorator(name, None, concurrent, config)
+
+    def _decorator_legacy(
+        self, name: Any, depends: Any = None, concurrent: bool = False, config: Any = None
+    ) -> Callable[[Callable[..., Any]], Callable[[], Awaitable[Any]]]:
+        if callable(name):
+            raise TypeError(
+                "step.do must be called before decorating: write @step.do(\"name\"), not a bare @step.do"
+            )
+        return self._decorator(name, depends, concurrent, config)
+
+    def _decorator(
+        self, name: Any, depends: Any, concurrent: bool, config: Any
+    ) -> Callable[[Callable[..., Any]], Callable[[], Awaitable[Any]]]:
+        def decorate(func: Callable[..., Any]) -> Callable[[], Awaitable[Any]]:
+            step_name = func.__name__ if name is None else name
+
+            async def wrapper() -> Any:
+                slots = self._dependency_slots(func, depends)
+                results = await self._resolve_all(slots, concurrent)
+                return await self._run_declared(wrapper, step_name, config, func, results)
+
+            wrapper._step_name = step_name  # type: ignore[attr-defined]
+            self.step_closures[step_name] = wrapper
+            return wrapper
+
+        return decorate
+
+    def _dependency_slots(self, func: Callable[..., Any], depends: Any) -> list[Any]:
+        names = _parameter_names(func)
+        if self._implicit:
+            slots: list[Any] = []
+            for param in names:
+                if param in self.step_closures:
+                    slots.append(self.step_closures[param])
+                elif param == "ctx":
+                    slots.append(_CTX)
+                else:
+                    raise TypeError(f"Received unexpected parameter {param}")
+            return slots
+        non_ctx = [p for p in names if p != "ctx"]
+        if depends is None and non_ctx:
+            raise TypeError(
+                f"Step has {len(non_ctx)} non-ctx parameter(s) but no 'depends' list provided"
+            )
+        if depends is not None and len(depends) != len(non_ctx):
+            raise TypeError(
+                f"Step declares {len(non_ctx)} non-ctx parameter(s) but 'depends' has "
+                f"{len(depends)} item(s)"
+            )
+        slots = []
+        position = 0
+        for param in names:
+            if param == "ctx":
+                slots.append(_CTX)
+                continue
+            dependency = depends[position]
+            if not hasattr(dependency, "_step_name"):
+                raise TypeError(
+                    f"'depends' entry for parameter {param!r} is not a function decorated with step.do"
+                )
+            slots.append(dependency)
+            position += 1
+        return slots
+
+    async def _resolve_all(self, slots: list[Any], concurrent: bool) -> list[Any]:
+        if concurrent:
+            return list(await asyncio.gather(*(self._resolve(slot) for slot in slots)))
+        return [await self._resolve(slot) for slot in slots]
+
+    async def _resolve(self, slot: Any) -> Any:
+        if slot is _CTX:
+            return _CTX
+        if slot in self._memoized:
+            return self._memoized[slot]
+        if slot in self._in_flight:
+            return await self._in_flight[slot]
+        return await slot()
+
+    async def _run_declared(
+        self, key: Any, name: Any, config: Any, func: Callable[..., Any], results: list[Any]
+    ) -> Any:
+        def invoke(ctx: Any) -> Any:
+            return func(*(ctx if value is _CTX else value for value in results))
+
+        task = asyncio.ensure_future(self._runner.do(name, config, invoke))
+        self._in_flight[key] = task
+        try:
+            result = await task
+            self._memoized[key] = result
+        finally:
+            self._in_flight.pop(key, None)
+        return result
+
+    # -- sleeps and events -----------------------------------------------------------------
+
+    def sleep(self, *args: Any, **kwargs: Any) -> Awaitable[None]:
+        """``await step.sleep(name, duration)``: duration ``"10 seconds"`` or milliseconds."""
+        if kwargs or len(args) != 2:
+            raise TypeError(
+                "step.sleep takes exactly two positional arguments (name, duration); on Cloudflare "
+                "keyword arguments are passed to JavaScript as one object and misread"
+            )
+        return self._runner.sleep(args[0], args[1])
+
+    def sleep_until(self, name: Any, timestamp: Any) -> Awaitable[None]:
+        """``await step.sleep_until(name, when)``: a ``datetime`` (naive = UTC) or epoch ms."""
+        return self._runner.sleep_until(name, timestamp)
+
+    def wait_for_event(
+        self, name: Any, event_type: Any, /, timeout: Any = "24 hours"
+    ) -> Awaitable[Any]:
+        """``await step.wait_for_event(name, type, timeout="24 hours")`` → ``{payload, timestamp, type}``."""
+        return self._runner.wait_for_event(name, event_type, timeout)

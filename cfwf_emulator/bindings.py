@@ -1,0 +1,138 @@
+"""``Workflow`` bindings (``env.MY_WORKFLOW``) and ``WorkflowInstance`` handles.
+
+They accept the call shapes of Cloudflare's Python SDK: ``create(id=..., params=...)`` or
+``create({"id": ..., "params": ...})``, ``create_batch([...])``, ``send_event(type=..., payload=...)``
+or ``send_event({"type": ..., "payload": ...})``; the JavaScript names (``createBatch``,
+``sendEvent``) work too. Every method is a thin call into the engine.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import WorkflowError
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
+
+__all__ = ["Workflow", "WorkflowInstance"]
+
+_MISSING: Any = object()
+
+
+def _options(options: Any, kwargs: dict[str, Any], allowed: tuple[str, ...], what: str) -> dict[str, Any]:
+    if options is not None and kwargs:
+        raise TypeError(f"{what}: pass either one dict or keyword arguments, not both")
+    merged = dict(kwargs) if options is None else options
+    if not isinstance(merged, dict):
+        raise TypeError(f"{what}: expected a dict of options, got {merged!r}")
+    unknown = set(merged) - set(allowed)
+    if unknown:
+        raise TypeError(
+            f"{what}: unknown option(s) {', '.join(sorted(map(str, unknown)))}; "
+            f"allowed: {', '.join(allowed)}"
+        )
+    return merged
+
+
+class Workflow:
+    """The binding of one workflow: create instances and get handles to them."""
+
+    def __init__(self, emulator: "Emulator", name: str) -> None:
+        self._emulator = emulator
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<Workflow {self.name!r}>"
+
+    async def create(self, options: Any = None, **kwargs: Any) -> "WorkflowInstance":
+        """Create and queue an instance: ``create(id=None, params=None)`` or ``create({...})``.
+
+        Raises ``WorkflowError`` with code ``instance.invalid_id`` or ``instance.already_exists``.
+        """
+        opts = _options(options, kwargs, ("id", "params", "retention", "locationHint"), "create")
+        engine = await self._emulator._ready_engine()
+        instance_id = engine.create(self.name, opts.get("id"), opts.get("params"))
+        return WorkflowInstance(self._emulator, self.name, instance_id)
+
+    async def create_batch(self, batch: Any) -> list["WorkflowInstance"]:
+        """Create up to 100 instances; ids already in use are skipped and left out of the result."""
+        if not isinstance(batch, (list, tuple)):
+            raise TypeError(f"create_batch takes a list of option dicts, got {batch!r}")
+        engine = await self._emulator._ready_engine()
+        ids = engine.create_batch(self.name, batch)
+        return [WorkflowInstance(self._emulator, self.name, instance_id) for instance_id in ids]
+
+    createBatch = create_batch
+
+    async def get(self, instance_id: str) -> "WorkflowInstance":
+        """A handle to an existing instance; ``WorkflowError(instance.not_found)`` otherwise."""
+        engine = await self._emulator._ready_engine()
+        if not isinstance(instance_id, str) or not engine.exists(self.name, instance_id):
+            raise WorkflowError(
+                "instance.not_found",
+                f'Instance not found: no instance "{instance_id}" in workflow "{self.name}"',
+            )
+        return WorkflowInstance(self._emulator, self.name, instance_id)
+
+
+class WorkflowInstance:
+    """A handle to one instance; every call reads or changes the engine's state for it."""
+
+    def __init__(self, emulator: "Emulator", workflow: str, instance_id: str) -> None:
+        self._emulator = emulator
+        self.workflow = workflow
+        self.id = instance_id
+
+    def __repr__(self) -> str:
+        return f"<WorkflowInstance {self.workflow}/{self.id}>"
+
+    async def status(self) -> dict[str, Any]:
+        """``{"status", "output"}``, plus ``"error": {"name", "message"}`` when errored."""
+        engine = await self._emulator._ready_engine()
+        return engine.status(self.workflow, self.id)
+
+    async def describe(self) -> dict[str, Any]:
+        """Details shaped like Cloudflare's REST API, with every step and its attempts."""
+        engine = await self._emulator._ready_engine()
+        return engine.describe(self.workflow, self.id)
+
+    async def pause(self) -> None:
+        """Pause; a step attempt in flight finishes first (status ``waitingForPause``)."""
+        (await self._emulator._ready_engine()).pause(self.workflow, self.id)
+
+    async def resume(self) -> None:
+        """Resume a paused instance (no effect in other states)."""
+        (await self._emulator._ready_engine()).resume(self.workflow, self.id)
+
+    async def terminate(self, options: Any = None) -> None:
+        """Terminate; ``WorkflowError(instance.cannot_terminate)`` when already finished."""
+        if options is not None:
+            _options(options, {}, ("rollback",), "terminate")
+            if options.get("rollback"):
+                raise NotImplementedError(
+                    "terminate({'rollback': True}) needs rollback handlers, which Cloudflare's "
+                    "Python SDK does not offer; call terminate() without options"
+                )
+        (await self._emulator._ready_engine()).terminate(self.workflow, self.id)
+
+    async def restart(self, options: Any = None) -> None:
+        """Restart from the beginning, or ``restart({"from": {"name", "count", "type"}})``."""
+        from_step = None
+        if options is not None:
+            from_step = _options(options, {}, ("from",), "restart").get("from")
+        (await self._emulator._ready_engine()).restart(self.workflow, self.id, from_step)
+
+    async def send_event(self, event: Any = None, **kwargs: Any) -> None:
+        """Deliver an event: ``send_event(type=..., payload=...)`` or ``send_event({...})``."""
+        opts = _options(event, kwargs, ("type", "payload"), "send_event")
+        if "type" not in opts:
+            raise TypeError('send_event needs a "type"')
+        engine = await self._emulator._ready_engine()
+        engine.send_event(self.workflow, self.id, opts["type"], opts.get("payload"))
+
+    sendEvent = send_event
+
+    async def delete(self) -> None:
+        """Stop the instance and delete its state; the id can be used again."""
+        (await self._emulator._ready_engine()).delete(self.workflow, self.id)

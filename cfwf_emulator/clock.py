@@ -1,0 +1,90 @@
+"""Clocks: the only source of time the engine reads.
+
+:class:`RealClock` follows the wall clock. :class:`VirtualClock` stands still while anything can
+run and is moved by the engine: it jumps to the next deadline when every instance is blocked on
+an emulator timer, and passes at the real rate only while step callbacks wait for real I/O.
+Neither reads ``time.time``/``datetime.now`` (which freezegun may patch); they use
+``time.clock_gettime`` so user code frozen by freezegun cannot stop the engine's time.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Clock", "RealClock", "VirtualClock", "resolve_clock"]
+
+
+def _wall_ms() -> float:
+    if hasattr(time, "clock_gettime"):
+        return time.clock_gettime(time.CLOCK_REALTIME) * 1000.0
+    return time.time() * 1000.0  # pragma: no cover - platforms without clock_gettime
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """What the engine needs from a clock: the current time, and whether it may be moved."""
+
+    virtual: bool
+
+    def now_ms(self) -> float:
+        """Milliseconds since the Unix epoch."""
+        ...
+
+
+class RealClock:
+    """Wall-clock time; sleeps and timeouts take as long as they say."""
+
+    virtual = False
+
+    def now_ms(self) -> float:
+        """Milliseconds since the Unix epoch, from the system clock."""
+        return _wall_ms()
+
+
+class VirtualClock:
+    """Time that only moves when the engine (or a test, through ``emu.advance``) moves it.
+
+    ``start`` is the initial time (a ``datetime``, naive meaning UTC, or epoch milliseconds;
+    default: the real time at creation). With ``autojump=True`` (default) the emulator jumps to
+    the next timer as soon as nothing in the event loop can run, like trio's ``MockClock`` with
+    ``autojump_threshold=0``; with ``autojump=False`` time moves only through ``advance``,
+    ``run_until_idle`` and the testing API's waiters.
+    """
+
+    virtual = True
+
+    def __init__(self, start: "datetime | float | None" = None, *, autojump: bool = True) -> None:
+        if start is None:
+            self._now = float(int(_wall_ms()))
+        elif isinstance(start, datetime):
+            aware = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+            self._now = aware.timestamp() * 1000.0
+        elif isinstance(start, (int, float)) and not isinstance(start, bool):
+            self._now = float(start)
+        else:
+            raise TypeError(f"VirtualClock start must be a datetime or epoch ms, got {start!r}")
+        self.autojump = autojump
+
+    def now_ms(self) -> float:
+        """The current virtual time, in milliseconds since the Unix epoch."""
+        return self._now
+
+    def jump_to(self, ms: float) -> None:
+        """Move the clock forward to ``ms``; a time in the past leaves it where it is."""
+        if ms > self._now:
+            self._now = ms
+
+
+def resolve_clock(value: "str | Clock | None") -> Clock:
+    """``"real"`` (default), ``"virtual"`` or a :class:`Clock` instance."""
+    if value is None or value == "real":
+        return RealClock()
+    if value == "virtual":
+        return VirtualClock()
+    if isinstance(value, Clock):
+        return value
+    from .errors import ConfigError
+
+    raise ConfigError(f'clock must be "real", "virtual" or a Clock instance, got {value!r}')

@@ -1,0 +1,232 @@
+"""``Emulator``: hosts workflows in-process, in real or virtual time.
+
+    emu = Emulator(clock="virtual")
+    emu.add_workflow("order-workflow", OrderWorkflow, binding="ORDERS")
+    async with emu:
+        inst = await emu.env.ORDERS.create(id="o-1", params={"order_id": 7})
+        await emu.run_until_idle()
+        print(await inst.status())
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any, Awaitable, Iterator, TypeVar
+
+from .bindings import Workflow
+from .clock import Clock, VirtualClock, resolve_clock
+from .compat import Compatibility
+from .durations import DurationError, parse_duration_or_timedelta
+from .engine.core import Engine, WorkflowDefinition, check_workflow_name
+from .engine.scheduler import Scheduler
+from .errors import ConfigError
+from .hooks import make_plugin_manager
+from .limits import Limits, resolve_limits
+from .serialization import utc_from_ms
+from .store import Store, open_store
+
+__all__ = ["Emulator", "Env"]
+
+T = TypeVar("T")
+
+
+class Env:
+    """``emu.env``: workflow bindings and config ``vars`` by name (``env.ORDERS``, ``env["ORDERS"]``)."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Any] = {}
+
+    def _set(self, name: str, value: Any) -> None:
+        self._items[name] = value
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._items[name]
+        except KeyError:
+            known = ", ".join(sorted(self._items)) or "none yet (add_workflow or a wrangler config adds them)"
+            raise AttributeError(f"env has no binding or var named {name!r}; known: {known}") from None
+
+    def __getitem__(self, name: str) -> Any:
+        return self._items[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __repr__(self) -> str:
+        return f"<Env {sorted(self._items)}>"
+
+
+class Emulator:
+    """Runs Cloudflare Workflows in this process.
+
+    Options: ``clock`` (``"real"`` default, ``"virtual"`` or a :class:`~cfwf_emulator.clock.Clock`),
+    ``storage`` (``"memory"``), ``limits`` (``"paid"`` default, ``"free"`` or a :class:`Limits`),
+    ``compatibility_date`` and ``compatibility_flags`` (which Cloudflare behaviour applies; newest
+    when no date is given), ``vars`` (plain values exposed on ``env``).
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: "str | Clock" = "real",
+        storage: "str | Store" = "memory",
+        limits: "str | Limits" = "paid",
+        compatibility_date: str | None = None,
+        compatibility_flags: "list[str] | tuple[str, ...]" = (),
+        vars: dict[str, Any] | None = None,
+    ) -> None:
+        self.clock = resolve_clock(clock)
+        self.limits = resolve_limits(limits)
+        self.compatibility = Compatibility.resolve(compatibility_date, tuple(compatibility_flags))
+        self.hooks = make_plugin_manager()
+        self.env = Env()
+        for name, value in (vars or {}).items():
+            self.env._set(name, value)
+        self._scheduler = Scheduler(self.clock)
+        self._store = open_store(storage)
+        self._engine = Engine(self._store, self._scheduler, self.hooks, self.env)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- workflows -------------------------------------------------------------------------
+
+    def add_workflow(
+        self,
+        name: str,
+        cls: type,
+        *,
+        binding: str | None = None,
+        step_limit: int | None = None,
+        compatibility_date: str | None = None,
+        compatibility_flags: "list[str] | tuple[str, ...] | None" = None,
+    ) -> Workflow:
+        """Register ``cls`` (a ``WorkflowEntrypoint`` subclass) as workflow ``name``.
+
+        ``binding`` is its name on ``env`` (default: ``name`` upper-cased with ``-`` as ``_``);
+        ``step_limit`` overrides ``limits.steps`` for this workflow; a compatibility date or
+        flags here override the emulator's for this workflow. Returns the binding.
+        """
+        check_workflow_name(name)
+        if not isinstance(cls, type) or not callable(getattr(cls, "run", None)):
+            raise ConfigError(f"Workflow {name!r}: {cls!r} is not a class with a run(self, event, step) method")
+        binding = binding or name.upper().replace("-", "_")
+        if not binding.isidentifier():
+            raise ConfigError(f"Workflow {name!r}: binding {binding!r} is not a valid identifier")
+        if binding in self.env:
+            raise ConfigError(f"env already has a binding or var named {binding!r}")
+        limits = self.limits if step_limit is None else self.limits.with_steps(step_limit)
+        compat = self.compatibility
+        if compatibility_date is not None or compatibility_flags is not None:
+            compat = Compatibility.resolve(
+                compatibility_date or self.compatibility.date, tuple(compatibility_flags or ())
+            )
+        self._engine.add_workflow(WorkflowDefinition(name, cls, binding, limits, compat))
+        workflow = Workflow(self, name)
+        self.env._set(binding, workflow)
+        return workflow
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind to the running event loop and resume unfinished instances (``async with`` does this)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return
+        if self._loop is not None:
+            raise RuntimeError(
+                "This emulator is running in another event loop; create one emulator per loop"
+            )
+        self._loop = loop
+        self._engine.start(loop)
+
+    async def aclose(self) -> None:
+        """Stop every running instance; their state stays in the store."""
+        if self._loop is None:
+            return
+        await self._engine.stop()
+        self._loop = None
+
+    async def __aenter__(self) -> "Emulator":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def _ready_engine(self) -> Engine:
+        if self._loop is None:
+            await self.start()
+        elif self._loop is not asyncio.get_running_loop():
+            raise RuntimeError(
+                "This emulator was started in another event loop; create one emulator per loop"
+            )
+        return self._engine
+
+    def run(self, awaitable: Awaitable[T]) -> T:
+        """Run ``awaitable`` to completion from synchronous code, with the emulator started."""
+
+        async def main() -> T:
+            async with self:
+                return await awaitable
+
+        return asyncio.run(main())
+
+    def register(self, observer: object, name: str | None = None) -> None:
+        """Subscribe ``observer`` to engine events (methods named like :mod:`cfwf_emulator.hooks`)."""
+        self.hooks.register(observer, name)
+        self._engine.observed = True
+
+    def unregister(self, observer: object) -> None:
+        """Stop sending engine events to ``observer``."""
+        self.hooks.unregister(observer)
+        self._engine.observed = bool(self.hooks.get_plugins())
+
+    # -- time ------------------------------------------------------------------------------
+
+    @property
+    def now(self) -> datetime:
+        """The emulator's current time, a naive UTC ``datetime``."""
+        return utc_from_ms(self.clock.now_ms())
+
+    async def run_until_idle(self) -> None:
+        """Run until no instance can progress without outside input.
+
+        Virtual clock: keep jumping to the next deadline until every instance is finished,
+        paused, or waiting for an event with no timer left (an event wait's timeout *is* a timer,
+        so send events before calling this, or use :meth:`advance`). Real clock: return once
+        everything left waits for time or input.
+        """
+        await self._ready_engine()
+        scheduler = self._scheduler
+        async with scheduler.driving():
+            await scheduler.settle()
+            if self.clock.virtual:
+                while scheduler.jump_to_next():
+                    await scheduler.settle()
+
+    async def advance(self, duration: Any) -> None:
+        """Move virtual time forward by ``duration`` and run everything that falls due, in order.
+
+        ``duration`` is a Workflows duration (``"90 seconds"``, milliseconds) or a ``timedelta``.
+        Returns once nothing that is due is left running.
+        """
+        try:
+            ms = parse_duration_or_timedelta(duration, what="advance duration")
+        except DurationError as exc:
+            raise ValueError(str(exc)) from None
+        if not isinstance(self.clock, VirtualClock):
+            raise RuntimeError('advance() needs the virtual clock: Emulator(clock="virtual")')
+        await self._ready_engine()
+        scheduler = self._scheduler
+        async with scheduler.driving():
+            await scheduler.settle()
+            target = self.clock.now_ms() + ms
+            while scheduler.jump_to_next(limit=target):
+                await scheduler.settle()
+            self.clock.jump_to(target)
+            await scheduler.settle()

@@ -1,0 +1,1 @@
+"""The engine: replay, retries, timers and the instance lifecycle (private)."""

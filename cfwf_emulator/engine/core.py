@@ -1,0 +1,614 @@
+"""The engine: owns every instance's state and lifecycle; the doors (bindings, testing API,
+plugin, CLI, server) only call it.
+
+Lifecycle rules follow Cloudflare's (spec §3.7-3.12): ``queued`` → ``running`` ⇄ ``waiting``
+→ ``complete``/``errored``; ``pause`` goes through ``waitingForPause`` while a step attempt is in
+flight; ``resume`` replays from the top with timers shifted by the pause; ``terminate`` and
+``restart`` cancel what is running; ``delete`` forgets the instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import pluggy
+
+from ..compat import Compatibility
+from ..errors import ConfigError, NonRetryableError, StepError, WorkflowError, is_non_retryable
+from ..limits import Limits
+from ..serialization import NotSerialisable, decode, encode, iso_from_ms
+from ..stepconfig import PRODUCTION_DEFAULTS
+from ..store import Store
+from .records import TERMINAL, InstanceRecord, StepRecord
+from .run import Run, check_event_type, run_instance
+from .scheduler import Scheduler
+
+__all__ = ["Engine", "LiveInstance", "WorkflowDefinition"]
+
+INSTANCE_ID = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*\Z")
+WORKFLOW_NAME = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*\Z")
+WORKFLOW_NAME_RULE = (
+    "Workflow names must be 1-64 characters long, start with a letter, number, or underscore, "
+    "and may only contain letters, numbers, underscores, or hyphens."
+)
+NON_RETRYABLE_GENERIC = (
+    "The execution of the Workflow instance was terminated, as a step threw an NonRetryableError "
+    "and it was not handled"
+)
+STEP_TYPES = ("do", "sleep", "waitForEvent")
+
+
+@dataclass
+class WorkflowDefinition:
+    """A workflow the emulator can run: its name, class, binding name, limits and compatibility."""
+
+    name: str
+    cls: type
+    binding: str
+    limits: Limits
+    compat: Compatibility
+
+
+@dataclass
+class LiveInstance:
+    """The in-memory side of an instance: its record plus what only exists while it runs."""
+
+    record: InstanceRecord
+    workflow: WorkflowDefinition
+    task: "asyncio.Task[None] | None" = None
+    run: Run | None = None
+    pause_pending: bool = False
+    pause_gate: "asyncio.Future[None] | None" = None
+    waiters: "dict[str, deque[asyncio.Future[None]]]" = field(default_factory=dict)
+
+
+def check_workflow_name(name: object) -> str:
+    """Cloudflare's rule for workflow names, as a :class:`ConfigError`."""
+    if not isinstance(name, str) or not 1 <= len(name) <= 64 or not WORKFLOW_NAME.match(name):
+        raise ConfigError(f"Invalid workflow name {name!r}: {WORKFLOW_NAME_RULE}")
+    return name
+
+
+class Engine:
+    """Executes instances of registered workflows against a store, a scheduler and hooks."""
+
+    def __init__(
+        self,
+        store: Store,
+        scheduler: Scheduler,
+        hooks: pluggy.PluginManager,
+        env: Any,
+        step_defaults: dict[str, Any] = PRODUCTION_DEFAULTS,
+    ) -> None:
+        self.store = store
+        self.scheduler = scheduler
+        self.hooks = hooks
+        self.env = env
+        self.step_defaults = step_defaults
+        self.workflows: dict[str, WorkflowDefinition] = {}
+        self.live: dict[tuple[str, str], LiveInstance] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.observed = False
+
+    # -- registration and start/stop -------------------------------------------------------
+
+    def add_workflow(self, definition: WorkflowDefinition) -> None:
+        """Register a workflow; its instances already in the store resume when the engine starts."""
+        if definition.name in self.workflows:
+            raise ConfigError(f'A workflow named "{definition.name}" is already registered')
+        self.workflows[definition.name] = definition
+        if self.loop is not None:
+            self._recover(definition)
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Bind to ``loop`` and resume every unfinished instance found in the store."""
+        self.loop = loop
+        self.scheduler.start(loop)
+        for definition in self.workflows.values():
+            self._recover(definition)
+
+    def _recover(self, definition: WorkflowDefinition) -> None:
+        for instance_id in self.store.instance_ids(definition.name):
+            live = self._live(definition.name, instance_id)
+            status = live.record.status
+            if status == "waitingForPause":
+                self._set_status(live, "paused")
+                live.record.pause_ms = live.record.pause_ms or self.now()
+            elif status in ("queued", "running", "waiting") and live.task is None:
+                self._start(live)
+
+    async def stop(self) -> None:
+        """Cancel every running instance (state is kept as it is) and stop the scheduler."""
+        tasks = [live.task for live in self.live.values() if live.task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for live in self.live.values():
+            live.task = None
+        self.live.clear()
+        await self.scheduler.stop()
+        self.loop = None
+
+    # -- time and hooks --------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The emulator clock, epoch ms."""
+        return self.scheduler.clock.now_ms()
+
+    def _hook(self, hook_name: str, **kwargs: Any) -> None:
+        if self.observed:
+            getattr(self.hooks.hook, hook_name)(**kwargs)
+
+    def emit_step_start(self, live: LiveInstance, step: StepRecord) -> None:
+        """Announce the first attempt of a ``step.do``."""
+        self._hook(
+            "cfwf_step_start", workflow=live.workflow.name, instance_id=live.record.id,
+            name=step.name, count=step.count, config=step.config or {}, at=step.start_ms,
+        )
+
+    def emit_attempt(
+        self, live: LiveInstance, step: StepRecord, attempt: int, error: Any, retry_delay_ms: float | None
+    ) -> None:
+        """Announce the end of an attempt."""
+        self._hook(
+            "cfwf_step_attempt", workflow=live.workflow.name, instance_id=live.record.id,
+            name=step.name, count=step.count, attempt=attempt, success=error is None,
+            error=error, retry_delay_ms=retry_delay_ms, at=self.now(),
+        )
+
+    def emit_step_end(self, live: LiveInstance, step: StepRecord) -> None:
+        """Announce that a ``step.do`` finished for good."""
+        if self.observed:
+            self._hook(
+                "cfwf_step_end", workflow=live.workflow.name, instance_id=live.record.id,
+                name=step.name, count=step.count, success=step.state == "ok",
+                output=decode(step.result) if step.result is not None else None,
+                error=step.error, at=self.now(),
+            )
+
+    def emit_sleep_start(self, live: LiveInstance, step: StepRecord) -> None:
+        """Announce a sleep."""
+        self._hook(
+            "cfwf_sleep_start", workflow=live.workflow.name, instance_id=live.record.id,
+            name=step.name, count=step.count, until=step.deadline_ms, at=step.start_ms,
+        )
+
+    def emit_sleep_end(self, live: LiveInstance, step: StepRecord) -> None:
+        """Announce the end of a sleep."""
+        self._hook(
+            "cfwf_sleep_end", workflow=live.workflow.name, instance_id=live.record.id,
+            name=step.name, count=step.count, at=self.now(),
+        )
+
+    def emit_wait_start(self, live: LiveInstance, step: StepRecord, event_type: str) -> None:
+        """Announce an event wait."""
+        self._hook(
+            "cfwf_event_wait_start", workflow=live.workflow.name, instance_id=live.record.id,
+            name=step.name, count=step.count, event_type=event_type, until=step.deadline_ms,
+            at=step.start_ms,
+        )
+
+    def emit_wait_end(self, live: LiveInstance, step: StepRecord, event_type: str, timed_out: bool) -> None:
+        """Announce the end of an event wait."""
+        self._hook(
+            "cfwf_event_wait_end", workflow=live.workflow.name, instance_id=live.record.id,
+            name=step.name, count=step.count, event_type=event_type, timed_out=timed_out,
+            at=self.now(),
+        )
+
+    # -- status ------------------------------------------------------------------------------
+
+    def _set_status(self, live: LiveInstance, status: str) -> None:
+        record = live.record
+        old = record.status
+        if old == status:
+            return
+        record.status = status
+        self.store.save_header(record)
+        self._hook(
+            "cfwf_instance_status_changed", workflow=record.workflow, instance_id=record.id,
+            old=old, new=status, at=self.now(),
+        )
+
+    def refresh_activity(self, live: LiveInstance) -> None:
+        """``waiting`` while every flow of the current run is blocked on a timer or event."""
+        run = live.run
+        if run is None or run.closed or live.record.status not in ("running", "waiting"):
+            return
+        waiting = run.parked > 0 and run.in_flight == 0
+        self._set_status(live, "waiting" if waiting else "running")
+
+    def mark_started(self, live: LiveInstance) -> None:
+        """A run began: ``queued`` becomes ``running``."""
+        record = live.record
+        if record.start_ms is None:
+            record.start_ms = self.now()
+        if record.status == "queued":
+            self._set_status(live, "running")
+
+    def finish_run(
+        self, live: LiveInstance, run: Run, *, output: str | None = None, error: dict[str, Any] | None = None
+    ) -> None:
+        """``run`` returned (``output``) or raised (``error``): the instance ends."""
+        if live.run is not run or live.record.status in TERMINAL:
+            return
+        record = live.record
+        record.end_ms = self.now()
+        if error is None:
+            record.output = output
+            self._set_status(live, "complete")
+        else:
+            record.error = error
+            self._set_status(live, "errored")
+        self.store.save_header(record)
+
+    def uncaught_error(self, live: LiveInstance, exc: BaseException) -> dict[str, Any]:
+        """The status error for an exception that escaped ``run``."""
+        if is_non_retryable(exc):
+            if not live.workflow.compat.preserve_non_retryable:
+                return {"name": "WorkflowFatalError", "message": NON_RETRYABLE_GENERIC}
+            message = str(exc)
+            if message.startswith("NonRetryableError:"):
+                message = message[len("NonRetryableError:") :].lstrip()
+            name = exc.name if isinstance(exc, NonRetryableError) else "NonRetryableError"
+            return {"name": name, "message": message}
+        if isinstance(exc, StepError):
+            return {"name": exc.name, "message": exc.message}
+        return {"name": type(exc).__name__, "message": str(exc)}
+
+    # -- instances -------------------------------------------------------------------------
+
+    def definition(self, workflow: str) -> WorkflowDefinition:
+        """The registered workflow, or a ConfigError naming the ones that exist."""
+        try:
+            return self.workflows[workflow]
+        except KeyError:
+            known = ", ".join(sorted(self.workflows)) or "none"
+            raise ConfigError(f'No workflow named "{workflow}" is registered (known: {known})') from None
+
+    def _live(self, workflow: str, instance_id: str) -> LiveInstance:
+        key = (workflow, instance_id)
+        live = self.live.get(key)
+        if live is None:
+            record = self.store.load_instance(workflow, instance_id)
+            if record is None:
+                raise WorkflowError(
+                    "instance.not_found",
+                    f'Instance not found: no instance "{instance_id}" in workflow "{workflow}"',
+                )
+            live = LiveInstance(record, self.definition(workflow))
+            self.live[key] = live
+        return live
+
+    def exists(self, workflow: str, instance_id: str) -> bool:
+        """Whether the instance exists."""
+        return (workflow, instance_id) in self.live or (
+            self.store.load_instance(workflow, instance_id) is not None
+        )
+
+    def _require_loop(self) -> asyncio.AbstractEventLoop:
+        if self.loop is None:
+            raise RuntimeError(
+                "The emulator is not started: use `async with emu:` (or call it from inside a "
+                "running event loop, which starts it)"
+            )
+        return self.loop
+
+    def _start(self, live: LiveInstance) -> None:
+        loop = self._require_loop()
+        live.pause_pending = False
+        live.task = loop.create_task(run_instance(self, live), name=f"cfwf:{live.record.id}")
+
+    def _cancel(self, live: LiveInstance) -> None:
+        task = live.task
+        live.task = None
+        run = live.run
+        if run is not None:
+            run.closed = True
+            live.run = None
+        if task is not None and not task.done():
+            task.cancel()
+        if live.pause_gate is not None and not live.pause_gate.done():
+            live.pause_gate.cancel()
+        live.pause_gate = None
+
+    @staticmethod
+    def check_instance_id(instance_id: object) -> str:
+        """Production's id rule, as a ``WorkflowError(instance.invalid_id)``."""
+        if (
+            not isinstance(instance_id, str)
+            or len(instance_id) > 100
+            or not INSTANCE_ID.match(instance_id)
+        ):
+            raise WorkflowError(
+                "instance.invalid_id",
+                f"Instance has invalid id {instance_id!r}: ids are 1-100 letters, digits, '_' or "
+                "'-' and may not start with '-'",
+            )
+        return instance_id
+
+    @staticmethod
+    def _encode_params(params: Any) -> str:
+        try:
+            return encode({} if params is None else params)
+        except NotSerialisable as exc:
+            raise WorkflowError("instance.invalid_params", f"Instance params are not serialisable: {exc}") from None
+
+    def create(self, workflow: str, instance_id: str | None, params: Any) -> str:
+        """Create and queue an instance; return its id."""
+        definition = self.definition(workflow)
+        instance_id = str(uuid.uuid4()) if instance_id is None else self.check_instance_id(instance_id)
+        params_json = self._encode_params(params)
+        if self.exists(workflow, instance_id):
+            raise WorkflowError(
+                "instance.already_exists",
+                f'Instance already exists: "{instance_id}" in workflow "{workflow}"; restart it, '
+                "or create with another id",
+            )
+        self._insert(definition, instance_id, params_json)
+        return instance_id
+
+    def _insert(self, definition: WorkflowDefinition, instance_id: str, params_json: str) -> None:
+        loop = self._require_loop()
+        del loop
+        now = self.now()
+        record = InstanceRecord(definition.name, instance_id, params_json, now, queued_ms=now)
+        self.store.insert_instance(record)
+        live = LiveInstance(record, definition)
+        self.live[(definition.name, instance_id)] = live
+        self._hook(
+            "cfwf_instance_status_changed", workflow=definition.name, instance_id=instance_id,
+            old=None, new="queued", at=now,
+        )
+        self._start(live)
+
+    def create_batch(self, workflow: str, items: Iterable[Any]) -> list[str]:
+        """Create up to 100 instances; ids already in use are skipped and left out of the result."""
+        definition = self.definition(workflow)
+        batch = list(items)
+        if not batch:
+            raise WorkflowError("body", "createBatch should have at least 1 instance")
+        if len(batch) > 100:
+            raise WorkflowError("body", f"createBatch only supports 100 instances at a time, got {len(batch)}")
+        prepared: list[tuple[str, str]] = []
+        for item in batch:
+            if item is None:
+                item = {}
+            if not isinstance(item, dict):
+                raise WorkflowError(
+                    "body", f'each createBatch item must be a dict with "id" and/or "params", got {item!r}'
+                )
+            unknown = set(item) - {"id", "params", "retention", "locationHint"}
+            if unknown:
+                raise WorkflowError("body", f"unknown createBatch option(s): {', '.join(sorted(map(str, unknown)))}")
+            raw_id = item.get("id")
+            instance_id = str(uuid.uuid4()) if raw_id is None else self.check_instance_id(raw_id)
+            prepared.append((instance_id, self._encode_params(item.get("params"))))
+        created: list[str] = []
+        seen: set[str] = set()
+        for instance_id, params_json in prepared:
+            if instance_id in seen or self.exists(workflow, instance_id):
+                continue
+            seen.add(instance_id)
+            self._insert(definition, instance_id, params_json)
+            created.append(instance_id)
+        return created
+
+    def require(self, workflow: str, instance_id: str) -> LiveInstance:
+        """The instance, or ``WorkflowError(instance.not_found)``."""
+        return self._live(workflow, instance_id)
+
+    def status(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        """``{"status", "output"}`` plus ``"error"`` when errored, as Cloudflare's ``status()``."""
+        record = self._live(workflow, instance_id).record
+        result: dict[str, Any] = {
+            "status": record.status,
+            "output": decode(record.output) if record.output is not None else None,
+        }
+        if record.status == "errored" and record.error is not None:
+            result["error"] = {"name": record.error["name"], "message": record.error["message"]}
+        return result
+
+    def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        """Instance details shaped like Cloudflare's REST API, with the step timeline."""
+        record = self._live(workflow, instance_id).record
+        steps = sorted(record.steps.values(), key=lambda s: s.seq)
+        return {
+            "id": record.id,
+            "workflow": record.workflow,
+            "status": record.status,
+            "params": decode(record.params),
+            "output": decode(record.output) if record.output is not None else None,
+            "error": dict(record.error) if record.error and record.status == "errored" else None,
+            "queued": iso_from_ms(record.queued_ms),
+            "start": iso_from_ms(record.start_ms),
+            "end": iso_from_ms(record.end_ms),
+            "steps": [_describe_step(step) for step in steps],
+        }
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def pause(self, workflow: str, instance_id: str) -> None:
+        """Pause: at once when nothing is in flight, else through ``waitingForPause``."""
+        live = self._live(workflow, instance_id)
+        status = live.record.status
+        if status == "queued":
+            self.finish_pause(live)
+        elif status in ("running", "waiting"):
+            run = live.run
+            if run is not None and run.in_flight > 0:
+                live.pause_pending = True
+                self._set_status(live, "waitingForPause")
+            else:
+                self.finish_pause(live)
+
+    def finish_pause(self, live: LiveInstance) -> None:
+        """Nothing is in flight any more: the instance is ``paused`` and its run stops."""
+        live.pause_pending = False
+        live.record.pause_ms = self.now()
+        self._cancel(live)
+        self._set_status(live, "paused")
+
+    def resume(self, workflow: str, instance_id: str) -> None:
+        """Resume a paused instance by replay (timers shifted by the pause); cancel a pending pause."""
+        live = self._live(workflow, instance_id)
+        record = live.record
+        if record.status == "waitingForPause":
+            live.pause_pending = False
+            if live.pause_gate is not None and not live.pause_gate.done():
+                live.pause_gate.set_result(None)
+            self._set_status(live, "running")
+            self.refresh_activity(live)
+        elif record.status == "paused":
+            shift = self.now() - (record.pause_ms if record.pause_ms is not None else self.now())
+            for step in record.steps.values():
+                if step.deadline_ms is not None:
+                    step.deadline_ms += shift
+                    self.store.save_step(record, step)
+            record.pause_ms = None
+            self._set_status(live, "queued")
+            self._start(live)
+
+    def terminate(self, workflow: str, instance_id: str) -> None:
+        """Stop the instance for good; in-flight step results are discarded."""
+        live = self._live(workflow, instance_id)
+        if live.record.status in TERMINAL:
+            raise WorkflowError(
+                "instance.cannot_terminate", "Cannot terminate instance since its on a finite state"
+            )
+        self._cancel(live)
+        live.pause_pending = False
+        live.record.end_ms = self.now()
+        self._set_status(live, "terminated")
+
+    def restart(self, workflow: str, instance_id: str, from_step: Any = None) -> None:
+        """Run again from the top, or from a step (keeping the results of the steps before it)."""
+        live = self._live(workflow, instance_id)
+        record = live.record
+        doomed = list(record.steps.values())
+        if from_step is not None:
+            cut = self._restart_point(record, from_step)
+            doomed = [step for step in doomed if step.seq >= cut.seq]
+        self._cancel(live)
+        for step in doomed:
+            del record.steps[step.key]
+        record.events = [event for event in record.events if event.get("mocked")]
+        record.output = None
+        record.error = None
+        record.end_ms = None
+        record.pause_ms = None
+        record.start_ms = None
+        record.queued_ms = self.now()
+        self.store.delete_steps(record, doomed)
+        self._set_status(live, "queued")
+        self._start(live)
+
+    @staticmethod
+    def _restart_point(record: InstanceRecord, from_step: Any) -> StepRecord:
+        if not isinstance(from_step, dict) or not isinstance(from_step.get("name"), str):
+            raise WorkflowError(
+                "instance.cannot_restart",
+                'restart "from" must be a dict {"name": str, "count": int (default 1), '
+                f'"type": "do" | "sleep" | "waitForEvent" (default "do")}}, got {from_step!r}',
+            )
+        name = from_step["name"]
+        count = from_step.get("count", 1)
+        kind = from_step.get("type", "do")
+        if kind not in STEP_TYPES or isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise WorkflowError(
+                "instance.cannot_restart",
+                f'restart "from" needs a positive int "count" and a "type" of do, sleep or '
+                f"waitForEvent, got {from_step!r}",
+            )
+        matches = sorted(
+            (s for s in record.steps.values() if s.kind == kind and s.name == name), key=lambda s: s.seq
+        )
+        if len(matches) < count:
+            raise WorkflowError("instance.cannot_restart", f'Step "{name}" not found in execution history')
+        return matches[count - 1]
+
+    def delete(self, workflow: str, instance_id: str) -> None:
+        """Stop the instance (no rollbacks) and remove all its state; the id becomes free."""
+        live = self._live(workflow, instance_id)
+        self._cancel(live)
+        del self.live[(workflow, instance_id)]
+        self.store.delete_instance(workflow, instance_id)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def send_event(self, workflow: str, instance_id: str, event_type: Any, payload: Any) -> None:
+        """Buffer an event for the instance and wake the oldest waiter of that type."""
+        live = self._live(workflow, instance_id)
+        check_event_type(event_type, lambda message: WorkflowError("workflow.invalid_event_type", message))
+        record = live.record
+        if record.status in TERMINAL:
+            raise WorkflowError(
+                "instance.not_running",
+                f'Cannot send event "{event_type}" to instance "{instance_id}": it is '
+                f"{record.status} and will never wait for events again",
+            )
+        try:
+            payload_json = encode(payload)
+        except NotSerialisable as exc:
+            raise WorkflowError("workflow.invalid_event_payload", f"Event payload is not serialisable: {exc}") from None
+        limit = live.workflow.limits.event_payload_bytes
+        if len(payload_json.encode()) > limit:
+            raise WorkflowError(
+                "workflow.invalid_event_payload",
+                f"Event payload is {len(payload_json.encode())} bytes; the maximum is {limit} (1 MiB)",
+            )
+        record.events.append({"type": event_type, "payload": payload_json, "ms": self.now()})
+        self.store.save_header(record)
+        for waiter in live.waiters.get(event_type, ()):
+            if not waiter.done():
+                waiter.set_result(None)
+                break
+
+    def take_buffered_event(self, live: LiveInstance, event_type: str) -> dict[str, Any] | None:
+        """Remove and return the oldest buffered event of ``event_type`` (the caller persists)."""
+        events = live.record.events
+        for index, event in enumerate(events):
+            if event["type"] == event_type:
+                return events.pop(index)
+        return None
+
+
+def _describe_step(step: StepRecord) -> dict[str, Any]:
+    success = None if step.state in ("running", "waiting") else step.state == "ok"
+    output: Any = None
+    if step.result is not None:
+        output = decode(step.result)
+        if step.kind == "waitForEvent":
+            output = output["payload"]
+    return {
+        "name": step.name,
+        "type": step.kind,
+        "count": step.count,
+        "start": iso_from_ms(step.start_ms),
+        "end": iso_from_ms(step.end_ms),
+        "success": success,
+        "attempts": [
+            {
+                "start": iso_from_ms(attempt["start"]),
+                "end": iso_from_ms(attempt["end"]),
+                "success": attempt["success"],
+                "error": (
+                    {"name": attempt["error"]["name"], "message": attempt["error"]["message"]}
+                    if attempt["error"]
+                    else None
+                ),
+            }
+            for attempt in step.attempts
+        ],
+        "output": output,
+        "error": (
+            {"name": step.error["name"], "message": step.error["message"]} if step.error else None
+        ),
+        "config": step.config,
+    }

@@ -1,0 +1,587 @@
+"""One run of an instance: ``run(event, step)`` called from the top, each step replayed or executed.
+
+A :class:`Run` is the engine side of the ``step`` object. Each step call gets a journal key
+``(kind, name, occurrence)``; a journaled result is returned (a fresh copy) without calling the
+callback, anything else executes, is journaled, and only then becomes visible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+from collections import deque
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from ..authoring.entrypoint import ExecutionContext
+from ..authoring.event import make_event, make_step_event
+from ..authoring.step import WorkflowStep
+from ..durations import DurationError, parse_duration
+from ..errors import (
+    StepError,
+    WorkflowFatalError,
+    WorkflowTimeoutError,
+    error_from_record,
+    error_to_record,
+    format_ms,
+    is_non_retryable,
+)
+from ..serialization import AttrDict, NotSerialisable, decode, encode
+from ..stepconfig import ResolvedStepConfig, backoff_delay_ms, resolve_step_config
+from .records import StepRecord
+
+if TYPE_CHECKING:
+    from .core import Engine, LiveInstance
+
+__all__ = ["Run", "InstanceAbort", "run_instance"]
+
+EVENT_TYPE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*\Z")
+_CONTROL = re.compile(r"[\x00-\x1f]")
+DELAY_FUNCTION_TIMEOUT_MS = 5_000.0
+INTERRUPTED_ATTEMPT = {
+    "name": "WorkflowInternalError",
+    "message": "Attempt failed due to internal workflows error",
+}
+
+
+class InstanceAbort(BaseException):
+    """Ends the whole instance as errored with ``error``; user code cannot catch it."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error["message"])
+        self.error = error
+
+
+class RunClosed(BaseException):
+    """A step was called by a task left over from a run that has already ended."""
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def check_step_name(name: object) -> str:
+    """Cloudflare's rule: a str of at most 256 UTF-16 units with no control characters."""
+    if not isinstance(name, str) or _utf16_length(name) > 256 or _CONTROL.search(name):
+        raise WorkflowFatalError(
+            f'Step name "{name}" exceeds max length (256 chars) or invalid characters found'
+        )
+    return name
+
+
+def _require_name(kind: str, name: object) -> str:
+    if not isinstance(name, str):
+        raise WorkflowFatalError(f"The name of a {kind} must be a str, got {name!r}")
+    return name
+
+
+def _timestamp_ms(value: object) -> float:
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return aware.timestamp() * 1000.0
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise WorkflowFatalError(
+        f"step.sleep_until needs a datetime (naive means UTC) or epoch milliseconds, got {value!r}"
+    )
+
+
+class Run:
+    """The engine side of one ``run`` invocation (the ``step`` object's backend)."""
+
+    def __init__(self, engine: "Engine", live: "LiveInstance") -> None:
+        self.engine = engine
+        self.live = live
+        self.record = live.record
+        self.counters: dict[tuple[str, str], int] = {}
+        self.do_calls = 0
+        self.in_flight = 0
+        self.parked = 0
+        self.closed = False
+        self._loop = asyncio.get_running_loop()
+
+    # -- shared helpers -------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RunClosed()
+
+    def _next_count(self, kind: str, name: str) -> int:
+        key = (kind, name)
+        count = self.counters.get(key, 0) + 1
+        self.counters[key] = count
+        return count
+
+    def _new_step(self, kind: str, name: str, count: int, state: str, **fields: Any) -> StepRecord:
+        record = self.record
+        step = StepRecord(kind, name, count, record.next_seq, self.engine.now(), state, **fields)
+        record.next_seq += 1
+        record.steps[step.key] = step
+        self.engine.store.save_step(record, step, header=True)
+        return step
+
+    async def _park(self, deadline: float) -> None:
+        """Wait, as a blocked instance, until the clock reaches ``deadline``."""
+        future: asyncio.Future[None] = self._loop.create_future()
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        timer = self.engine.scheduler.call_at(deadline, wake)
+        self.parked += 1
+        self.engine.refresh_activity(self.live)
+        try:
+            await future
+        finally:
+            timer.cancel()
+            self.parked -= 1
+            self.engine.refresh_activity(self.live)
+        self._check_open()
+
+    async def _halt(self) -> None:
+        """Stop here: the engine has cancelled this run (pause); wait for the cancellation."""
+        await self._loop.create_future()
+
+    async def _attempt_gate(self) -> None:
+        """Block new attempts while a pause is pending."""
+        live = self.live
+        while live.pause_pending:
+            if live.pause_gate is None or live.pause_gate.done():
+                live.pause_gate = self._loop.create_future()
+            await asyncio.shield(live.pause_gate)
+        self._check_open()
+
+    async def _after_attempt(self) -> None:
+        """A step boundary: if a pause is pending and nothing else is in flight, pause now."""
+        live = self.live
+        if live.pause_pending and self.in_flight == 0 and live.run is self:
+            self.engine.finish_pause(live)
+            await self._halt()
+        self._check_open()
+
+    # -- step.do ----------------------------------------------------------------------------
+
+    async def do(self, name: Any, config: Any, invoke: Callable[[Any], Any]) -> Any:
+        """Execute or replay one ``step.do``."""
+        self._check_open()
+        limit = self.live.workflow.limits.steps
+        self.do_calls += 1
+        if self.do_calls > limit:
+            raise WorkflowFatalError(
+                f"The limit of {limit} steps has been reached. This limit can be changed in your "
+                "worker configuration."
+            )
+        check_step_name(name)
+        if config is not None and invoke is None:
+            raise WorkflowFatalError(f'Step "{name}" requires a callback function')
+        count = self._next_count("do", name)
+        step = self.record.steps.get(("do", name, count))
+        if step is not None:
+            if step.state == "ok":
+                assert step.result is not None
+                return decode(step.result)
+            if step.state == "error":
+                assert step.error is not None
+                raise error_from_record(step.error)
+        resolved = resolve_step_config(name, config, self.engine.step_defaults)
+        if step is None:
+            step = self._new_step("do", name, count, "running", config=resolved.view)
+            self.engine.emit_step_start(self.live, step)
+        elif step.attempts and step.attempts[-1]["end"] is None:
+            outcome = await self._close_interrupted_attempt(step, resolved)
+            if outcome is not None:
+                raise outcome
+        while True:
+            if step.deadline_ms is not None:
+                await self._park(step.deadline_ms)
+                step.deadline_ms = None
+            await self._attempt_gate()
+            result = await self._one_attempt(step, resolved, invoke)
+            if result is not _RETRY:
+                return result
+
+    async def _close_interrupted_attempt(
+        self, step: StepRecord, resolved: ResolvedStepConfig
+    ) -> Exception | None:
+        """An attempt that was in flight when the process stopped counts as failed."""
+        attempt = step.attempts[-1]
+        attempt.update(end=self.engine.now(), success=False, error=dict(INTERRUPTED_ATTEMPT))
+        error = StepError(INTERRUPTED_ATTEMPT["name"], INTERRUPTED_ATTEMPT["message"])
+        return await self._after_failure(step, resolved, len(step.attempts), error, False)
+
+    async def _one_attempt(
+        self, step: StepRecord, resolved: ResolvedStepConfig, invoke: Callable[[Any], Any]
+    ) -> Any:
+        engine = self.engine
+        number = len(step.attempts) + 1
+        attempt: dict[str, Any] = {"start": engine.now(), "end": None, "success": None, "error": None}
+        step.attempts.append(attempt)
+        engine.store.save_step(self.record, step)
+        ctx = AttrDict(
+            step=AttrDict(name=step.name, count=step.count),
+            attempt=number,
+            config=decode(encode(resolved.view)),
+        )
+        self.in_flight += 1
+        engine.scheduler.enter_busy()
+        engine.refresh_activity(self.live)
+        failure: BaseException | None = None
+        value: Any = None
+        try:
+            value = invoke(ctx)
+            if inspect.isawaitable(value):
+                value = await self._with_timeout(value, resolved.timeout_ms)
+        except (asyncio.CancelledError, InstanceAbort, RunClosed):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every user error is an attempt failure
+            failure = exc
+        finally:
+            self.in_flight -= 1
+            engine.scheduler.leave_busy()
+            engine.refresh_activity(self.live)
+        self._check_open()
+        if failure is None:
+            try:
+                text = encode(value)
+            except NotSerialisable:
+                attempt.update(
+                    end=engine.now(),
+                    success=False,
+                    error={
+                        "name": "WorkflowFatalError",
+                        "message": f'Value returned from step "{step.name}" is not serialisable',
+                    },
+                )
+                step.state, step.end_ms, step.error = "error", engine.now(), attempt["error"]
+                engine.store.save_step(self.record, step)
+                raise InstanceAbort(
+                    {
+                        "name": "WorkflowFatalError",
+                        "message": "The execution of the Workflow instance was terminated, as the "
+                        f'step "{step.name}" returned a value which is not serialisable',
+                    }
+                ) from None
+            limit = self.live.workflow.limits.step_result_bytes
+            if len(text) > limit // 4 and len(text.encode()) > limit:
+                failure = StepError(
+                    "WorkflowInternalError",
+                    f"Step {step.name}-{step.count} output is too large. Maximum allowed size is 1MiB.",
+                )
+            else:
+                now = engine.now()
+                attempt.update(end=now, success=True)
+                step.state, step.result, step.end_ms = "ok", text, now
+                engine.store.save_step(self.record, step)
+                engine.emit_attempt(self.live, step, number, None, None)
+                engine.emit_step_end(self.live, step)
+                await self._after_attempt()
+                return decode(text)
+        non_retryable = is_non_retryable(failure)
+        error = error_to_record(failure)
+        attempt.update(end=engine.now(), success=False, error=error)
+        outcome = await self._after_failure(step, resolved, number, failure, non_retryable)
+        await self._after_attempt()
+        if outcome is not None:
+            raise outcome
+        return _RETRY
+
+    async def _after_failure(
+        self,
+        step: StepRecord,
+        resolved: ResolvedStepConfig,
+        number: int,
+        failure: BaseException,
+        non_retryable: bool,
+    ) -> Exception | None:
+        """Journal a failed attempt: schedule the retry, or fail the step for good."""
+        engine = self.engine
+        attempt = step.attempts[-1]
+        error = attempt["error"]
+        delay: float | None = None
+        if not non_retryable and number <= resolved.limit:
+            try:
+                delay = await self._retry_delay(step, resolved, number, failure)
+            except WorkflowFatalError as delay_error:
+                error = {"name": "NonRetryableDelayError", "message": str(delay_error)}
+                non_retryable = True
+        if delay is not None:
+            step.deadline_ms = engine.now() + delay
+            engine.store.save_step(self.record, step)
+            engine.emit_attempt(self.live, step, number, error, delay)
+            return None
+        if non_retryable:
+            error = {**error, "nonRetryable": True} if "nonRetryable" not in error else error
+        step.state, step.error, step.end_ms = "error", error, engine.now()
+        engine.store.save_step(self.record, step)
+        engine.emit_attempt(self.live, step, number, attempt["error"], None)
+        engine.emit_step_end(self.live, step)
+        return error_from_record(error)
+
+    async def _retry_delay(
+        self, step: StepRecord, resolved: ResolvedStepConfig, number: int, failure: BaseException
+    ) -> float:
+        if resolved.delay_fn is None:
+            assert resolved.delay_ms is not None
+            base = resolved.delay_ms
+        else:
+            base = await self._call_delay_function(step, resolved, number, failure)
+        return backoff_delay_ms(base, resolved.backoff, number)
+
+    async def _call_delay_function(
+        self, step: StepRecord, resolved: ResolvedStepConfig, number: int, failure: BaseException
+    ) -> float:
+        assert resolved.delay_fn is not None
+        label = f'The delay function for step "{step.name}-{step.count}"'
+        argument = AttrDict(
+            ctx=AttrDict(
+                step=AttrDict(name=step.name, count=step.count),
+                attempt=number,
+                config=decode(encode(resolved.view)),
+            ),
+            error=failure,
+        )
+        self.engine.scheduler.enter_busy()
+        try:
+            value = resolved.delay_fn(argument)
+            if inspect.isawaitable(value):
+                value = await self._with_timeout(value, DELAY_FUNCTION_TIMEOUT_MS)
+        except WorkflowTimeoutError:
+            raise WorkflowFatalError(f"{label} did not return within 5 seconds") from None
+        except (asyncio.CancelledError, InstanceAbort, RunClosed):
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported as the step's final error
+            raise WorkflowFatalError(f"{label} threw an error: {exc}") from None
+        finally:
+            self.engine.scheduler.leave_busy()
+        try:
+            return parse_duration(value)
+        except DurationError:
+            raise WorkflowFatalError(
+                f"{label} returned an invalid delay value (expected a number of ms or a duration "
+                'string like "30 seconds")'
+            ) from None
+
+    async def _with_timeout(self, awaitable: Awaitable[Any], timeout_ms: float) -> Any:
+        """Await ``awaitable``; past ``timeout_ms`` of clock time, cancel it and raise a timeout."""
+        task = asyncio.current_task()
+        assert task is not None
+        fired = False
+
+        def expire() -> None:
+            nonlocal fired
+            fired = True
+            task.cancel()
+
+        timer = self.engine.scheduler.call_at(self.engine.now() + timeout_ms, expire)
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            if fired and task.uncancel() == 0:
+                raise WorkflowTimeoutError.after(timeout_ms) from None
+            raise
+        finally:
+            timer.cancel()
+
+    # -- sleeps ---------------------------------------------------------------------------
+
+    async def sleep(self, name: Any, duration: Any) -> None:
+        """Execute or replay one ``step.sleep``."""
+        self._check_open()
+        _require_name("sleep", name)
+        try:
+            ms = parse_duration(duration, what=f'sleep duration for "{name}"')
+        except DurationError as exc:
+            raise WorkflowFatalError(str(exc)) from None
+        self._check_sleep_length(name, ms)
+        count = self._next_count("sleep", name)
+        step = self.record.steps.get(("sleep", name, count))
+        if step is not None and step.state == "ok":
+            return
+        if step is None:
+            step = self._new_step("sleep", name, count, "waiting", deadline_ms=self.engine.now() + ms)
+            self.engine.emit_sleep_start(self.live, step)
+        await self._finish_sleep(step)
+
+    async def sleep_until(self, name: Any, timestamp: Any) -> None:
+        """Execute or replay one ``step.sleep_until``; a past target is an error only the first time."""
+        self._check_open()
+        _require_name("sleep", name)
+        target = _timestamp_ms(timestamp)
+        count = self._next_count("sleep", name)
+        step = self.record.steps.get(("sleep", name, count))
+        if step is not None and step.state == "ok":
+            return
+        if step is None:
+            now = self.engine.now()
+            if target < now:
+                raise StepError("Error", "You can't sleep until a time in the past, time-traveler")
+            self._check_sleep_length(name, target - now)
+            step = self._new_step("sleep", name, count, "waiting", deadline_ms=target)
+            self.engine.emit_sleep_start(self.live, step)
+        await self._finish_sleep(step)
+
+    def _check_sleep_length(self, name: str, ms: float) -> None:
+        maximum = self.live.workflow.limits.max_sleep_ms
+        if ms > maximum:
+            raise WorkflowFatalError(
+                f'The sleep "{name}" lasts {format_ms(ms)}ms, longer than the maximum of '
+                f"{format_ms(maximum)}ms (365 days); use a shorter sleep or several in a row"
+            )
+
+    async def _finish_sleep(self, step: StepRecord) -> None:
+        assert step.deadline_ms is not None
+        await self._park(step.deadline_ms)
+        step.state, step.end_ms, step.deadline_ms = "ok", self.engine.now(), None
+        self.engine.store.save_step(self.record, step)
+        self.engine.emit_sleep_end(self.live, step)
+
+    # -- events ---------------------------------------------------------------------------
+
+    async def wait_for_event(self, name: Any, event_type: Any, timeout: Any) -> Any:
+        """Execute or replay one ``step.wait_for_event``."""
+        self._check_open()
+        _require_name("wait_for_event", name)
+        check_event_type(event_type, WorkflowFatalError)
+        timeout_ms = self._event_timeout(name, timeout)
+        count = self._next_count("waitForEvent", name)
+        step = self.record.steps.get(("waitForEvent", name, count))
+        if step is not None and step.state == "ok":
+            return _event_from_result(step)
+        if step is not None and step.state == "error":
+            assert step.error is not None
+            raise error_from_record(step.error)
+        if step is None:
+            step = self._new_step(
+                "waitForEvent",
+                name,
+                count,
+                "waiting",
+                deadline_ms=self.engine.now() + timeout_ms,
+                config={"type": event_type, "timeout": timeout},
+            )
+            self.engine.emit_wait_start(self.live, step, event_type)
+        return await self._receive(step, event_type)
+
+    def _event_timeout(self, name: str, timeout: Any) -> float:
+        limits = self.live.workflow.limits
+        try:
+            ms = parse_duration(timeout, what=f'timeout of the event wait "{name}"')
+        except DurationError as exc:
+            raise WorkflowFatalError(str(exc)) from None
+        if not limits.min_event_timeout_ms <= ms <= limits.max_event_timeout_ms:
+            raise WorkflowFatalError(
+                f'The timeout of the event wait "{name}" is {format_ms(ms)}ms; it must be between '
+                "1 second and 365 days"
+            )
+        return ms
+
+    async def _receive(self, step: StepRecord, event_type: str) -> Any:
+        engine = self.engine
+        assert step.deadline_ms is not None
+        while True:
+            event = engine.take_buffered_event(self.live, event_type)
+            if event is not None:
+                result = (
+                    f'{{"type":{encode(event_type)},"timestamp":{encode(event["ms"])},'
+                    f'"payload":{event["payload"]}}}'
+                )
+                step.state, step.result, step.end_ms, step.deadline_ms = "ok", result, engine.now(), None
+                engine.store.save_step(self.record, step, header=True)
+                engine.emit_wait_end(self.live, step, event_type, False)
+                return _event_from_result(step)
+            if engine.now() >= step.deadline_ms:
+                timeout_ms = step.deadline_ms - step.start_ms
+                error = error_to_record(WorkflowTimeoutError.after(timeout_ms))
+                step.state, step.error, step.end_ms, step.deadline_ms = "error", error, engine.now(), None
+                engine.store.save_step(self.record, step)
+                engine.emit_wait_end(self.live, step, event_type, True)
+                raise error_from_record(error)
+            await self._wait_for_delivery(step.deadline_ms, event_type)
+
+    async def _wait_for_delivery(self, deadline: float, event_type: str) -> None:
+        future: asyncio.Future[None] = self._loop.create_future()
+        waiters = self.live.waiters.setdefault(event_type, deque())
+        waiters.append(future)
+
+        def expire() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        timer = self.engine.scheduler.call_at(deadline, expire)
+        self.parked += 1
+        self.engine.refresh_activity(self.live)
+        try:
+            await future
+        finally:
+            timer.cancel()
+            try:
+                waiters.remove(future)
+            except ValueError:
+                pass
+            self.parked -= 1
+            self.engine.refresh_activity(self.live)
+        self._check_open()
+
+
+_RETRY = object()
+
+
+def _event_from_result(step: StepRecord) -> Any:
+    assert step.result is not None
+    data = decode(step.result)
+    return make_step_event(data["type"], encode(data["payload"]), data["timestamp"])
+
+
+def check_event_type(event_type: object, error: Callable[[str], Exception]) -> str:
+    """Production's rule for event types: at most 100 of ``[a-zA-Z0-9_-]``, not starting with ``-``."""
+    if (
+        not isinstance(event_type, str)
+        or len(event_type) > 100
+        or not EVENT_TYPE.match(event_type)
+    ):
+        raise error(
+            f"Event type {event_type!r} is invalid: use 1-100 letters, digits, '_' or '-', "
+            "not starting with '-' (no dots or spaces)"
+        )
+    return event_type
+
+
+async def run_instance(engine: "Engine", live: "LiveInstance") -> None:
+    """The task body of an instance: one ``run`` invocation and its outcome."""
+    record = live.record
+    run = Run(engine, live)
+    live.run = run
+    try:
+        engine.mark_started(live)
+        workflow = live.workflow
+        entrypoint = workflow.cls(ExecutionContext(), engine.env)
+        event = make_event(record.params, record.created_ms, record.id, workflow.name)
+        step = WorkflowStep(run, implicit_dependencies=workflow.compat.implicit_dependencies)
+        result = await entrypoint.run(event, step)
+        try:
+            output = encode(result)
+        except NotSerialisable as exc:
+            engine.finish_run(
+                live,
+                run,
+                error={
+                    "name": "WorkflowFatalError",
+                    "message": f"The value returned by run() is not serialisable: {exc}",
+                },
+            )
+        else:
+            engine.finish_run(live, run, output=output)
+    except asyncio.CancelledError:
+        pass
+    except RunClosed:
+        pass
+    except InstanceAbort as abort:
+        engine.finish_run(live, run, error=abort.error)
+    except Exception as exc:  # noqa: BLE001 - an uncaught error ends the instance
+        engine.finish_run(live, run, error=engine.uncaught_error(live, exc))
+    finally:
+        run.closed = True
+        if live.run is run:
+            live.run = None

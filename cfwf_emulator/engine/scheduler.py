@@ -1,0 +1,245 @@
+"""Timers, idle detection and the virtual-time driver.
+
+Every wait the engine makes on time (sleeps, retry delays, step and event timeouts) is a
+:class:`Timer` here. With a real clock the timers are armed on the event loop. With a virtual
+clock nothing fires until a driver decides to move time: ``advance``, ``run_until_idle``, a
+testing waiter, or the background autojumper, each of which jumps to the next deadline once the
+event loop is quiet (no callback ready to run) and no step callback is busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Callable
+
+from ..clock import Clock, VirtualClock
+
+__all__ = ["Scheduler", "Timer"]
+
+
+class Timer:
+    """A callback due at ``deadline`` (epoch ms); ``cancel()`` makes it never fire."""
+
+    __slots__ = ("deadline", "seq", "callback", "cancelled")
+
+    def __init__(self, deadline: float, seq: int, callback: Callable[[], None]) -> None:
+        self.deadline = deadline
+        self.seq = seq
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Stop this timer from firing (it stays in the heap until it reaches the top)."""
+        self.cancelled = True
+
+    def __lt__(self, other: "Timer") -> bool:
+        return (self.deadline, self.seq) < (other.deadline, other.seq)
+
+
+async def _yield_until_quiet() -> None:
+    """Let every runnable callback in the loop run, until none is left ready."""
+    loop = asyncio.get_running_loop()
+    ready = getattr(loop, "_ready", None)
+    if ready is None:  # pragma: no cover - event loops without a visible ready queue
+        for _ in range(64):
+            await asyncio.sleep(0)
+        return
+    while True:
+        await asyncio.sleep(0)
+        if not ready:
+            return
+
+
+class Scheduler:
+    """Owns the timers and the rule for when virtual time may move."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._heap: list[Timer] = []
+        self._seq = itertools.count()
+        self.busy = 0
+        self._changed: asyncio.Event | None = None
+        self._real_handle: asyncio.TimerHandle | None = None
+        self._real_armed_at: float | None = None
+        self._drivers = 0
+        self._autojumper: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Bind to ``loop``; start the autojumper when the clock is virtual with autojump."""
+        self._loop = loop
+        self._changed = asyncio.Event()
+        if isinstance(self.clock, VirtualClock) and self.clock.autojump:
+            self._autojumper = loop.create_task(self._autojump(), name="cfwf-autojump")
+        else:
+            self._arm_real()
+
+    async def stop(self) -> None:
+        """Stop the autojumper and the real-time alarm; pending timers are kept."""
+        if self._autojumper is not None:
+            self._autojumper.cancel()
+            try:
+                await self._autojumper
+            except asyncio.CancelledError:
+                pass
+            self._autojumper = None
+        if self._real_handle is not None:
+            self._real_handle.cancel()
+            self._real_handle = None
+            self._real_armed_at = None
+
+    # -- timers ----------------------------------------------------------------------------
+
+    def call_at(self, deadline: float, callback: Callable[[], None]) -> Timer:
+        """Run ``callback`` once the clock reaches ``deadline`` (epoch ms)."""
+        timer = Timer(deadline, next(self._seq), callback)
+        heapq.heappush(self._heap, timer)
+        if not self.clock.virtual and (
+            self._real_armed_at is None or deadline < self._real_armed_at
+        ):
+            self._arm_real()
+        self._notify()
+        return timer
+
+    def next_deadline(self) -> float | None:
+        """The earliest pending deadline, or None when no timer is pending."""
+        heap = self._heap
+        while heap and heap[0].cancelled:
+            heapq.heappop(heap)
+        return heap[0].deadline if heap else None
+
+    def fire_due(self) -> int:
+        """Run every timer whose deadline has come, in deadline order; return how many ran."""
+        now = self.clock.now_ms()
+        heap = self._heap
+        fired = 0
+        while heap and (heap[0].cancelled or heap[0].deadline <= now):
+            timer = heapq.heappop(heap)
+            if not timer.cancelled:
+                timer.cancelled = True
+                timer.callback()
+                fired += 1
+        return fired
+
+    def _arm_real(self) -> None:
+        loop = self._loop
+        if loop is None or self.clock.virtual:
+            return
+        if self._real_handle is not None:
+            self._real_handle.cancel()
+            self._real_handle = None
+            self._real_armed_at = None
+        deadline = self.next_deadline()
+        if deadline is None:
+            return
+        delay = max(0.0, (deadline - self.clock.now_ms()) / 1000.0)
+        self._real_armed_at = deadline
+        self._real_handle = loop.call_later(delay, self._on_real_alarm)
+
+    def _on_real_alarm(self) -> None:
+        self._real_handle = None
+        self._real_armed_at = None
+        self.fire_due()
+        self._arm_real()
+
+    # -- activity --------------------------------------------------------------------------
+
+    def enter_busy(self) -> None:
+        """A step callback started: virtual time may not jump until it ends."""
+        self.busy += 1
+
+    def leave_busy(self) -> None:
+        """A step callback ended."""
+        self.busy -= 1
+        if self.busy == 0:
+            self._notify()
+
+    def _notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+
+    async def _wait_for_change(self, timeout_s: float | None) -> None:
+        changed = self._changed
+        assert changed is not None
+        changed.clear()
+        try:
+            await asyncio.wait_for(changed.wait(), timeout_s)
+        except asyncio.TimeoutError:
+            pass
+
+    # -- driving virtual time ----------------------------------------------------------------
+
+    @asynccontextmanager
+    async def driving(self) -> AsyncIterator[None]:
+        """Mark a foreground driver as active; the autojumper stands aside meanwhile."""
+        self._drivers += 1
+        try:
+            yield
+        finally:
+            self._drivers -= 1
+            self._notify()
+
+    async def settle(self) -> None:
+        """Return once nothing in the loop is ready to run and no step callback is busy.
+
+        While callbacks are busy with real I/O, virtual time passes at the real rate and timers
+        that fall due meanwhile fire (so step timeouts still work around real awaits).
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            await _yield_until_quiet()
+            if self.busy == 0:
+                return
+            await self._pass_real_time(loop)
+
+    async def _pass_real_time(self, loop: asyncio.AbstractEventLoop) -> None:
+        deadline = self.next_deadline()
+        if not self.clock.virtual:
+            await self._wait_for_change(None)
+            return
+        assert isinstance(self.clock, VirtualClock)
+        began = loop.time()
+        start_ms = self.clock.now_ms()
+        timeout = None if deadline is None else max(0.0, (deadline - start_ms) / 1000.0)
+        await self._wait_for_change(timeout)
+        elapsed_ms = (loop.time() - began) * 1000.0
+        target = start_ms + elapsed_ms
+        if deadline is not None:
+            target = min(target, deadline)
+        self.clock.jump_to(target)
+        self.fire_due()
+
+    def jump_to_next(self, limit: float | None = None) -> bool:
+        """Move the virtual clock to the next deadline (not past ``limit``) and fire what is due.
+
+        Returns False when no timer is due by ``limit``.
+        """
+        deadline = self.next_deadline()
+        if deadline is None or (limit is not None and deadline > limit):
+            return False
+        assert isinstance(self.clock, VirtualClock)
+        self.clock.jump_to(deadline)
+        self.fire_due()
+        return True
+
+    async def _autojump(self) -> None:
+        changed = self._changed
+        assert changed is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._drivers or self.next_deadline() is None:
+                changed.clear()
+                await changed.wait()
+                continue
+            await _yield_until_quiet()
+            if self._drivers:
+                continue
+            if self.busy:
+                await self._pass_real_time(loop)
+                continue
+            self.jump_to_next()

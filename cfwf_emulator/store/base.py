@@ -1,0 +1,50 @@
+"""The storage interface every store implements (memory now, SQLite for durability).
+
+The engine owns instance state and calls the store at each durable point: an instance created,
+its header changed (status, output, buffered events, modifications), a step journaled, steps
+wiped by a restart, an instance deleted. Each call is one atomic write.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Protocol
+
+from ..engine.records import InstanceRecord, StepRecord
+
+__all__ = ["Store"]
+
+
+class Store(Protocol):
+    """Durable home of instance records; one writer (the engine) per store."""
+
+    def insert_instance(self, record: InstanceRecord) -> None:
+        """Persist a new instance (its id is known to be free)."""
+        ...
+
+    def load_instance(self, workflow: str, instance_id: str) -> InstanceRecord | None:
+        """The instance with its steps, or None when there is none."""
+        ...
+
+    def instance_ids(self, workflow: str) -> list[str]:
+        """Ids of every instance of ``workflow``, oldest first."""
+        ...
+
+    def save_header(self, record: InstanceRecord) -> None:
+        """Persist the instance header (status, times, output, error, events, modifiers)."""
+        ...
+
+    def save_step(self, record: InstanceRecord, step: StepRecord, *, header: bool = False) -> None:
+        """Persist one step record, and the header too when ``header`` is true, atomically."""
+        ...
+
+    def delete_steps(self, record: InstanceRecord, steps: Iterable[StepRecord]) -> None:
+        """Remove steps (a restart) and persist the header, atomically."""
+        ...
+
+    def delete_instance(self, workflow: str, instance_id: str) -> None:
+        """Remove an instance and everything it owns."""
+        ...
+
+    def close(self) -> None:
+        """Release resources; the store is not used afterwards."""
+        ...
