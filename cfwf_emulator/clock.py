@@ -22,6 +22,12 @@ def _wall_ms() -> float:
     return time.time() * 1000.0  # pragma: no cover - platforms without clock_gettime
 
 
+def _monotonic() -> float:
+    if hasattr(time, "clock_gettime"):
+        return time.clock_gettime(time.CLOCK_MONOTONIC)
+    return time.monotonic()  # pragma: no cover - platforms without clock_gettime
+
+
 @runtime_checkable
 class Clock(Protocol):
     """What the engine needs from a clock: the current time, and whether it may be moved."""
@@ -67,14 +73,33 @@ class VirtualClock:
             raise TypeError(f"VirtualClock start must be a datetime or epoch ms, got {start!r}")
         self.autojump = autojump
 
+    _flow_since: float | None = None
+    _flow_cap: float | None = None
+
     def now_ms(self) -> float:
         """The current virtual time, in milliseconds since the Unix epoch."""
-        return self._now
+        if self._flow_since is None:
+            return self._now
+        flowed = self._now + (_monotonic() - self._flow_since) * 1000.0
+        return flowed if self._flow_cap is None else min(flowed, self._flow_cap)
 
     def jump_to(self, ms: float) -> None:
         """Move the clock forward to ``ms``; a time in the past leaves it where it is."""
-        if ms > self._now:
+        if ms > self.now_ms():
             self._now = ms
+            if self._flow_since is not None:
+                self._flow_since = _monotonic()
+
+    def start_flow(self, cap: float | None) -> None:
+        """Let time pass at the real rate (a step callback awaits real I/O), never beyond ``cap``."""
+        self._flow_since = _monotonic()
+        self._flow_cap = cap
+
+    def stop_flow(self) -> None:
+        """Freeze the clock again where the real-rate flow brought it."""
+        self._now = self.now_ms()
+        self._flow_since = None
+        self._flow_cap = None
 
 
 def resolve_clock(value: "str | Clock | None") -> Clock:

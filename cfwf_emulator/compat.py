@@ -32,6 +32,7 @@ class Compatibility:
     """The behaviour switches derived from a compatibility date and flags."""
 
     date: str | None = None
+    flags: tuple[str, ...] = ()
     implicit_dependencies: bool = True
     preserve_non_retryable: bool = True
 
@@ -47,13 +48,13 @@ class Compatibility:
                 date.fromisoformat(compat_date)
             except ValueError:
                 raise ConfigError(f"compatibility_date {compat_date!r} is not a real date") from None
-        newest = compat_date is None
+        effective = compat_date or "9999-12-31"
         values = {
-            "implicit_dependencies": newest or compat_date >= IMPLICIT_DEPENDENCIES_DATE,
-            "preserve_non_retryable": newest or compat_date >= PRESERVE_NON_RETRYABLE_DATE,
+            "implicit_dependencies": effective >= IMPLICIT_DEPENDENCIES_DATE,
+            "preserve_non_retryable": effective >= PRESERVE_NON_RETRYABLE_DATE,
         }
         for flag in flags:
             if flag in _FLAGS:
                 field, value = _FLAGS[flag]
                 values[field] = value
-        return cls(date=compat_date, **values)
+        return cls(date=compat_date, flags=tuple(flags), **values)

@@ -92,6 +92,7 @@ class Emulator:
         self._store = open_store(storage)
         self._engine = Engine(self._store, self._scheduler, self.hooks, self.env)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._worker: Any = None
 
     # -- workflows -------------------------------------------------------------------------
 
@@ -123,12 +124,66 @@ class Emulator:
         compat = self.compatibility
         if compatibility_date is not None or compatibility_flags is not None:
             compat = Compatibility.resolve(
-                compatibility_date or self.compatibility.date, tuple(compatibility_flags or ())
+                compatibility_date or self.compatibility.date,
+                self.compatibility.flags if compatibility_flags is None else tuple(compatibility_flags),
             )
         self._engine.add_workflow(WorkflowDefinition(name, cls, binding, limits, compat))
         workflow = Workflow(self, name)
         self.env._set(binding, workflow)
         return workflow
+
+    def add_worker(self, handler: Any) -> None:
+        """Set the Worker that :meth:`fetch` calls: a ``WorkerEntrypoint`` subclass with
+        ``async def fetch(self, request)``, or a legacy ``async def on_fetch(request, env)``."""
+        if isinstance(handler, type):
+            if not callable(getattr(handler, "fetch", None)):
+                raise ConfigError(f"Worker {handler.__name__} has no fetch(self, request) method")
+        elif not callable(handler):
+            raise ConfigError(f"a Worker must be a WorkerEntrypoint subclass or an on_fetch function, got {handler!r}")
+        self._worker = handler
+
+    async def fetch(
+        self,
+        request: Any,
+        *,
+        method: str = "GET",
+        headers: Any = None,
+        body: Any = None,
+        json: Any = None,
+    ) -> Any:
+        """Call the Worker's fetch handler in-process, as a browser request would.
+
+        ``request`` is a :class:`~cfwf_emulator.workers.Request` or a URL (a path such as
+        ``"/start"`` means ``http://localhost/start``); ``json=`` sends a JSON body. Returns the
+        handler's :class:`~cfwf_emulator.workers.Response`.
+        """
+        from .authoring.entrypoint import ExecutionContext
+        from .workers.http import Request, Response
+
+        if self._worker is None:
+            raise ConfigError(
+                "No Worker to fetch from: load a project whose main module defines a "
+                "WorkerEntrypoint subclass named Default, or call emu.add_worker(cls)"
+            )
+        await self._ready_engine()
+        if not isinstance(request, Request):
+            if json is not None:
+                if body is not None:
+                    raise TypeError("fetch: pass body= or json=, not both")
+                import json as json_module
+
+                body = json_module.dumps(json)
+                headers = {"Content-Type": "application/json", **dict(headers or {})}
+            request = Request(str(request), method=method, headers=headers, body=body)
+        if isinstance(self._worker, type):
+            response = await self._worker(ExecutionContext(), self.env).fetch(request)
+        else:
+            response = self._worker(request, self.env)
+            if asyncio.iscoroutine(response):
+                response = await response
+        if not isinstance(response, Response):
+            raise TypeError(f"the Worker's fetch handler must return a Response, got {response!r}")
+        return response
 
     # -- lifecycle -------------------------------------------------------------------------
 

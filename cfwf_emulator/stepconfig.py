@@ -123,4 +123,4 @@ def backoff_delay_ms(base_ms: float, backoff: str, failed_attempt: int) -> float
         return base_ms
     if backoff == "linear":
         return base_ms * failed_attempt
-    return base_ms * 2 ** (failed_attempt - 1)
+    return base_ms * float(2 ** (failed_attempt - 1))

@@ -125,12 +125,10 @@ class Engine:
     async def stop(self) -> None:
         """Cancel every running instance (state is kept as it is) and stop the scheduler."""
         tasks = [live.task for live in self.live.values() if live.task is not None]
-        for task in tasks:
-            task.cancel()
+        for live in self.live.values():
+            self._cancel(live)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        for live in self.live.values():
-            live.task = None
         self.live.clear()
         await self.scheduler.stop()
         self.loop = None

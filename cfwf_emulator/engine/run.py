@@ -12,7 +12,7 @@ import inspect
 import re
 from collections import deque
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, NoReturn
 
 from ..authoring.entrypoint import ExecutionContext
 from ..authoring.event import make_event, make_step_event
@@ -99,6 +99,7 @@ class Run:
         self.in_flight = 0
         self.parked = 0
         self.closed = False
+        self.aborted: dict[str, Any] | None = None
         self._loop = asyncio.get_running_loop()
 
     # -- shared helpers -------------------------------------------------------------------
@@ -106,6 +107,12 @@ class Run:
     def _check_open(self) -> None:
         if self.closed:
             raise RunClosed()
+
+    def abort(self, error: dict[str, Any]) -> NoReturn:
+        """End the instance as errored with ``error``, whatever ``run`` does with the exception."""
+        self.aborted = error
+        self.closed = True
+        raise InstanceAbort(error)
 
     def _next_count(self, kind: str, name: str) -> int:
         key = (kind, name)
@@ -256,13 +263,13 @@ class Run:
                 )
                 step.state, step.end_ms, step.error = "error", engine.now(), attempt["error"]
                 engine.store.save_step(self.record, step)
-                raise InstanceAbort(
+                self.abort(
                     {
                         "name": "WorkflowFatalError",
                         "message": "The execution of the Workflow instance was terminated, as the "
                         f'step "{step.name}" returned a value which is not serialisable',
                     }
-                ) from None
+                )
             limit = self.live.workflow.limits.step_result_bytes
             if len(text) > limit // 4 and len(text.encode()) > limit:
                 failure = StepError(
@@ -492,7 +499,8 @@ class Run:
                 engine.emit_wait_end(self.live, step, event_type, False)
                 return _event_from_result(step)
             if engine.now() >= step.deadline_ms:
-                timeout_ms = step.deadline_ms - step.start_ms
+                assert step.config is not None
+                timeout_ms = parse_duration(step.config["timeout"])
                 error = error_to_record(WorkflowTimeoutError.after(timeout_ms))
                 step.state, step.error, step.end_ms, step.deadline_ms = "error", error, engine.now(), None
                 engine.store.save_step(self.record, step)
@@ -560,6 +568,8 @@ async def run_instance(engine: "Engine", live: "LiveInstance") -> None:
         event = make_event(record.params, record.created_ms, record.id, workflow.name)
         step = WorkflowStep(run, implicit_dependencies=workflow.compat.implicit_dependencies)
         result = await entrypoint.run(event, step)
+        if run.aborted is not None:
+            return
         try:
             output = encode(result)
         except NotSerialisable as exc:
@@ -575,13 +585,13 @@ async def run_instance(engine: "Engine", live: "LiveInstance") -> None:
             engine.finish_run(live, run, output=output)
     except asyncio.CancelledError:
         pass
-    except RunClosed:
+    except (RunClosed, InstanceAbort):
         pass
-    except InstanceAbort as abort:
-        engine.finish_run(live, run, error=abort.error)
     except Exception as exc:  # noqa: BLE001 - an uncaught error ends the instance
         engine.finish_run(live, run, error=engine.uncaught_error(live, exc))
     finally:
+        if run.aborted is not None:
+            engine.finish_run(live, run, error=run.aborted)
         run.closed = True
         if live.run is run:
             live.run = None

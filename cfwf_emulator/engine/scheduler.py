@@ -39,18 +39,27 @@ class Timer:
         return (self.deadline, self.seq) < (other.deadline, other.seq)
 
 
-async def _yield_until_quiet() -> None:
-    """Let every runnable callback in the loop run, until none is left ready."""
+async def _yield_until_quiet(give_up: Callable[[], bool] = lambda: False) -> bool:
+    """Let every runnable callback in the loop run, until none is left ready.
+
+    Returns False when ``give_up()`` became true first. Only one task may spin like this at a
+    time (two spinners keep each other's wake-ups in the ready queue forever): drivers hold the
+    scheduler's driver lock, and the autojumper gives up as soon as a driver appears.
+    """
     loop = asyncio.get_running_loop()
     ready = getattr(loop, "_ready", None)
     if ready is None:  # pragma: no cover - event loops without a visible ready queue
         for _ in range(64):
             await asyncio.sleep(0)
-        return
+            if give_up():
+                return False
+        return True
     while True:
         await asyncio.sleep(0)
+        if give_up():
+            return False
         if not ready:
-            return
+            return True
 
 
 class Scheduler:
@@ -65,6 +74,7 @@ class Scheduler:
         self._real_handle: asyncio.TimerHandle | None = None
         self._real_armed_at: float | None = None
         self._drivers = 0
+        self._driver_lock = asyncio.Lock()
         self._autojumper: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -74,6 +84,7 @@ class Scheduler:
         """Bind to ``loop``; start the autojumper when the clock is virtual with autojump."""
         self._loop = loop
         self._changed = asyncio.Event()
+        self._driver_lock = asyncio.Lock()
         if isinstance(self.clock, VirtualClock) and self.clock.autojump:
             self._autojumper = loop.create_task(self._autojump(), name="cfwf-autojump")
         else:
@@ -176,10 +187,11 @@ class Scheduler:
 
     @asynccontextmanager
     async def driving(self) -> AsyncIterator[None]:
-        """Mark a foreground driver as active; the autojumper stands aside meanwhile."""
+        """Be the one foreground driver of virtual time; the autojumper stands aside meanwhile."""
         self._drivers += 1
         try:
-            yield
+            async with self._driver_lock:
+                yield
         finally:
             self._drivers -= 1
             self._notify()
@@ -190,28 +202,29 @@ class Scheduler:
         While callbacks are busy with real I/O, virtual time passes at the real rate and timers
         that fall due meanwhile fire (so step timeouts still work around real awaits).
         """
-        loop = asyncio.get_running_loop()
         while True:
             await _yield_until_quiet()
             if self.busy == 0:
                 return
-            await self._pass_real_time(loop)
+            await self._pass_real_time()
 
-    async def _pass_real_time(self, loop: asyncio.AbstractEventLoop) -> None:
+    async def _pass_real_time(self) -> None:
         deadline = self.next_deadline()
         if not self.clock.virtual:
             await self._wait_for_change(None)
             return
-        assert isinstance(self.clock, VirtualClock)
-        began = loop.time()
-        start_ms = self.clock.now_ms()
-        timeout = None if deadline is None else max(0.0, (deadline - start_ms) / 1000.0)
-        await self._wait_for_change(timeout)
-        elapsed_ms = (loop.time() - began) * 1000.0
-        target = start_ms + elapsed_ms
-        if deadline is not None:
-            target = min(target, deadline)
-        self.clock.jump_to(target)
+        clock = self.clock
+        assert isinstance(clock, VirtualClock)
+        timeout = None if deadline is None else max(0.0, (deadline - clock.now_ms()) / 1000.0)
+        clock.start_flow(deadline)
+        try:
+            await self._wait_for_change(timeout)
+        finally:
+            clock.stop_flow()
+        if deadline is not None and timeout is not None and self.busy and clock.now_ms() < deadline:
+            # the real wait ran its full length: the deadline has come (rounding aside)
+            if self._changed is not None and not self._changed.is_set():
+                clock.jump_to(deadline)
         self.fire_due()
 
     def jump_to_next(self, limit: float | None = None) -> bool:
@@ -230,16 +243,14 @@ class Scheduler:
     async def _autojump(self) -> None:
         changed = self._changed
         assert changed is not None
-        loop = asyncio.get_running_loop()
         while True:
             if self._drivers or self.next_deadline() is None:
                 changed.clear()
                 await changed.wait()
                 continue
-            await _yield_until_quiet()
-            if self._drivers:
+            if not await _yield_until_quiet(lambda: self._drivers > 0):
                 continue
             if self.busy:
-                await self._pass_real_time(loop)
+                await self._pass_real_time()
                 continue
             self.jump_to_next()

@@ -1,0 +1,1 @@
+"""Benchmarks for cfwf-emulator: ``python -m benchmarks`` prints the performance table."""

@@ -1,0 +1,1 @@
+"""Example workflows shipped with cfwf-emulator (used by the demo and the README)."""
