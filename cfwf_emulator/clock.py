@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
 __all__ = ["Clock", "RealClock", "VirtualClock", "resolve_clock"]
 
@@ -72,6 +72,8 @@ class VirtualClock:
         else:
             raise TypeError(f"VirtualClock start must be a datetime or epoch ms, got {start!r}")
         self.autojump = autojump
+        #: Called with the new time (epoch ms) whenever the clock moves (freezegun integration).
+        self.on_change: Callable[[float], None] | None = None
 
     _flow_since: float | None = None
     _flow_cap: float | None = None
@@ -89,6 +91,8 @@ class VirtualClock:
             self._now = ms
             if self._flow_since is not None:
                 self._flow_since = _monotonic()
+            if self.on_change is not None:
+                self.on_change(ms)
 
     def start_flow(self, cap: float | None) -> None:
         """Let time pass at the real rate (a step callback awaits real I/O), never beyond ``cap``."""
@@ -100,6 +104,8 @@ class VirtualClock:
         self._now = self.now_ms()
         self._flow_since = None
         self._flow_cap = None
+        if self.on_change is not None:
+            self.on_change(self._now)
 
 
 def resolve_clock(value: "str | Clock | None") -> Clock:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import datetime
 from typing import Any, Awaitable, Iterator, TypeVar
 
@@ -68,7 +69,10 @@ class Emulator:
     Options: ``clock`` (``"real"`` default, ``"virtual"`` or a :class:`~cfwf_emulator.clock.Clock`),
     ``storage`` (``"memory"``), ``limits`` (``"paid"`` default, ``"free"`` or a :class:`Limits`),
     ``compatibility_date`` and ``compatibility_flags`` (which Cloudflare behaviour applies; newest
-    when no date is given), ``vars`` (plain values exposed on ``env``).
+    when no date is given), ``vars`` (plain values exposed on ``env``), ``freeze_user_time``
+    (opt-in: while the emulator runs, ``datetime.now()``/``time.time()`` in user code follow the
+    virtual clock, through freezegun with ``real_asyncio=True``; the engine itself never reads
+    patched time).
     """
 
     def __init__(
@@ -80,8 +84,13 @@ class Emulator:
         compatibility_date: str | None = None,
         compatibility_flags: "list[str] | tuple[str, ...]" = (),
         vars: dict[str, Any] | None = None,
+        freeze_user_time: bool = False,
     ) -> None:
         self.clock = resolve_clock(clock)
+        if freeze_user_time and not isinstance(self.clock, VirtualClock):
+            raise ConfigError("freeze_user_time=True needs the virtual clock: Emulator(clock=\"virtual\")")
+        self.freeze_user_time = freeze_user_time
+        self._freezer: Any = None
         self.limits = resolve_limits(limits)
         self.compatibility = Compatibility.resolve(compatibility_date, tuple(compatibility_flags))
         self.hooks = make_plugin_manager()
@@ -93,6 +102,34 @@ class Emulator:
         self._engine = Engine(self._store, self._scheduler, self.hooks, self.env)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._worker: Any = None
+        #: The loaded project config (``from_config`` only) and its imported main module.
+        self.project: Any = None
+        self.module: Any = None
+
+    @classmethod
+    def from_config(cls, path: "str | os.PathLike[str] | None" = None, *, env: str | None = None, **options: Any) -> "Emulator":
+        """An emulator for a Cloudflare project described by a wrangler config.
+
+        ``path`` is a ``wrangler.json``/``.jsonc``/``.toml`` file or a directory holding one;
+        without it the config is searched upward from the working directory, as wrangler does.
+        ``env`` selects a named environment (``env.<name>``). ``options`` are the constructor's
+        (``clock``, ``storage``, ``limits``, ...); a ``compatibility_date`` or
+        ``compatibility_flags`` given here overrides the config's. Raises ``ConfigError`` naming
+        the file, the key, the line and the fix when the config is wrong.
+        """
+        from .config import load_config
+        from .project import wire_project
+        from .workers import install
+
+        project = load_config(path, env=env)
+        install()
+        options.setdefault("compatibility_date", project.compatibility_date)
+        options.setdefault("compatibility_flags", project.compatibility_flags)
+        options["vars"] = {**project.vars, **(options.get("vars") or {})}
+        emulator = cls(**options)
+        emulator.project = project
+        emulator.module = wire_project(emulator, project)
+        return emulator
 
     # -- workflows -------------------------------------------------------------------------
 
@@ -197,14 +234,32 @@ class Emulator:
                 "This emulator is running in another event loop; create one emulator per loop"
             )
         self._loop = loop
+        if self.freeze_user_time:
+            self._freeze()
         self._engine.start(loop)
+
+    def _freeze(self) -> None:
+        from freezegun import freeze_time
+
+        assert isinstance(self.clock, VirtualClock)
+        freezer = freeze_time(self.now, tick=False, real_asyncio=True)
+        frozen = freezer.start()
+        self._freezer = freezer
+        self.clock.on_change = lambda ms: frozen.move_to(utc_from_ms(ms))
 
     async def aclose(self) -> None:
         """Stop every running instance; their state stays in the store."""
         if self._loop is None:
             return
-        await self._engine.stop()
-        self._loop = None
+        try:
+            await self._engine.stop()
+        finally:
+            self._loop = None
+            if self._freezer is not None:
+                assert isinstance(self.clock, VirtualClock)
+                self.clock.on_change = None
+                self._freezer.stop()
+                self._freezer = None
 
     async def __aenter__(self) -> "Emulator":
         await self.start()

@@ -14,7 +14,7 @@ import re
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pluggy
 
@@ -94,6 +94,11 @@ class Engine:
         self.live: dict[tuple[str, str], LiveInstance] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.observed = False
+        #: Test modifications and mocked events for instances not created yet, by (workflow, id).
+        self.pending: dict[tuple[str, str], dict[str, Any]] = {}
+        #: ``introspect_workflow`` sessions: called with (workflow, id) before a new instance starts.
+        self.captures: dict[str, Callable[[str, str], None]] = {}
+        self.changed: asyncio.Event | None = None
 
     # -- registration and start/stop -------------------------------------------------------
 
@@ -108,6 +113,7 @@ class Engine:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Bind to ``loop`` and resume every unfinished instance found in the store."""
         self.loop = loop
+        self.changed = asyncio.Event()
         self.scheduler.start(loop)
         for definition in self.workflows.values():
             self._recover(definition)
@@ -162,6 +168,7 @@ class Engine:
 
     def emit_step_end(self, live: LiveInstance, step: StepRecord) -> None:
         """Announce that a ``step.do`` finished for good."""
+        self.notify_change()
         if self.observed:
             self._hook(
                 "cfwf_step_end", workflow=live.workflow.name, instance_id=live.record.id,
@@ -209,10 +216,16 @@ class Engine:
             return
         record.status = status
         self.store.save_header(record)
+        self.notify_change()
         self._hook(
             "cfwf_instance_status_changed", workflow=record.workflow, instance_id=record.id,
             old=old, new=status, at=self.now(),
         )
+
+    def notify_change(self) -> None:
+        """Wake whoever waits for instance state to change (the testing API's waiters)."""
+        if self.changed is not None:
+            self.changed.set()
 
     def refresh_activity(self, live: LiveInstance) -> None:
         """``waiting`` while every flow of the current run is blocked on a timer or event."""
@@ -357,6 +370,13 @@ class Engine:
         del loop
         now = self.now()
         record = InstanceRecord(definition.name, instance_id, params_json, now, queued_ms=now)
+        capture = self.captures.get(definition.name)
+        if capture is not None:
+            capture(definition.name, instance_id)
+        pending = self.pending.pop((definition.name, instance_id), None)
+        if pending is not None:
+            record.modifiers = pending["modifiers"]
+            record.events = pending["events"]
         self.store.insert_instance(record)
         live = LiveInstance(record, definition)
         self.live[(definition.name, instance_id)] = live
@@ -496,7 +516,7 @@ class Engine:
         self._cancel(live)
         for step in doomed:
             del record.steps[step.key]
-        record.events = [event for event in record.events if event.get("mocked")]
+        record.events = self._mocked_events_after_restart(record)
         record.output = None
         record.error = None
         record.end_ms = None
@@ -506,6 +526,21 @@ class Engine:
         self.store.delete_steps(record, doomed)
         self._set_status(live, "queued")
         self._start(live)
+
+    @staticmethod
+    def _mocked_events_after_restart(record: InstanceRecord) -> list[dict[str, Any]]:
+        """Mocked events survive restarts: buffer them again, less those consumed by kept waits."""
+        consumed: dict[str, int] = {}
+        for step in record.steps.values():
+            if step.kind == "waitForEvent" and step.state == "ok" and step.config:
+                consumed[step.config["type"]] = consumed.get(step.config["type"], 0) + 1
+        events = []
+        for event in record.modifiers.get("events", ()):
+            if consumed.get(event["type"], 0) > 0:
+                consumed[event["type"]] -= 1
+                continue
+            events.append(dict(event))
+        return events
 
     @staticmethod
     def _restart_point(record: InstanceRecord, from_step: Any) -> StepRecord:
@@ -567,6 +602,49 @@ class Engine:
             if not waiter.done():
                 waiter.set_result(None)
                 break
+
+    # -- test modifications ------------------------------------------------------------------
+
+    def _modifiable(self, workflow: str, instance_id: str) -> tuple[dict[str, Any], LiveInstance | None]:
+        self.definition(workflow)
+        if self.exists(workflow, instance_id):
+            live = self._live(workflow, instance_id)
+            return {"modifiers": live.record.modifiers, "events": live.record.events}, live
+        entry = self.pending.setdefault((workflow, instance_id), {"modifiers": {}, "events": []})
+        return entry, None
+
+    def modifiers_for(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        """The instance's test modifications (kept for later if it does not exist yet)."""
+        modifiers: dict[str, Any] = self._modifiable(workflow, instance_id)[0]["modifiers"]
+        return modifiers
+
+    def save_modifiers(self, workflow: str, instance_id: str) -> None:
+        """Persist the modifications of an existing instance after a change."""
+        if self.exists(workflow, instance_id):
+            self.store.save_header(self._live(workflow, instance_id).record)
+
+    def mock_event(self, workflow: str, instance_id: str, event_type: str, payload: Any) -> None:
+        """Buffer a mocked event: it survives restarts and satisfies the first wait of its type."""
+        try:
+            payload_json = encode(payload)
+        except NotSerialisable as exc:
+            raise WorkflowError("workflow.invalid_event_payload", f"Event payload is not serialisable: {exc}") from None
+        entry, live = self._modifiable(workflow, instance_id)
+        event = {"type": event_type, "payload": payload_json, "ms": self.now(), "mocked": True}
+        entry["modifiers"].setdefault("events", []).append(dict(event))
+        entry["events"].append(event)
+        if live is not None:
+            self.store.save_header(live.record)
+            for waiter in live.waiters.get(event_type, ()):
+                if not waiter.done():
+                    waiter.set_result(None)
+                    break
+
+    def dispose(self, workflow: str, instance_id: str) -> None:
+        """Forget the instance and its modifications entirely (its id becomes free)."""
+        self.pending.pop((workflow, instance_id), None)
+        if workflow in self.workflows and self.exists(workflow, instance_id):
+            self.delete(workflow, instance_id)
 
     def take_buffered_event(self, live: LiveInstance, event_type: str) -> dict[str, Any] | None:
         """Remove and return the oldest buffered event of ``event_type`` (the caller persists)."""

@@ -29,6 +29,7 @@ from ..errors import (
 )
 from ..serialization import AttrDict, NotSerialisable, decode, encode
 from ..stepconfig import ResolvedStepConfig, backoff_delay_ms, resolve_step_config
+from .modifiers import attempt_override, event_timeout_forced, retry_delay_disabled, sleep_disabled
 from .records import StepRecord
 
 if TYPE_CHECKING:
@@ -231,27 +232,38 @@ class Run:
             attempt=number,
             config=decode(encode(resolved.view)),
         )
-        self.in_flight += 1
-        engine.scheduler.enter_busy()
-        engine.refresh_activity(self.live)
         failure: BaseException | None = None
         value: Any = None
-        try:
-            value = invoke(ctx)
-            if inspect.isawaitable(value):
-                value = await self._with_timeout(value, resolved.timeout_ms)
-        except (asyncio.CancelledError, InstanceAbort, RunClosed):
-            raise
-        except Exception as exc:  # noqa: BLE001 - every user error is an attempt failure
-            failure = exc
-        finally:
-            self.in_flight -= 1
-            engine.scheduler.leave_busy()
+        mocked: str | None = None
+        override = attempt_override(self.record.modifiers, step.name, step.count, number)
+        if override is not None:
+            kind, data = override
+            if kind == "error":
+                failure = error_from_record(data)
+            elif kind == "timeout":
+                failure = WorkflowTimeoutError.after(0)
+            else:
+                mocked = data
+        else:
+            self.in_flight += 1
+            engine.scheduler.enter_busy()
             engine.refresh_activity(self.live)
-        self._check_open()
+            try:
+                value = invoke(ctx)
+                if inspect.isawaitable(value):
+                    value = await self._with_timeout(value, resolved.timeout_ms)
+            except (asyncio.CancelledError, InstanceAbort, RunClosed):
+                raise
+            except Exception as exc:  # noqa: BLE001 - every user error is an attempt failure
+                failure = exc
+            finally:
+                self.in_flight -= 1
+                engine.scheduler.leave_busy()
+                engine.refresh_activity(self.live)
+            self._check_open()
         if failure is None:
             try:
-                text = encode(value)
+                text = mocked if mocked is not None else encode(value)
             except NotSerialisable:
                 attempt.update(
                     end=engine.now(),
@@ -309,7 +321,10 @@ class Run:
         delay: float | None = None
         if not non_retryable and number <= resolved.limit:
             try:
-                delay = await self._retry_delay(step, resolved, number, failure)
+                if retry_delay_disabled(self.record.modifiers, step.name, step.count):
+                    delay = 0.0
+                else:
+                    delay = await self._retry_delay(step, resolved, number, failure)
             except WorkflowFatalError as delay_error:
                 error = {"name": "NonRetryableDelayError", "message": str(delay_error)}
                 non_retryable = True
@@ -439,7 +454,10 @@ class Run:
 
     async def _finish_sleep(self, step: StepRecord) -> None:
         assert step.deadline_ms is not None
-        await self._park(step.deadline_ms)
+        deadline = step.deadline_ms
+        if sleep_disabled(self.record.modifiers, step.name, step.count):
+            deadline = min(deadline, self.engine.now())
+        await self._park(deadline)
         step.state, step.end_ms, step.deadline_ms = "ok", self.engine.now(), None
         self.engine.store.save_step(self.record, step)
         self.engine.emit_sleep_end(self.live, step)
@@ -487,8 +505,9 @@ class Run:
     async def _receive(self, step: StepRecord, event_type: str) -> Any:
         engine = self.engine
         assert step.deadline_ms is not None
+        forced = event_timeout_forced(self.record.modifiers, step.name, step.count)
         while True:
-            event = engine.take_buffered_event(self.live, event_type)
+            event = None if forced else engine.take_buffered_event(self.live, event_type)
             if event is not None:
                 result = (
                     f'{{"type":{encode(event_type)},"timestamp":{encode(event["ms"])},'
@@ -498,7 +517,7 @@ class Run:
                 engine.store.save_step(self.record, step, header=True)
                 engine.emit_wait_end(self.live, step, event_type, False)
                 return _event_from_result(step)
-            if engine.now() >= step.deadline_ms:
+            if forced or engine.now() >= step.deadline_ms:
                 assert step.config is not None
                 timeout_ms = parse_duration(step.config["timeout"])
                 error = error_to_record(WorkflowTimeoutError.after(timeout_ms))

@@ -1,0 +1,1 @@
+"""pytest plugin for cfwf-emulator (registered through the ``pytest11`` entry point ``cfwf``)."""
