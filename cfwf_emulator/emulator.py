@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import weakref
 from datetime import datetime
 from typing import Any, Awaitable, Iterator, TypeVar
 
@@ -25,11 +26,13 @@ from .errors import ConfigError
 from .hooks import make_plugin_manager
 from .limits import Limits, resolve_limits
 from .serialization import utc_from_ms
-from .store import Store, open_store
+from .store import SQLiteStore, Store, open_store
+from .store.lock import StateLock
 
 __all__ = ["Emulator", "Env"]
 
 T = TypeVar("T")
+LOCK_WAIT_S = 30.0
 
 
 class Env:
@@ -72,7 +75,9 @@ class Emulator:
     when no date is given), ``vars`` (plain values exposed on ``env``), ``freeze_user_time``
     (opt-in: while the emulator runs, ``datetime.now()``/``time.time()`` in user code follow the
     virtual clock, through freezegun with ``real_asyncio=True``; the engine itself never reads
-    patched time).
+    patched time). With ``storage="sqlite:///PATH"`` instances survive process restarts, and
+    ``on_locked`` says what to do when another emulator runs the same file: ``"error"`` (default)
+    or ``"wait"`` (up to 30 s).
     """
 
     def __init__(
@@ -85,6 +90,7 @@ class Emulator:
         compatibility_flags: "list[str] | tuple[str, ...]" = (),
         vars: dict[str, Any] | None = None,
         freeze_user_time: bool = False,
+        on_locked: str = "error",
     ) -> None:
         self.clock = resolve_clock(clock)
         if freeze_user_time and not isinstance(self.clock, VirtualClock):
@@ -97,8 +103,14 @@ class Emulator:
         self.env = Env()
         for name, value in (vars or {}).items():
             self.env._set(name, value)
+        if on_locked not in ("error", "wait"):
+            raise ConfigError(f'on_locked must be "error" or "wait", got {on_locked!r}')
+        self.on_locked = on_locked
         self._scheduler = Scheduler(self.clock)
         self._store = open_store(storage)
+        self._lock = StateLock(self._store.path) if isinstance(self._store, SQLiteStore) else None
+        if isinstance(self._store, SQLiteStore):
+            weakref.finalize(self, self._store.close)
         self._engine = Engine(self._store, self._scheduler, self.hooks, self.env)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._worker: Any = None
@@ -233,6 +245,8 @@ class Emulator:
             raise RuntimeError(
                 "This emulator is running in another event loop; create one emulator per loop"
             )
+        if self._lock is not None:
+            await self._lock.acquire(None if self.on_locked == "error" else LOCK_WAIT_S)
         self._loop = loop
         if self.freeze_user_time:
             self._freeze()
@@ -255,6 +269,8 @@ class Emulator:
             await self._engine.stop()
         finally:
             self._loop = None
+            if self._lock is not None:
+                self._lock.release()
             if self._freezer is not None:
                 assert isinstance(self.clock, VirtualClock)
                 self.clock.on_change = None

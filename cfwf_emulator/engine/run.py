@@ -101,6 +101,7 @@ class Run:
         self.parked = 0
         self.closed = False
         self.aborted: dict[str, Any] | None = None
+        self._unsaved_new_step: StepRecord | None = None
         self._loop = asyncio.get_running_loop()
 
     # -- shared helpers -------------------------------------------------------------------
@@ -121,12 +122,17 @@ class Run:
         self.counters[key] = count
         return count
 
-    def _new_step(self, kind: str, name: str, count: int, state: str, **fields: Any) -> StepRecord:
+    def _new_step(
+        self, kind: str, name: str, count: int, state: str, *, save: bool = True, **fields: Any
+    ) -> StepRecord:
         record = self.record
         step = StepRecord(kind, name, count, record.next_seq, self.engine.now(), state, **fields)
         record.next_seq += 1
         record.steps[step.key] = step
-        self.engine.store.save_step(record, step, header=True)
+        if save:
+            self.engine.store.save_step(record, step, header=True)
+        else:
+            self._unsaved_new_step = step
         return step
 
     async def _park(self, deadline: float) -> None:
@@ -195,7 +201,8 @@ class Run:
                 raise error_from_record(step.error)
         resolved = resolve_step_config(name, config, self.engine.step_defaults)
         if step is None:
-            step = self._new_step("do", name, count, "running", config=resolved.view)
+            # saved together with its first attempt's start: one durable write, not two
+            step = self._new_step("do", name, count, "running", save=False, config=resolved.view)
             self.engine.emit_step_start(self.live, step)
         elif step.attempts and step.attempts[-1]["end"] is None:
             outcome = await self._close_interrupted_attempt(step, resolved)
@@ -226,7 +233,9 @@ class Run:
         number = len(step.attempts) + 1
         attempt: dict[str, Any] = {"start": engine.now(), "end": None, "success": None, "error": None}
         step.attempts.append(attempt)
-        engine.store.save_step(self.record, step)
+        is_new = self._unsaved_new_step is step
+        self._unsaved_new_step = None
+        engine.store.save_step(self.record, step, header=is_new)
         ctx = AttrDict(
             step=AttrDict(name=step.name, count=step.count),
             attempt=number,

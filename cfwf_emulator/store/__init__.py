@@ -1,23 +1,40 @@
-"""Stores for instance state: :class:`MemoryStore` (default); SQLite arrives with durability."""
+"""Stores for instance state: :class:`MemoryStore` (default) and :class:`SQLiteStore` (durable)."""
 
 from __future__ import annotations
 
 from ..errors import ConfigError
 from .base import Store
 from .memory import MemoryStore
+from .sqlite import SQLiteStore, StoreError
 
-__all__ = ["MemoryStore", "Store", "open_store"]
+__all__ = ["MemoryStore", "SQLiteStore", "Store", "StoreError", "open_store", "sqlite_path"]
+
+
+def sqlite_path(spec: str) -> tuple[str, dict[str, str]]:
+    """``sqlite:///relative.db`` or ``sqlite:////absolute.db``, with ``?synchronous=NORMAL`` allowed."""
+    rest = spec[len("sqlite:///"):] if spec.startswith("sqlite:///") else None
+    if not rest:
+        raise ConfigError(
+            f'storage {spec!r}: write "sqlite:///state.db" (relative path) or '
+            '"sqlite:////abs/path/state.db" (absolute)'
+        )
+    path, _, query = rest.partition("?")
+    options: dict[str, str] = {}
+    for part in filter(None, query.split("&")):
+        key, _, value = part.partition("=")
+        if key != "synchronous":
+            raise ConfigError(f"storage {spec!r}: unknown option {key!r} (only synchronous=FULL|NORMAL)")
+        options[key] = value.upper()
+    return path, options
 
 
 def open_store(spec: "str | Store | None") -> Store:
-    """``"memory"`` (default) or a :class:`Store` instance."""
+    """``"memory"`` (default), ``"sqlite:///PATH"`` or a :class:`Store` instance."""
     if spec is None or spec == "memory":
         return MemoryStore()
     if isinstance(spec, str):
         if spec.startswith("sqlite:"):
-            raise ConfigError(
-                f"storage {spec!r}: the SQLite store is not available in this version yet; "
-                'use storage="memory"'
-            )
+            path, options = sqlite_path(spec)
+            return SQLiteStore(path, synchronous=options.get("synchronous", "FULL"))
         raise ConfigError(f'storage must be "memory" or "sqlite:///PATH", got {spec!r}')
     return spec

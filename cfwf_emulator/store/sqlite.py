@@ -1,0 +1,225 @@
+"""The durable store: instance state as JSON in SQLite (WAL journal, ``synchronous=FULL``).
+
+Every store call is one ``BEGIN IMMEDIATE`` transaction, so a process killed at any moment
+leaves the last completed write on disk. The file is marked as ours (``application_id``) and
+versioned (``user_version``): a foreign file or one from a newer version is refused with an error
+saying so, before anything is written to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..engine.records import InstanceRecord, StepRecord
+from ..errors import ConfigError
+
+__all__ = ["SCHEMA_VERSION", "SQLiteStore", "StoreError"]
+
+APPLICATION_ID = 0x63667766  # "cfwf"
+SCHEMA_VERSION = 1
+SYNCHRONOUS = ("FULL", "NORMAL")
+
+_SCHEMA = """
+CREATE TABLE instances (
+    workflow TEXT NOT NULL,
+    id TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    header TEXT NOT NULL,
+    PRIMARY KEY (workflow, id)
+);
+CREATE TABLE steps (
+    workflow TEXT NOT NULL,
+    id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (workflow, id, kind, name, count)
+);
+CREATE TABLE resources (
+    name TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
+"""
+
+
+class StoreError(ConfigError):
+    """The state file cannot be used (foreign, newer, corrupt, read-only, full); nothing was changed."""
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class SQLiteStore:
+    """Instance records in one SQLite file; one writer (the engine) at a time.
+
+    ``synchronous`` is ``"FULL"`` (default: a commit survives power loss) or ``"NORMAL"`` (faster;
+    the last commits may be lost on an OS crash, never on a process crash).
+    """
+
+    def __init__(self, path: "str | os.PathLike[str]", *, synchronous: str = "FULL", busy_timeout_ms: int = 5_000) -> None:
+        if synchronous not in SYNCHRONOUS:
+            raise ConfigError(f'synchronous must be "FULL" or "NORMAL", got {synchronous!r}')
+        self.path = Path(path)
+        self._created = 0
+        try:
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open the state file: {exc}. Check the path and its permissions.") from None
+        try:
+            self._open(synchronous, busy_timeout_ms)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _open(self, synchronous: str, busy_timeout_ms: int) -> None:
+        db = self._db
+        try:
+            db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            application_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.path}: this is not a cfwf-emulator state file (SQLite says: {exc}); "
+                "point storage at another path, or remove the file if you no longer need it"
+            ) from None
+        if tables and application_id != APPLICATION_ID:
+            raise StoreError(
+                f"{self.path}: this SQLite database is not a cfwf-emulator state file "
+                f"(application_id {application_id}); point storage at another path"
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: the state file has schema version {version}, newer than this "
+                f"cfwf-emulator understands ({SCHEMA_VERSION}); upgrade cfwf-emulator"
+            )
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute(f"PRAGMA synchronous = {synchronous}")
+            if not tables:
+                db.execute("BEGIN IMMEDIATE")
+                for statement in filter(None, (part.strip() for part in _SCHEMA.split(";"))):
+                    db.execute(statement)
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                db.execute("COMMIT")
+            row = db.execute("SELECT max(created) FROM instances").fetchone()
+            self._created = int(row[0] or 0)
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(f"{self.path}: cannot initialise the state file: {exc}") from None
+
+    # -- transactions --------------------------------------------------------------------------
+
+    def _write(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for sql, params in statements:
+                db.execute(sql, params)
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(f"{self.path}: writing instance state failed, nothing was saved: {exc}") from None
+
+    @staticmethod
+    def _header_row(record: InstanceRecord) -> tuple[str, tuple[Any, ...]]:
+        return (
+            "UPDATE instances SET header = ? WHERE workflow = ? AND id = ?",
+            (_dumps(record.header_json()), record.workflow, record.id),
+        )
+
+    @staticmethod
+    def _step_row(record: InstanceRecord, step: StepRecord) -> tuple[str, tuple[Any, ...]]:
+        return (
+            "INSERT OR REPLACE INTO steps (workflow, id, kind, name, count, data) VALUES (?, ?, ?, ?, ?, ?)",
+            (record.workflow, record.id, step.kind, step.name, step.count, _dumps(step.to_json())),
+        )
+
+    # -- the Store interface -------------------------------------------------------------------
+
+    def insert_instance(self, record: InstanceRecord) -> None:
+        """Persist a new instance with its steps (usually none)."""
+        self._created += 1
+        statements = [(
+            "INSERT INTO instances (workflow, id, created, header) VALUES (?, ?, ?, ?)",
+            (record.workflow, record.id, self._created, _dumps(record.header_json())),
+        )]
+        statements += [self._step_row(record, step) for step in record.steps.values()]
+        self._write(statements)
+
+    def load_instance(self, workflow: str, instance_id: str) -> InstanceRecord | None:
+        """The instance with its steps, or None."""
+        try:
+            row = self._db.execute(
+                "SELECT header FROM instances WHERE workflow = ? AND id = ?", (workflow, instance_id)
+            ).fetchone()
+            if row is None:
+                return None
+            steps = self._db.execute(
+                "SELECT data FROM steps WHERE workflow = ? AND id = ?", (workflow, instance_id)
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: reading instance {workflow}/{instance_id} failed: {exc}") from None
+        return InstanceRecord.from_json(json.loads(row[0]), [json.loads(data) for (data,) in steps])
+
+    def instance_ids(self, workflow: str) -> list[str]:
+        """Ids of ``workflow``'s instances, oldest first."""
+        rows = self._db.execute(
+            "SELECT id FROM instances WHERE workflow = ? ORDER BY created", (workflow,)
+        ).fetchall()
+        return [instance_id for (instance_id,) in rows]
+
+    def save_header(self, record: InstanceRecord) -> None:
+        """Persist the instance header."""
+        self._write([self._header_row(record)])
+
+    def save_step(self, record: InstanceRecord, step: StepRecord, *, header: bool = False) -> None:
+        """Persist one step, and the header when asked, in one transaction."""
+        record.steps[step.key] = step
+        statements = [self._step_row(record, step)]
+        if header:
+            statements.append(self._header_row(record))
+        self._write(statements)
+
+    def delete_steps(self, record: InstanceRecord, steps: Iterable[StepRecord]) -> None:
+        """Remove steps and persist the header, in one transaction."""
+        statements = [
+            (
+                "DELETE FROM steps WHERE workflow = ? AND id = ? AND kind = ? AND name = ? AND count = ?",
+                (record.workflow, record.id, step.kind, step.name, step.count),
+            )
+            for step in steps
+        ]
+        statements.append(self._header_row(record))
+        self._write(statements)
+
+    def delete_instance(self, workflow: str, instance_id: str) -> None:
+        """Remove an instance and its steps."""
+        self._write([
+            ("DELETE FROM steps WHERE workflow = ? AND id = ?", (workflow, instance_id)),
+            ("DELETE FROM instances WHERE workflow = ? AND id = ?", (workflow, instance_id)),
+        ])
+
+    def save_resource(self, name: str, data: Any) -> None:
+        """Persist a binding's state (KV namespaces) as JSON."""
+        self._write([("INSERT OR REPLACE INTO resources (name, data) VALUES (?, ?)", (name, _dumps(data)))])
+
+    def load_resource(self, name: str) -> Any:
+        """A binding's persisted state, or None."""
+        row = self._db.execute("SELECT data FROM resources WHERE name = ?", (name,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
