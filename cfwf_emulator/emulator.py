@@ -77,7 +77,10 @@ class Emulator:
     virtual clock, through freezegun with ``real_asyncio=True``; the engine itself never reads
     patched time). With ``storage="sqlite:///PATH"`` instances survive process restarts, and
     ``on_locked`` says what to do when another emulator runs the same file: ``"error"`` (default)
-    or ``"wait"`` (up to 30 s).
+    or ``"wait"`` (up to 30 s). ``hibernate`` evicts an instance from memory while it waits longer
+    than the given duration (``"1 minute"``, ms, ``timedelta``) for a timer or an event, and
+    replays it when woken, as Cloudflare does; ``"always"`` replays every instance after each step
+    (a test mode that exposes state kept outside steps); ``None`` (default) keeps them in memory.
     """
 
     def __init__(
@@ -91,6 +94,7 @@ class Emulator:
         vars: dict[str, Any] | None = None,
         freeze_user_time: bool = False,
         on_locked: str = "error",
+        hibernate: Any = None,
     ) -> None:
         self.clock = resolve_clock(clock)
         if freeze_user_time and not isinstance(self.clock, VirtualClock):
@@ -112,6 +116,13 @@ class Emulator:
         if isinstance(self._store, SQLiteStore):
             weakref.finalize(self, self._store.close)
         self._engine = Engine(self._store, self._scheduler, self.hooks, self.env)
+        if hibernate == "always":
+            self._engine.replay_every_step = True
+        elif hibernate is not None and hibernate is not False:
+            try:
+                self._engine.hibernate_after_ms = parse_duration_or_timedelta(hibernate, what="hibernate threshold")
+            except DurationError as exc:
+                raise ConfigError(f'hibernate must be None, "always" or a duration: {exc}') from None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._worker: Any = None
         #: The loaded project config (``from_config`` only) and its imported main module.

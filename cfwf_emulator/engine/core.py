@@ -99,6 +99,11 @@ class Engine:
         #: ``introspect_workflow`` sessions: called with (workflow, id) before a new instance starts.
         self.captures: dict[str, Callable[[str, str], None]] = {}
         self.changed: asyncio.Event | None = None
+        #: Evict instances blocked longer than this (ms) and replay them when woken; None: never.
+        self.hibernate_after_ms: float | None = None
+        #: Test mode ``hibernate="always"``: replay every instance after each step.
+        self.replay_every_step = False
+        self.sleepers: dict[tuple[str, str], Any] = {}
 
     # -- registration and start/stop -------------------------------------------------------
 
@@ -121,18 +126,67 @@ class Engine:
     def _recover(self, definition: WorkflowDefinition) -> None:
         for instance_id in self.store.instance_ids(definition.name):
             live = self._live(definition.name, instance_id)
-            status = live.record.status
-            if status == "waitingForPause":
+            record = live.record
+            if record.status == "waitingForPause":
                 self._set_status(live, "paused")
-                live.record.pause_ms = live.record.pause_ms or self.now()
-            elif status in ("queued", "running", "waiting") and live.task is None:
-                self._start(live)
+                record.pause_ms = record.pause_ms or self.now()
+            elif record.status in ("queued", "running", "waiting") and live.task is None:
+                wake_at = self._wake_deadline(record) if record.status == "waiting" else None
+                if wake_at is not None and self.hibernate_after_ms is not None:
+                    del self.live[(definition.name, instance_id)]
+                    self._schedule_wake(definition.name, instance_id, wake_at)
+                else:
+                    self._start(live)
+
+    @staticmethod
+    def _wake_deadline(record: InstanceRecord) -> float | None:
+        """When a waiting instance needs to run again; None when it must run now."""
+        buffered = {event["type"] for event in record.events}
+        deadlines = []
+        for step in record.steps.values():
+            if step.state not in ("running", "waiting") or step.deadline_ms is None:
+                return None
+            if step.kind == "waitForEvent" and (step.config or {}).get("type") in buffered:
+                return None
+            deadlines.append(step.deadline_ms)
+        return min(deadlines) if deadlines else None
+
+    # -- hibernation -----------------------------------------------------------------------
+
+    def hibernate(self, live: LiveInstance, wake_at: float) -> None:
+        """Evict a blocked instance from memory; it is replayed at ``wake_at`` or on an event."""
+        record = live.record
+        self._set_status(live, "waiting")
+        self._cancel(live)
+        self.live.pop((record.workflow, record.id), None)
+        self._schedule_wake(record.workflow, record.id, wake_at)
+
+    def _schedule_wake(self, workflow: str, instance_id: str, wake_at: float) -> None:
+        self.sleepers[(workflow, instance_id)] = self.scheduler.call_at(
+            wake_at, lambda: self._wake(workflow, instance_id)
+        )
+
+    def _wake(self, workflow: str, instance_id: str) -> None:
+        self.sleepers.pop((workflow, instance_id), None)
+        if self.loop is None or not self.exists(workflow, instance_id):
+            return
+        live = self._live(workflow, instance_id)
+        if live.task is None and live.record.status in ("queued", "running", "waiting"):
+            self._start(live)
+
+    def replay_now(self, live: LiveInstance) -> None:
+        """Stop the current run and replay the instance from the top at once."""
+        self._cancel(live)
+        self._start(live)
 
     async def stop(self) -> None:
         """Cancel every running instance (state is kept as it is) and stop the scheduler."""
         tasks = [live.task for live in self.live.values() if live.task is not None]
         for live in self.live.values():
             self._cancel(live)
+        for sleeper in self.sleepers.values():
+            sleeper.cancel()
+        self.sleepers.clear()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self.live.clear()
@@ -317,6 +371,9 @@ class Engine:
         live.task = loop.create_task(run_instance(self, live), name=f"cfwf:{live.record.id}")
 
     def _cancel(self, live: LiveInstance) -> None:
+        sleeper = self.sleepers.pop((live.record.workflow, live.record.id), None)
+        if sleeper is not None:
+            sleeper.cancel()
         task = live.task
         live.task = None
         run = live.run
@@ -598,10 +655,18 @@ class Engine:
             )
         record.events.append({"type": event_type, "payload": payload_json, "ms": self.now()})
         self.store.save_header(record)
+        self._deliver(live, event_type)
+
+    def _deliver(self, live: LiveInstance, event_type: str) -> None:
+        """Wake the oldest waiter of ``event_type``, or replay a hibernated instance."""
         for waiter in live.waiters.get(event_type, ()):
             if not waiter.done():
                 waiter.set_result(None)
-                break
+                return
+        key = (live.record.workflow, live.record.id)
+        if key in self.sleepers and self.loop is not None:
+            self._cancel(live)
+            self._start(live)
 
     # -- test modifications ------------------------------------------------------------------
 
@@ -635,10 +700,7 @@ class Engine:
         entry["events"].append(event)
         if live is not None:
             self.store.save_header(live.record)
-            for waiter in live.waiters.get(event_type, ()):
-                if not waiter.done():
-                    waiter.set_result(None)
-                    break
+            self._deliver(live, event_type)
 
     def dispose(self, workflow: str, instance_id: str) -> None:
         """Forget the instance and its modifications entirely (its id becomes free)."""

@@ -135,8 +135,29 @@ class Run:
             self._unsaved_new_step = step
         return step
 
+    def _may_hibernate(self, deadline: float) -> bool:
+        threshold = self.engine.hibernate_after_ms
+        return (
+            threshold is not None
+            and deadline - self.engine.now() >= threshold
+            and self.in_flight == 0
+            and self.parked == 0
+            and self.live.run is self
+            and not self.live.pause_pending
+        )
+
+    async def _hibernate(self, wake_at: float) -> None:
+        """Drop this run from memory; the engine replays the instance at ``wake_at`` or on an event."""
+        self.engine.hibernate(self.live, wake_at)
+        await self._halt()
+
     async def _park(self, deadline: float) -> None:
         """Wait, as a blocked instance, until the clock reaches ``deadline``."""
+        if deadline <= self.engine.now():
+            self._check_open()
+            return
+        if self._may_hibernate(deadline):
+            await self._hibernate(deadline)
         future: asyncio.Future[None] = self._loop.create_future()
 
         def wake() -> None:
@@ -168,12 +189,24 @@ class Run:
         self._check_open()
 
     async def _after_attempt(self) -> None:
-        """A step boundary: if a pause is pending and nothing else is in flight, pause now."""
+        """After an attempt: if a pause is pending and nothing else is in flight, pause now."""
         live = self.live
         if live.pause_pending and self.in_flight == 0 and live.run is self:
             self.engine.finish_pause(live)
             await self._halt()
         self._check_open()
+
+    async def _step_boundary(self) -> None:
+        """A step finished for good; with ``hibernate="always"`` the instance is replayed now."""
+        await self._after_attempt()
+        if (
+            self.engine.replay_every_step
+            and self.in_flight == 0
+            and self.parked == 0
+            and self.live.run is self
+        ):
+            self.engine.replay_now(self.live)
+            await self._halt()
 
     # -- step.do ----------------------------------------------------------------------------
 
@@ -304,15 +337,16 @@ class Run:
                 engine.store.save_step(self.record, step)
                 engine.emit_attempt(self.live, step, number, None, None)
                 engine.emit_step_end(self.live, step)
-                await self._after_attempt()
+                await self._step_boundary()
                 return decode(text)
         non_retryable = is_non_retryable(failure)
         error = error_to_record(failure)
         attempt.update(end=engine.now(), success=False, error=error)
         outcome = await self._after_failure(step, resolved, number, failure, non_retryable)
-        await self._after_attempt()
         if outcome is not None:
+            await self._step_boundary()
             raise outcome
+        await self._after_attempt()
         return _RETRY
 
     async def _after_failure(
@@ -470,6 +504,7 @@ class Run:
         step.state, step.end_ms, step.deadline_ms = "ok", self.engine.now(), None
         self.engine.store.save_step(self.record, step)
         self.engine.emit_sleep_end(self.live, step)
+        await self._step_boundary()
 
     # -- events ---------------------------------------------------------------------------
 
@@ -525,6 +560,7 @@ class Run:
                 step.state, step.result, step.end_ms, step.deadline_ms = "ok", result, engine.now(), None
                 engine.store.save_step(self.record, step, header=True)
                 engine.emit_wait_end(self.live, step, event_type, False)
+                await self._step_boundary()
                 return _event_from_result(step)
             if forced or engine.now() >= step.deadline_ms:
                 assert step.config is not None
@@ -533,10 +569,13 @@ class Run:
                 step.state, step.error, step.end_ms, step.deadline_ms = "error", error, engine.now(), None
                 engine.store.save_step(self.record, step)
                 engine.emit_wait_end(self.live, step, event_type, True)
+                await self._step_boundary()
                 raise error_from_record(error)
             await self._wait_for_delivery(step.deadline_ms, event_type)
 
     async def _wait_for_delivery(self, deadline: float, event_type: str) -> None:
+        if self._may_hibernate(deadline):
+            await self._hibernate(deadline)
         future: asyncio.Future[None] = self._loop.create_future()
         waiters = self.live.waiters.setdefault(event_type, deque())
         waiters.append(future)
