@@ -218,6 +218,7 @@ class Emulator:
         handler's :class:`~cfwf_emulator.workers.Response`.
         """
         from .authoring.entrypoint import ExecutionContext
+        from .workers import CURRENT_ENV
         from .workers.http import Request, Response
 
         if self._worker is None:
@@ -235,12 +236,16 @@ class Emulator:
                 body = json_module.dumps(json)
                 headers = {"Content-Type": "application/json", **dict(headers or {})}
             request = Request(str(request), method=method, headers=headers, body=body)
-        if isinstance(self._worker, type):
-            response = await self._worker(ExecutionContext(), self.env).fetch(request)
-        else:
-            response = self._worker(request, self.env)
-            if asyncio.iscoroutine(response):
-                response = await response
+        token = CURRENT_ENV.set(self.env)
+        try:
+            if isinstance(self._worker, type):
+                response = await self._worker(ExecutionContext(), self.env).fetch(request)
+            else:
+                response = self._worker(request, self.env)
+                if asyncio.iscoroutine(response):
+                    response = await response
+        finally:
+            CURRENT_ENV.reset(token)
         if not isinstance(response, Response):
             raise TypeError(f"the Worker's fetch handler must return a Response, got {response!r}")
         return response

@@ -7,11 +7,22 @@ on the first pass as well as on replay, so code cannot tell the two apart.
 
 from __future__ import annotations
 
+import inspect
 import json
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["AttrDict", "NotSerialisable", "decode", "encode", "utc_from_ms", "iso_from_ms"]
+__all__ = [
+    "AttrDict",
+    "NotSerialisable",
+    "RpcTypeError",
+    "decode",
+    "encode",
+    "iso_from_ms",
+    "utc_from_ms",
+]
+
+_DATETIME_TAG = "__cfwf_datetime_ms__"
 
 
 class AttrDict(dict[str, Any]):
@@ -27,52 +38,70 @@ class AttrDict(dict[str, Any]):
 
 
 class NotSerialisable(TypeError):
-    """A value has a type that cannot be persisted (only JSON-like values can)."""
+    """A value has a type that cannot be persisted (a JavaScript structured clone would fail)."""
 
 
-def _reject(value: object) -> Any:
+class RpcTypeError(TypeError):
+    """Cloudflare's Python SDK refuses to send this type over RPC (tuples, bytearrays, awaitables)."""
+
+
+def _default(value: object) -> Any:
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return {_DATETIME_TAG: aware.timestamp() * 1000.0}
     raise NotSerialisable(
-        f"{type(value).__name__} is not serialisable; return JSON-like data "
-        "(None, bool, int, float, str, list, tuple, dict with str keys)"
+        f"{type(value).__name__} is not serialisable; return JSON-like data (None, bool, int, "
+        "float, str, list, dict) or datetime"
     )
 
 
 _ENCODER = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), default=_reject, check_circular=True
+    ensure_ascii=False, separators=(",", ":"), default=_default, check_circular=True
 )
 
 
-def _check_keys(value: Any) -> None:
+def _refuse_rpc_types(value: Any) -> None:
+    """Raise what the SDK's ``python_to_rpc`` raises for tuples, bytearrays and awaitables."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            for key, child in item.items():
-                if not isinstance(key, str):
-                    raise NotSerialisable(
-                        f"dict key {key!r} ({type(key).__name__}) is not serialisable; "
-                        "dict keys must be str"
-                    )
-                if isinstance(child, (dict, list, tuple)):
-                    stack.append(child)
-        elif isinstance(item, (list, tuple)):
-            stack.extend(child for child in item if isinstance(child, (dict, list, tuple)))
+            stack.extend(child for child in item.values() if not isinstance(child, (str, int, float)))
+        elif isinstance(item, list):
+            stack.extend(child for child in item if not isinstance(child, (str, int, float)))
+        elif isinstance(item, (tuple, bytearray)):
+            raise RpcTypeError(f"{type(item)} cannot be sent over RPC.")
+        elif inspect.isawaitable(item):
+            raise RpcTypeError(f"Awaitable {type(item)} cannot be sent over RPC.")
 
 
 def encode(value: Any) -> str:
-    """Compact JSON text of ``value``, or :class:`NotSerialisable` saying which part is wrong."""
+    """Compact JSON text of ``value``, as Cloudflare's Python SDK would send it over RPC.
+
+    Non-str dict keys become strings (as JavaScript objects' keys do); ``datetime`` is kept
+    (naive means UTC). Raises :class:`RpcTypeError` for tuples and bytearrays, as the SDK does,
+    and :class:`NotSerialisable` for anything a structured clone cannot carry.
+    """
     if value is None or isinstance(value, (str, int, float, bool)):
         return _ENCODER.encode(value)
-    _check_keys(value)
+    _refuse_rpc_types(value)
     try:
         return _ENCODER.encode(value)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, NotSerialisable):
+            raise
         raise NotSerialisable(str(exc)) from None
 
 
+def _object_hook(pairs: dict[str, Any]) -> Any:
+    if len(pairs) == 1 and _DATETIME_TAG in pairs:
+        return utc_from_ms(pairs[_DATETIME_TAG])
+    return AttrDict(pairs)
+
+
 def decode(text: str) -> Any:
-    """A fresh Python value from JSON text; dicts come back as :class:`AttrDict`."""
-    return json.loads(text, object_hook=AttrDict)
+    """A fresh Python value from JSON text; dicts come back as :class:`AttrDict`, dates as naive UTC."""
+    return json.loads(text, object_hook=_object_hook)
 
 
 def utc_from_ms(ms: float) -> datetime:

@@ -113,21 +113,50 @@ async def test_dict_results_support_attribute_access(emu):
     assert status["output"] == ["ada", "London", True]
 
 
-async def test_tuple_results_come_back_as_lists(emu):
+async def test_tuple_results_fail_the_attempt_as_the_python_sdk_refuses_them(emu):
+    # Cloudflare's Python SDK (python_to_rpc) raises inside the step for tuples and bytearrays,
+    # so the attempt fails with a TypeError and is retried like any other failure.
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
-            pair = await step.do("pair", lambda: (1, 2))
-            nested = await step.do("nested", lambda: {"point": (3, (4, 5))})
-            return [type(pair).__name__, pair, type(nested["point"]).__name__, nested["point"]]
+            config = {"retries": {"limit": 1, "delay": 0}}
+            try:
+                await step.do("pair", config, lambda: {"point": (3, 4)})
+            except TypeError as exc:
+                return str(exc)
+
+    status, details = await run_one(emu, W)
+    assert status["output"] == "<class 'tuple'> cannot be sent over RPC."
+    assert [a["error"]["name"] for a in details["steps"][0]["attempts"]] == ["TypeError", "TypeError"]
+
+
+async def test_non_str_dict_keys_come_back_as_strings_like_javascript_object_keys(emu):
+    class W(WorkflowEntrypoint):
+        async def run(self, event, step):
+            return await step.do("keys", lambda: {1: "one", 2.5: "two and a half", None: "nothing"})
 
     status, _ = await run_one(emu, W)
-    assert status["output"] == ["list", [1, 2], "list", [3, [4, 5]]]
+    assert status["output"] == {"1": "one", "2.5": "two and a half", "null": "nothing"}
+
+
+async def test_datetime_results_round_trip_as_naive_utc_datetimes(emu):
+    from datetime import datetime, timedelta, timezone
+
+    class W(WorkflowEntrypoint):
+        async def run(self, event, step):
+            naive = await step.do("naive", lambda: datetime(2026, 3, 1, 12, 30))
+            aware = await step.do(
+                "aware", lambda: datetime(2026, 3, 1, 12, 30, tzinfo=timezone(timedelta(hours=2)))
+            )
+            return [naive.isoformat(), aware.isoformat(), naive.tzinfo is None]
+
+    status, _ = await run_one(emu, W)
+    assert status["output"] == ["2026-03-01T12:30:00", "2026-03-01T10:30:00", True]
 
 
 @pytest.mark.parametrize(
     "value",
-    [{1, 2}, object(), {1: "int key"}, {"nested": [{"ok": 1}, {2: "bad"}]}, b"bytes"],
-    ids=["set", "object", "int-key", "nested-int-key", "bytes"],
+    [{1, 2}, object(), {"nested": [{"ok": 1}, {"bad": {3}}]}, b"bytes"],
+    ids=["set", "object", "nested-set", "bytes"],
 )
 async def test_non_serialisable_step_result_errors_the_instance(emu, value):
     after = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+import warnings
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -67,6 +68,10 @@ class LiveInstance:
     waiters: "dict[str, deque[asyncio.Future[None]]]" = field(default_factory=dict)
 
 
+class StorageWarning(UserWarning):
+    """An instance stopped because its state could not be saved (disk full, read-only, ...)."""
+
+
 def check_workflow_name(name: object) -> str:
     """Cloudflare's rule for workflow names, as a :class:`ConfigError`."""
     if not isinstance(name, str) or not 1 <= len(name) <= 64 or not WORKFLOW_NAME.match(name):
@@ -104,6 +109,8 @@ class Engine:
         #: Test mode ``hibernate="always"``: replay every instance after each step.
         self.replay_every_step = False
         self.sleepers: dict[tuple[str, str], Any] = {}
+        #: Storage failures that stopped instances mid-run (see ``storage_failed``).
+        self.storage_errors: list[Exception] = []
 
     # -- registration and start/stop -------------------------------------------------------
 
@@ -150,6 +157,23 @@ class Engine:
                 return None
             deadlines.append(step.deadline_ms)
         return min(deadlines) if deadlines else None
+
+    def storage_failed(self, live: LiveInstance, error: Exception) -> None:
+        """A write failed mid-run: stop the instance here; its last saved state is what counts.
+
+        It is dropped from memory (so reads show what is on disk) and resumes from there when the
+        emulator starts again. The error is kept in ``storage_errors`` and announced as a warning.
+        """
+        record = live.record
+        self._cancel(live)
+        self.live.pop((record.workflow, record.id), None)
+        self.storage_errors.append(error)
+        warnings.warn(
+            f"cfwf-emulator stopped instance {record.workflow}/{record.id}: {error}. Its last saved "
+            "state is kept; it resumes from there when the emulator starts again.",
+            StorageWarning,
+            stacklevel=2,
+        )
 
     # -- hibernation -----------------------------------------------------------------------
 

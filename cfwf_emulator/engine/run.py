@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, NoReturn
 from ..authoring.entrypoint import ExecutionContext
 from ..authoring.event import make_event, make_step_event
 from ..authoring.step import WorkflowStep
+from ..workers import CURRENT_ENV
 from ..durations import DurationError, parse_duration
 from ..errors import (
     StepError,
@@ -27,9 +28,10 @@ from ..errors import (
     format_ms,
     is_non_retryable,
 )
-from ..serialization import AttrDict, NotSerialisable, decode, encode
+from ..serialization import AttrDict, NotSerialisable, RpcTypeError, decode, encode
 from ..stepconfig import ResolvedStepConfig, backoff_delay_ms, resolve_step_config
 from .modifiers import attempt_override, event_timeout_forced, retry_delay_disabled, sleep_disabled
+from ..store.sqlite import StoreError
 from .records import StepRecord
 
 if TYPE_CHECKING:
@@ -51,6 +53,14 @@ class InstanceAbort(BaseException):
 
     def __init__(self, error: dict[str, Any]) -> None:
         super().__init__(error["message"])
+        self.error = error
+
+
+class StorageAbort(BaseException):
+    """A journal write failed: the run stops (user code cannot catch it); disk keeps the last good state."""
+
+    def __init__(self, error: StoreError) -> None:
+        super().__init__(str(error))
         self.error = error
 
 
@@ -106,6 +116,13 @@ class Run:
 
     # -- shared helpers -------------------------------------------------------------------
 
+    def _save(self, record: Any, step: StepRecord, *, header: bool = False) -> None:
+        """Journal a step; a storage failure stops the run where user code cannot swallow it."""
+        try:
+            self.engine.store.save_step(record, step, header=header)
+        except StoreError as exc:
+            raise StorageAbort(exc) from None
+
     def _check_open(self) -> None:
         if self.closed:
             raise RunClosed()
@@ -130,7 +147,7 @@ class Run:
         record.next_seq += 1
         record.steps[step.key] = step
         if save:
-            self.engine.store.save_step(record, step, header=True)
+            self._save(record, step, header=True)
         else:
             self._unsaved_new_step = step
         return step
@@ -268,7 +285,7 @@ class Run:
         step.attempts.append(attempt)
         is_new = self._unsaved_new_step is step
         self._unsaved_new_step = None
-        engine.store.save_step(self.record, step, header=is_new)
+        self._save(self.record, step, header=is_new)
         ctx = AttrDict(
             step=AttrDict(name=step.name, count=step.count),
             attempt=number,
@@ -306,6 +323,8 @@ class Run:
         if failure is None:
             try:
                 text = mocked if mocked is not None else encode(value)
+            except RpcTypeError as exc:
+                failure = TypeError(str(exc))
             except NotSerialisable:
                 attempt.update(
                     end=engine.now(),
@@ -316,7 +335,7 @@ class Run:
                     },
                 )
                 step.state, step.end_ms, step.error = "error", engine.now(), attempt["error"]
-                engine.store.save_step(self.record, step)
+                self._save(self.record, step)
                 self.abort(
                     {
                         "name": "WorkflowFatalError",
@@ -324,6 +343,7 @@ class Run:
                         f'step "{step.name}" returned a value which is not serialisable',
                     }
                 )
+        if failure is None:
             limit = self.live.workflow.limits.step_result_bytes
             if len(text) > limit // 4 and len(text.encode()) > limit:
                 failure = StepError(
@@ -334,7 +354,7 @@ class Run:
                 now = engine.now()
                 attempt.update(end=now, success=True)
                 step.state, step.result, step.end_ms = "ok", text, now
-                engine.store.save_step(self.record, step)
+                self._save(self.record, step)
                 engine.emit_attempt(self.live, step, number, None, None)
                 engine.emit_step_end(self.live, step)
                 await self._step_boundary()
@@ -373,13 +393,13 @@ class Run:
                 non_retryable = True
         if delay is not None:
             step.deadline_ms = engine.now() + delay
-            engine.store.save_step(self.record, step)
+            self._save(self.record, step)
             engine.emit_attempt(self.live, step, number, error, delay)
             return None
         if non_retryable:
             error = {**error, "nonRetryable": True} if "nonRetryable" not in error else error
         step.state, step.error, step.end_ms = "error", error, engine.now()
-        engine.store.save_step(self.record, step)
+        self._save(self.record, step)
         engine.emit_attempt(self.live, step, number, attempt["error"], None)
         engine.emit_step_end(self.live, step)
         return error_from_record(error)
@@ -502,7 +522,7 @@ class Run:
             deadline = min(deadline, self.engine.now())
         await self._park(deadline)
         step.state, step.end_ms, step.deadline_ms = "ok", self.engine.now(), None
-        self.engine.store.save_step(self.record, step)
+        self._save(self.record, step)
         self.engine.emit_sleep_end(self.live, step)
         await self._step_boundary()
 
@@ -558,7 +578,7 @@ class Run:
                     f'"payload":{event["payload"]}}}'
                 )
                 step.state, step.result, step.end_ms, step.deadline_ms = "ok", result, engine.now(), None
-                engine.store.save_step(self.record, step, header=True)
+                self._save(self.record, step, header=True)
                 engine.emit_wait_end(self.live, step, event_type, False)
                 await self._step_boundary()
                 return _event_from_result(step)
@@ -567,7 +587,7 @@ class Run:
                 timeout_ms = parse_duration(step.config["timeout"])
                 error = error_to_record(WorkflowTimeoutError.after(timeout_ms))
                 step.state, step.error, step.end_ms, step.deadline_ms = "error", error, engine.now(), None
-                engine.store.save_step(self.record, step)
+                self._save(self.record, step)
                 engine.emit_wait_end(self.live, step, event_type, True)
                 await self._step_boundary()
                 raise error_from_record(error)
@@ -628,6 +648,7 @@ async def run_instance(engine: "Engine", live: "LiveInstance") -> None:
     record = live.record
     run = Run(engine, live)
     live.run = run
+    env_token = CURRENT_ENV.set(engine.env)
     try:
         engine.mark_started(live)
         workflow = live.workflow
@@ -639,6 +660,8 @@ async def run_instance(engine: "Engine", live: "LiveInstance") -> None:
             return
         try:
             output = encode(result)
+        except RpcTypeError as exc:
+            engine.finish_run(live, run, error={"name": "TypeError", "message": str(exc)})
         except NotSerialisable as exc:
             engine.finish_run(
                 live,
@@ -650,15 +673,26 @@ async def run_instance(engine: "Engine", live: "LiveInstance") -> None:
             )
         else:
             engine.finish_run(live, run, output=output)
+    except StorageAbort as abort:
+        engine.storage_failed(live, abort.error)
     except asyncio.CancelledError:
         pass
     except (RunClosed, InstanceAbort):
         pass
+    except StoreError as exc:
+        engine.storage_failed(live, exc)
     except Exception as exc:  # noqa: BLE001 - an uncaught error ends the instance
-        engine.finish_run(live, run, error=engine.uncaught_error(live, exc))
+        try:
+            engine.finish_run(live, run, error=engine.uncaught_error(live, exc))
+        except StoreError as store_error:
+            engine.storage_failed(live, store_error)
     finally:
+        CURRENT_ENV.reset(env_token)
         if run.aborted is not None:
-            engine.finish_run(live, run, error=run.aborted)
+            try:
+                engine.finish_run(live, run, error=run.aborted)
+            except StoreError as store_error:
+                engine.storage_failed(live, store_error)
         run.closed = True
         if live.run is run:
             live.run = None

@@ -66,7 +66,6 @@ class SQLiteStore:
         if synchronous not in SYNCHRONOUS:
             raise ConfigError(f'synchronous must be "FULL" or "NORMAL", got {synchronous!r}')
         self.path = Path(path)
-        self._created = 0
         try:
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
@@ -86,10 +85,16 @@ class SQLiteStore:
             application_id = db.execute("PRAGMA application_id").fetchone()[0]
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            raise StoreError(
+                f"{self.path}: cannot open the state file ({exc}): its directory may be missing or "
+                "read-only, or you lack permission; SQLite needs to create -wal and -shm files "
+                "next to it"
+            ) from None
         except sqlite3.DatabaseError as exc:
             raise StoreError(
                 f"{self.path}: this is not a cfwf-emulator state file (SQLite says: {exc}); "
-                "point storage at another path, or remove the file if you no longer need it"
+                "point storage at another path"
             ) from None
         if tables and application_id != APPLICATION_ID:
             raise StoreError(
@@ -111,8 +116,6 @@ class SQLiteStore:
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 db.execute("COMMIT")
-            row = db.execute("SELECT max(created) FROM instances").fetchone()
-            self._created = int(row[0] or 0)
         except sqlite3.Error as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
@@ -150,10 +153,10 @@ class SQLiteStore:
 
     def insert_instance(self, record: InstanceRecord) -> None:
         """Persist a new instance with its steps (usually none)."""
-        self._created += 1
         statements = [(
-            "INSERT INTO instances (workflow, id, created, header) VALUES (?, ?, ?, ?)",
-            (record.workflow, record.id, self._created, _dumps(record.header_json())),
+            "INSERT INTO instances (workflow, id, created, header) "
+            "VALUES (?, ?, (SELECT COALESCE(MAX(created), 0) + 1 FROM instances), ?)",
+            (record.workflow, record.id, _dumps(record.header_json())),
         )]
         statements += [self._step_row(record, step) for step in record.steps.values()]
         self._write(statements)
@@ -169,15 +172,26 @@ class SQLiteStore:
             steps = self._db.execute(
                 "SELECT data FROM steps WHERE workflow = ? AND id = ?", (workflow, instance_id)
             ).fetchall()
+            return InstanceRecord.from_json(json.loads(row[0]), [json.loads(data) for (data,) in steps])
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: reading instance {workflow}/{instance_id} failed: {exc}") from None
-        return InstanceRecord.from_json(json.loads(row[0]), [json.loads(data) for (data,) in steps])
+        except (ValueError, TypeError, KeyError) as exc:
+            raise StoreError(
+                f"{self.path}: the saved state of instance {workflow}/{instance_id} is corrupt "
+                f"({type(exc).__name__}: {exc}); delete the instance or restore the file from a backup"
+            ) from None
 
     def instance_ids(self, workflow: str) -> list[str]:
         """Ids of ``workflow``'s instances, oldest first."""
-        rows = self._db.execute(
-            "SELECT id FROM instances WHERE workflow = ? ORDER BY created", (workflow,)
-        ).fetchall()
+        try:
+            rows = self._db.execute(
+                "SELECT id FROM instances WHERE workflow = ? ORDER BY created", (workflow,)
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"{self.path}: listing the instances of {workflow} failed ({exc}); the file may be "
+                "corrupt: restore it from a backup or point storage at another path"
+            ) from None
         return [instance_id for (instance_id,) in rows]
 
     def save_header(self, record: InstanceRecord) -> None:

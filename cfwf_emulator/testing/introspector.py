@@ -326,6 +326,7 @@ class WorkflowIntrospector:
 
     async def get(self) -> list[WorkflowInstanceIntrospector]:
         """An introspector for every instance created since the session began, in creation order."""
+        self._check_active()
         return list(self._instances)
 
     async def dispose(self) -> None:

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from contextvars import ContextVar
 from typing import Any
 
 from ..authoring.entrypoint import ExecutionContext, WorkflowEntrypoint
 from ..errors import NonRetryableError
 from .http import Headers, Request, Response
 
+#: The env of the emulator whose code is running (set around runs and fetches).
+CURRENT_ENV: ContextVar[Any] = ContextVar("cfwf_current_env", default=None)
+
 __all__ = [
+    "CURRENT_ENV",
+    "DurableObject",
     "ExecutionContext",
     "Headers",
     "NonRetryableError",
@@ -24,6 +30,7 @@ __all__ = [
     "Response",
     "WorkerEntrypoint",
     "WorkflowEntrypoint",
+    "env",
     "install",
 ]
 
@@ -37,6 +44,44 @@ class WorkerEntrypoint:
     def __init__(self, ctx: ExecutionContext, env: Any) -> None:
         self.ctx = ctx
         self.env = env
+
+
+class DurableObject:
+    """Base class of Durable Objects, so modules defining them import; the emulator does not run them."""
+
+    ctx: Any
+    env: Any
+
+    def __init__(self, ctx: Any, env: Any) -> None:
+        self.ctx = ctx
+        self.env = env
+
+
+class _CurrentEnv:
+    """``from workers import env``: the bindings of the emulator running the current code."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._env(), name)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._env()[name]
+
+    def __repr__(self) -> str:
+        current = CURRENT_ENV.get()
+        return f"<workers.env {current!r}>"
+
+    @staticmethod
+    def _env() -> Any:
+        current = CURRENT_ENV.get()
+        if current is None:
+            raise RuntimeError(
+                "workers.env is only available while a workflow step, run() or a fetch handler runs "
+                "under the emulator; use self.env in your classes"
+            )
+        return current
+
+
+env = _CurrentEnv()
 
 
 def install() -> bool:

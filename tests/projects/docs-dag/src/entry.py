@@ -1,0 +1,37 @@
+from workers import Response, WorkerEntrypoint, WorkflowEntrypoint
+
+
+class PythonWorkflowStarter(WorkflowEntrypoint):
+    async def run(self, event, step):
+        async def await_step(fn):
+            try:
+                return await fn()
+            except TypeError as e:
+                print(f"Caught {type(e).__name__}: {e}")
+
+        await step.sleep("demo sleep", "10 seconds")
+
+        @step.do()
+        async def dep_1():
+            # some work
+            print("executing dep1")
+            return "dep1"
+
+        @step.do()
+        async def dep_2():
+            # some other work
+            print("executing dep2")
+            return "dep2"
+
+        # dep_1 and dep_2 are dependencies because the parameters carry their names.
+        @step.do(concurrent=True)
+        async def final_step(dep_1, dep_2):
+            print(f"{dep_1} {dep_2}")
+
+        await await_step(final_step)
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        await self.env.MY_WORKFLOW.create()
+        return Response("Hello world!")

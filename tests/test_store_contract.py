@@ -1,0 +1,397 @@
+"""The Store contract, run on both stores (memory and SQLite).
+
+Every test takes the parametrized ``store`` fixture; ``persisted()`` shows what the store has kept:
+for the memory store that is the store itself, for SQLite a NEW ``SQLiteStore`` on the same file,
+so a change only counts as saved once it is on disk. The last tests run the same workflow on an
+emulator over each store and compare what users see (``status()``/``describe()``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from cfwf_emulator import Emulator, VirtualClock, WorkflowEntrypoint
+from cfwf_emulator.engine.records import InstanceRecord, StepRecord
+from cfwf_emulator.store import MemoryStore, SQLiteStore
+
+START_MS = 1_767_225_600_000.0  # 2026-01-01T00:00:00Z
+SECOND = 1_000.0
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+
+UNICODE = 'naïve — 日本語 🚀 \u2028 "quoted" \\ back\tslash \x00 end'
+NESTED = {
+    "list": [1, 2.5, None, True, False, "x", [], {}],
+    "deep": {"a": {"b": {"c": [{"d": UNICODE}]}}},
+    "ключ 🔑": "значение",
+}
+FLOATS = [0.1, 0.1 + 0.2, 1 / 3, 1e-300, 1.7976931348623157e308, -0.0, 1_767_225_600_123.456, 2**53 + 0.0]
+
+
+# -- fixtures ------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def store(kind: str, tmp_path: Path) -> Iterator[Any]:
+    opened = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "s.db")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def persisted(kind: str, store: Any, tmp_path: Path) -> Iterator[Callable[[], Any]]:
+    """What ``store`` has saved: the memory store itself, or a NEW SQLiteStore on the same file."""
+    views: list[Any] = []
+
+    def view() -> Any:
+        if kind == "memory":
+            return store
+        fresh = SQLiteStore(tmp_path / "s.db")
+        views.append(fresh)
+        return fresh
+
+    yield view
+    for fresh in views:
+        fresh.close()
+
+
+# -- records -------------------------------------------------------------------------------
+
+
+def make_step(name: str = "fetch", count: int = 1, seq: int = 0, **fields: Any) -> StepRecord:
+    base: dict[str, Any] = dict(
+        kind="do",
+        name=name,
+        count=count,
+        seq=seq,
+        start_ms=START_MS + seq * SECOND,
+        state="ok",
+        end_ms=START_MS + seq * SECOND + 250.5,
+        result=json.dumps({"n": seq, "text": UNICODE}, ensure_ascii=False),
+        config={"retries": {"limit": 2, "delay": "10 seconds", "backoff": "constant"}, "timeout": "1 minute"},
+        attempts=[
+            {
+                "start": START_MS + seq * SECOND,
+                "end": START_MS + seq * SECOND + 100.25,
+                "success": False,
+                "error": {"name": "Error", "message": "boom 💥"},
+            },
+            {"start": START_MS + seq * SECOND + 200.0, "end": START_MS + seq * SECOND + 250.5, "success": True, "error": None},
+        ],
+    )
+    base.update(fields)
+    return StepRecord(**base)
+
+
+def make_record(workflow: str = "orders", instance_id: str = "i1", **fields: Any) -> InstanceRecord:
+    base: dict[str, Any] = dict(
+        workflow=workflow,
+        id=instance_id,
+        params=json.dumps({"order": 7, "note": UNICODE}, ensure_ascii=False),
+        created_ms=START_MS,
+        status="waiting",
+        queued_ms=START_MS,
+        start_ms=START_MS + 1.5,
+        events=[{"type": "approval", "payload": json.dumps(NESTED, ensure_ascii=False), "ms": START_MS + 5.0}],
+        modifiers={
+            "disable_sleeps": [{"name": "nap", "index": 1}],
+            "results": {"fetch#2": '"mocked"'},
+            "failures": {"charge#1": [{"kind": "error", "error": {"name": "Error", "message": "no"}, "times": 2}]},
+            "events": [{"type": "approval", "payload": "{}", "ms": START_MS, "mocked": True}],
+        },
+        next_seq=3,
+    )
+    base.update(fields)
+    record = InstanceRecord(**base)
+    for step in (
+        make_step("fetch", 1, 0),
+        make_step("charge", 1, 1, state="running", end_ms=None, result=None, deadline_ms=START_MS + HOUR,
+                  attempts=[{"start": START_MS + SECOND, "end": START_MS + 2 * SECOND, "success": False,
+                             "error": {"name": "Error", "message": "card declined"}}]),
+        StepRecord("sleep", "nap", 1, 2, START_MS + 3 * SECOND, "waiting", deadline_ms=START_MS + 2 * HOUR),
+    ):
+        record.steps[step.key] = step
+    return record
+
+
+# -- insert / load ---------------------------------------------------------------------------
+
+
+def test_insert_then_load_returns_an_equal_record(store: Any, persisted: Callable[[], Any]) -> None:
+    record = make_record()
+    expected = copy.deepcopy(record)
+    store.insert_instance(record)
+    loaded = persisted().load_instance("orders", "i1")
+    assert loaded == expected
+    assert loaded.header_json() == expected.header_json()
+    assert set(loaded.steps) == {("do", "fetch", 1), ("do", "charge", 1), ("sleep", "nap", 1)}
+    assert loaded.steps[("do", "fetch", 1)].attempts == expected.steps[("do", "fetch", 1)].attempts
+
+
+def test_load_of_an_unknown_instance_is_none(store: Any, persisted: Callable[[], Any]) -> None:
+    store.insert_instance(make_record())
+    view = persisted()
+    assert view.load_instance("orders", "nope") is None
+    assert view.load_instance("other-workflow", "i1") is None
+
+
+def test_instance_ids_of_an_unknown_workflow_is_empty(store: Any, persisted: Callable[[], Any]) -> None:
+    store.insert_instance(make_record())
+    assert persisted().instance_ids("other-workflow") == []
+
+
+# -- header and step writes -------------------------------------------------------------------
+
+
+def test_save_header_persists_every_header_field(store: Any, persisted: Callable[[], Any]) -> None:
+    record = make_record()
+    store.insert_instance(record)
+    record.status = "errored"
+    record.end_ms = START_MS + HOUR + 0.125
+    record.output = json.dumps(NESTED, ensure_ascii=False)
+    record.error = {"name": "Error", "message": UNICODE}
+    record.pause_ms = START_MS + 30 * MINUTE
+    record.events.append({"type": "second", "payload": "[1,2,3]", "ms": START_MS + 6.0})
+    record.modifiers["disable_retry_delays"] = True
+    record.next_seq = 9
+    expected_header = copy.deepcopy(record.header_json())
+    store.save_header(record)
+    assert persisted().load_instance("orders", "i1").header_json() == expected_header
+
+
+def test_save_step_persists_a_new_step(store: Any, persisted: Callable[[], Any]) -> None:
+    record = make_record()
+    store.insert_instance(record)
+    step = make_step("ship", 1, 3)
+    record.steps[step.key] = step
+    store.save_step(record, step)
+    loaded = persisted().load_instance("orders", "i1")
+    assert loaded.steps[("do", "ship", 1)] == make_step("ship", 1, 3)
+    assert len(loaded.steps) == 4
+
+
+def test_save_step_with_header_persists_step_and_header_together(store: Any, persisted: Callable[[], Any]) -> None:
+    record = make_record()
+    store.insert_instance(record)
+    step = StepRecord("waitForEvent", "approval", 1, 3, START_MS + 4 * SECOND, "ok",
+                      end_ms=START_MS + 5 * SECOND, config={"type": "approval", "timeout": "1 hour"},
+                      result='{"type":"approval","timestamp":1767225600005,"payload":{"ok":true}}')
+    record.steps[step.key] = step
+    record.events = []  # the buffered event was consumed by this wait
+    record.next_seq = 4
+    store.save_step(record, step, header=True)
+    loaded = persisted().load_instance("orders", "i1")
+    assert loaded.steps[("waitForEvent", "approval", 1)] == step
+    assert loaded.events == []
+    assert loaded.next_seq == 4
+
+
+def test_save_step_replaces_the_step_with_the_same_key(store: Any, persisted: Callable[[], Any]) -> None:
+    record = make_record()
+    store.insert_instance(record)
+    charge = record.steps[("do", "charge", 1)]
+    charge.attempts.append({"start": START_MS + HOUR, "end": START_MS + HOUR + 7.0, "success": True, "error": None})
+    charge.state, charge.result, charge.end_ms, charge.deadline_ms = "ok", '"charged"', START_MS + HOUR + 7.0, None
+    expected = copy.deepcopy(charge)
+    store.save_step(record, charge)
+    loaded = persisted().load_instance("orders", "i1")
+    assert loaded.steps[("do", "charge", 1)] == expected
+    assert len(loaded.steps[("do", "charge", 1)].attempts) == 2
+    assert len(loaded.steps) == 3
+
+
+def test_delete_steps_removes_only_those_steps_and_persists_the_header(store: Any, persisted: Callable[[], Any]) -> None:
+    record = make_record()
+    store.insert_instance(record)
+    doomed = [record.steps[("do", "charge", 1)], record.steps[("sleep", "nap", 1)]]
+    record.status = "queued"
+    record.start_ms = None
+    record.queued_ms = START_MS + HOUR
+    store.delete_steps(record, doomed)
+    loaded = persisted().load_instance("orders", "i1")
+    assert set(loaded.steps) == {("do", "fetch", 1)}
+    assert loaded.steps[("do", "fetch", 1)] == make_step("fetch", 1, 0)
+    assert (loaded.status, loaded.start_ms, loaded.queued_ms) == ("queued", None, START_MS + HOUR)
+
+
+def test_delete_instance_removes_it_and_leaves_the_others(store: Any, persisted: Callable[[], Any]) -> None:
+    store.insert_instance(make_record("orders", "i1"))
+    store.insert_instance(make_record("orders", "i2"))
+    store.insert_instance(make_record("billing", "i1"))
+    store.delete_instance("orders", "i1")
+    view = persisted()
+    assert view.load_instance("orders", "i1") is None
+    assert view.instance_ids("orders") == ["i2"]
+    assert view.load_instance("billing", "i1") == make_record("billing", "i1")
+
+
+def test_a_deleted_id_created_again_starts_with_an_empty_journal(store: Any, persisted: Callable[[], Any]) -> None:
+    store.insert_instance(make_record())
+    store.delete_instance("orders", "i1")
+    fresh = InstanceRecord("orders", "i1", "{}", START_MS + HOUR, queued_ms=START_MS + HOUR)
+    store.insert_instance(fresh)
+    loaded = persisted().load_instance("orders", "i1")
+    assert loaded.steps == {}
+    assert (loaded.params, loaded.created_ms, loaded.events, loaded.modifiers) == ("{}", START_MS + HOUR, [], {})
+
+
+# -- listing --------------------------------------------------------------------------------
+
+
+def test_instance_ids_are_oldest_first_and_per_workflow(store: Any, persisted: Callable[[], Any]) -> None:
+    for workflow, instance_id in [("orders", "zeta"), ("billing", "b1"), ("orders", "alpha"),
+                                  ("orders", "mid"), ("billing", "a0")]:
+        store.insert_instance(make_record(workflow, instance_id))
+    view = persisted()
+    assert view.instance_ids("orders") == ["zeta", "alpha", "mid"]
+    assert view.instance_ids("billing") == ["b1", "a0"]
+
+
+def test_instances_inserted_after_reopening_are_listed_after_the_earlier_ones(
+    store: Any, persisted: Callable[[], Any]
+) -> None:
+    store.insert_instance(make_record("orders", "zeta"))
+    store.insert_instance(make_record("orders", "alpha"))
+    reopened = persisted()
+    reopened.insert_instance(make_record("orders", "beta"))
+    reopened.insert_instance(make_record("orders", "aaa"))
+    assert persisted().instance_ids("orders") == ["zeta", "alpha", "beta", "aaa"]
+
+
+def test_an_id_created_again_after_delete_is_listed_as_newest(store: Any, persisted: Callable[[], Any]) -> None:
+    for instance_id in ("a", "b", "c"):
+        store.insert_instance(make_record("orders", instance_id))
+    store.delete_instance("orders", "a")
+    store.insert_instance(make_record("orders", "a"))
+    assert persisted().instance_ids("orders") == ["b", "c", "a"]
+
+
+# -- JSON round trip ------------------------------------------------------------------------
+
+
+def test_unicode_nested_payloads_and_floats_round_trip_exactly(store: Any, persisted: Callable[[], Any]) -> None:
+    payload = {"nested": NESTED, "floats": FLOATS, UNICODE: UNICODE}
+    text = json.dumps(payload, ensure_ascii=False)
+    record = InstanceRecord("orders", "u1", text, 1_767_225_600_000.5, queued_ms=1_767_225_600_000.25,
+                            output=text, events=[{"type": "t", "payload": text, "ms": 0.1 + 0.2}],
+                            modifiers={"results": {f"{UNICODE}#1": text}, "nested": payload})
+    step = StepRecord("do", f"étape 🚀 {UNICODE}", 1, 0, 1_767_225_600_000.333, "ok",
+                      end_ms=1_767_225_600_001.999, result=text, config={"floats": FLOATS, "nested": NESTED},
+                      attempts=[{"start": 1 / 3, "end": 2 / 3, "success": True, "error": None}])
+    record.steps[step.key] = step
+    expected = copy.deepcopy(record)
+    store.insert_instance(record)
+    loaded = persisted().load_instance("orders", "u1")
+    assert loaded == expected
+    loaded_step = loaded.steps[("do", f"étape 🚀 {UNICODE}", 1)]
+    assert json.loads(loaded_step.result) == payload
+    assert json.loads(loaded.output) == payload
+    assert loaded.modifiers["nested"] == payload
+    stored_floats = loaded_step.config["floats"]
+    assert [repr(x) for x in stored_floats] == [repr(x) for x in FLOATS]
+    assert math.copysign(1.0, stored_floats[5]) == -1.0  # -0.0 keeps its sign
+    assert loaded.created_ms == 1_767_225_600_000.5 and loaded_step.attempts[0]["start"] == 1 / 3
+
+
+# -- the same workflow on both stores ------------------------------------------------------
+
+CALLS: dict[str, int] = {}
+
+
+class RetrySleepEvent(WorkflowEntrypoint):
+    """A step that fails once (retried after 30 s), a 1-hour sleep, then an event wait."""
+
+    async def run(self, event, step):
+        @step.do("flaky", config={"retries": {"limit": 2, "delay": "30 seconds", "backoff": "constant"}})
+        async def flaky():
+            CALLS["flaky"] = CALLS.get("flaky", 0) + 1
+            if CALLS["flaky"] == 1:
+                raise ValueError("first attempt fails")
+            return {"attempt": CALLS["flaky"], "text": UNICODE, "x": 0.1 + 0.2}
+
+        first = await flaky()
+        await step.sleep("nap", "1 hour")
+        approval = await step.wait_for_event("approval", "approval", timeout="2 hours")
+        return {"first": first, "approved": approval["payload"]}
+
+
+def iso_ms(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000.0
+
+
+async def run_scenario(storage: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    CALLS.clear()
+    emu = Emulator(clock=VirtualClock(START_MS, autojump=False), storage=storage)
+    emu.add_workflow("scenario", RetrySleepEvent, binding="SCENARIO")
+    async with emu:
+        inst = await emu.env.SCENARIO.create(id="s1", params={"who": UNICODE})
+        await inst.send_event(type="approval", payload={"by": "ana", "nested": NESTED})
+        await emu.run_until_idle()
+        return await inst.status(), await inst.describe()
+
+
+async def test_workflow_with_retry_sleep_and_event_completes_on_each_store(store: Any) -> None:
+    status, described = await run_scenario(store)
+    assert status == {
+        "status": "complete",
+        "output": {
+            "first": {"attempt": 2, "text": UNICODE, "x": 0.1 + 0.2},
+            "approved": {"by": "ana", "nested": NESTED},
+        },
+    }
+    assert CALLS == {"flaky": 2}
+    steps = described["steps"]
+    assert [(s["type"], s["name"], s["success"]) for s in steps] == [
+        ("do", "flaky", True), ("sleep", "nap", True), ("waitForEvent", "approval", True),
+    ]
+    attempts = steps[0]["attempts"]
+    assert [a["success"] for a in attempts] == [False, True]
+    assert attempts[0]["error"] == {"name": "ValueError", "message": "first attempt fails"}
+    assert iso_ms(attempts[1]["start"]) == START_MS + 30 * SECOND
+    assert iso_ms(steps[1]["end"]) == START_MS + 30 * SECOND + HOUR
+    assert iso_ms(described["end"]) == START_MS + 30 * SECOND + HOUR
+
+
+async def test_describe_is_identical_on_memory_and_sqlite(tmp_path: Path) -> None:
+    on_memory = await run_scenario("memory")
+    on_sqlite = await run_scenario(f"sqlite:///{tmp_path / 'state.db'}")
+    assert on_memory[0]["status"] == "complete"
+    assert on_sqlite == on_memory
+
+
+class SleepBetweenSteps(WorkflowEntrypoint):
+    async def run(self, event, step):
+        before = await step.do("before", lambda: CALLS.__setitem__("before", CALLS.get("before", 0) + 1) or "b")
+        await step.sleep("nap", "1 hour")
+        after = await step.do("after", lambda: CALLS.__setitem__("after", CALLS.get("after", 0) + 1) or "a")
+        return [before, after]
+
+
+async def test_a_new_emulator_on_the_same_store_resumes_without_rerunning_steps(store: Any) -> None:
+    CALLS.clear()
+    first = Emulator(clock=VirtualClock(START_MS, autojump=False), storage=store)
+    first.add_workflow("sleepy", SleepBetweenSteps, binding="SLEEPY")
+    async with first:
+        await first.env.SLEEPY.create(id="n1")
+        await first.advance("10 minutes")
+        assert CALLS == {"before": 1}
+    second = Emulator(clock=VirtualClock(START_MS + 20 * MINUTE, autojump=False), storage=store)
+    second.add_workflow("sleepy", SleepBetweenSteps, binding="SLEEPY")
+    async with second:
+        await second.run_until_idle()
+        inst = await second.env.SLEEPY.get("n1")
+        assert await inst.status() == {"status": "complete", "output": ["b", "a"]}
+        assert iso_ms((await inst.describe())["end"]) == START_MS + HOUR
+    assert CALLS == {"before": 1, "after": 1}
