@@ -42,6 +42,7 @@ NON_RETRYABLE_GENERIC = (
     "and it was not handled"
 )
 STEP_TYPES = ("do", "sleep", "waitForEvent")
+RESUMABLE = frozenset({"queued", "running", "waiting"})
 
 
 @dataclass
@@ -55,7 +56,7 @@ class WorkflowDefinition:
     compat: Compatibility
 
 
-@dataclass
+@dataclass(slots=True)
 class LiveInstance:
     """The in-memory side of an instance: its record plus what only exists while it runs."""
 
@@ -66,6 +67,7 @@ class LiveInstance:
     pause_pending: bool = False
     pause_gate: "asyncio.Future[None] | None" = None
     waiters: "dict[str, deque[asyncio.Future[None]]]" = field(default_factory=dict)
+    status_unsaved: bool = False
 
 
 class StorageWarning(UserWarning):
@@ -181,6 +183,8 @@ class Engine:
         """Evict a blocked instance from memory; it is replayed at ``wake_at`` or on an event."""
         record = live.record
         self._set_status(live, "waiting")
+        if live.status_unsaved:
+            self.store.save_header(record)
         self._cancel(live)
         self.live.pop((record.workflow, record.id), None)
         self._schedule_wake(record.workflow, record.id, wake_at)
@@ -213,6 +217,9 @@ class Engine:
         self.sleepers.clear()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        for live in self.live.values():
+            if live.status_unsaved:
+                self.store.save_header(live.record)
         self.live.clear()
         await self.scheduler.stop()
         self.loop = None
@@ -293,7 +300,13 @@ class Engine:
         if old == status:
             return
         record.status = status
-        self.store.save_header(record)
+        if old in RESUMABLE and status in RESUMABLE:
+            # recovery resumes queued, running and waiting instances alike: no write needed now;
+            # the next header write (or a clean stop) persists it
+            live.status_unsaved = True
+        else:
+            self.store.save_header(record)
+            live.status_unsaved = False
         self.notify_change()
         self._hook(
             "cfwf_instance_status_changed", workflow=record.workflow, instance_id=record.id,

@@ -6,7 +6,7 @@ durable store can keep it as JSON in SQLite and the memory store can keep the ob
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = ["InstanceRecord", "StepRecord", "StepKey", "TERMINAL", "STATUSES"]
@@ -26,7 +26,7 @@ STATUSES = (
 TERMINAL = frozenset({"complete", "errored", "terminated"})
 
 
-@dataclass
+@dataclass(slots=True)
 class StepRecord:
     """One journaled step call: ``kind`` is ``do``, ``sleep`` or ``waitForEvent``.
 
@@ -55,7 +55,7 @@ class StepRecord:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of this record."""
-        return dict(self.__dict__)
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "StepRecord":
@@ -63,7 +63,7 @@ class StepRecord:
         return cls(**data)
 
 
-@dataclass
+@dataclass(slots=True)
 class InstanceRecord:
     """Everything durable about one instance."""
 
@@ -85,9 +85,7 @@ class InstanceRecord:
 
     def header_json(self) -> dict[str, Any]:
         """The header (everything but the steps) as a JSON-ready dict."""
-        data = dict(self.__dict__)
-        del data["steps"]
-        return data
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "steps"}
 
     @classmethod
     def from_json(cls, header: dict[str, Any], steps: list[dict[str, Any]]) -> "InstanceRecord":

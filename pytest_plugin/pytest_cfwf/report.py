@@ -1,0 +1,147 @@
+"""The failure report: every instance of every emulator a failed test created, as a step timeline.
+
+One block per instance::
+
+    order-workflow/o-1: errored (NonRetryableError: no quantity)  params={"qty": 0}
+      mocked: result of charge#1; error of reserve#1 x2; sleeps disabled: all
+      do "reserve" #1  2026-01-01T00:00:00.000Z -> 2026-01-01T00:00:10.000Z  failed  [mocked error x2]
+        attempt 1  2026-01-01T00:00:00.000Z -> 2026-01-01T00:00:00.000Z  Error: boom
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cfwf_emulator import Emulator
+
+__all__ = ["SECTION", "format_emulators"]
+
+SECTION = "cfwf instances"
+_WIDTH = 160
+
+
+def _short(value: Any) -> str:
+    try:
+        text = json.dumps(value, default=repr, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= _WIDTH else text[: _WIDTH - 3] + "..."
+
+
+def _error(error: Any) -> str:
+    if not error:
+        return ""
+    return f"{error.get('name', 'Error')}: {error.get('message', '')}"
+
+
+def _selection(setting: Any) -> str:
+    if setting is True:
+        return "all"
+    return ", ".join(f"{item.get('name')}#{item.get('index', 1)}" for item in setting or ())
+
+
+def _mocks(modifiers: dict[str, Any]) -> tuple[list[str], dict[tuple[str, str], list[str]]]:
+    """A summary line's parts, and per (step type, "name#count") the mock tags."""
+    summary: list[str] = []
+    tags: dict[tuple[str, str], list[str]] = {}
+    for key in modifiers.get("results", {}):
+        summary.append(f"result of {key}")
+        tags.setdefault(("do", key), []).append("mocked result")
+    for key, failures in modifiers.get("failures", {}).items():
+        for failure in failures:
+            times = failure.get("times")
+            what = "error" if failure.get("kind") == "error" else "timeout"
+            suffix = "" if times is None else f" x{times}"
+            summary.append(f"{what} of {key}{suffix}")
+            tags.setdefault(("do", key), []).append(f"mocked {what}{suffix}")
+    for key in modifiers.get("event_timeouts", ()):
+        summary.append(f"event timeout of {key}")
+        tags.setdefault(("waitForEvent", key), []).append("mocked timeout")
+    for event in modifiers.get("events", ()):
+        summary.append(f"event {event.get('type')!r}")
+    for setting, label in (("disable_sleeps", "sleeps disabled"), ("disable_retry_delays", "retry delays disabled")):
+        if modifiers.get(setting):
+            summary.append(f"{label}: {_selection(modifiers[setting])}")
+    return summary, tags
+
+
+def _step_lines(step: dict[str, Any], tags: dict[tuple[str, str], list[str]], modifiers: dict[str, Any]) -> list[str]:
+    key = f"{step['name']}#{step['count']}"
+    marks = list(tags.get((step["type"], key), ()))
+    if step["type"] == "waitForEvent":
+        event_type = (step.get("config") or {}).get("type")
+        if any(event.get("type") == event_type for event in modifiers.get("events", ())):
+            marks.append("mocked event")
+    if step["type"] == "sleep" and modifiers.get("disable_sleeps"):
+        setting = modifiers["disable_sleeps"]
+        if setting is True or any(s.get("name") == step["name"] and s.get("index", 1) == step["count"] for s in setting):
+            marks.append("mocked: sleep disabled")
+    outcome = {True: "ok", False: "failed", None: "pending"}[step["success"]]
+    line = f'  {step["type"]} "{step["name"]}" #{step["count"]}  {step["start"]} -> {step["end"] or "..."}  {outcome}'
+    if marks:
+        line += "  [" + ", ".join(marks) + "]"
+    if step["success"] and step["output"] is not None:
+        line += f"  output={_short(step['output'])}"
+    lines = [line]
+    if step.get("error") and not step["attempts"]:
+        lines.append(f"    error {_error(step['error'])}")
+    attempts = step["attempts"]
+    if len(attempts) == 1 and attempts[0]["success"]:
+        return lines  # one attempt that worked: the step line says it all
+    for number, attempt in enumerate(attempts, 1):
+        if attempt["success"]:
+            status = "ok"
+        elif attempt["error"]:
+            status = _error(attempt["error"])
+        else:
+            status = "running" if attempt["end"] is None else "failed"
+        lines.append(f"    attempt {number}  {attempt['start']} -> {attempt['end'] or '...'}  {status}")
+    return lines
+
+
+def _instance_lines(emulator: "Emulator", workflow: str, instance_id: str) -> list[str]:
+    engine = emulator._engine
+    details = engine.describe(workflow, instance_id)
+    modifiers = engine.require(workflow, instance_id).record.modifiers or {}
+    head = f"{workflow}/{instance_id}: {details['status']}"
+    if details.get("error"):
+        head += f" ({_error(details['error'])})"
+    elif details["status"] == "complete":
+        head += f"  output={_short(details['output'])}"
+    head += f"  params={_short(details['params'])}"
+    summary, tags = _mocks(modifiers)
+    lines = [head]
+    if summary:
+        lines.append("  mocked: " + "; ".join(summary))
+    for step in details["steps"]:
+        lines.extend(_step_lines(step, tags, modifiers))
+    return lines
+
+
+def _emulator_lines(emulator: "Emulator") -> list[str]:
+    engine = emulator._engine
+    lines: list[str] = []
+    for workflow in engine.workflows:
+        for instance_id in engine.store.instance_ids(workflow):
+            try:
+                lines.extend(_instance_lines(emulator, workflow, instance_id))
+            except Exception as exc:  # noqa: BLE001 - a report must not fail the run
+                lines.append(f"{workflow}/{instance_id}: cannot describe it ({type(exc).__name__}: {exc})")
+    for workflow, instance_id in engine.pending:
+        lines.append(f"{workflow}/{instance_id}: never created (introspected, modifications pending)")
+    return lines
+
+
+def format_emulators(emulators: list["Emulator"]) -> str:
+    """The report text for ``emulators``, or "" when none has an instance."""
+    blocks: list[str] = []
+    for number, emulator in enumerate(emulators, 1):
+        lines = _emulator_lines(emulator)
+        if not lines:
+            continue
+        clock = "virtual" if emulator.clock.virtual else "real"
+        header = f"emulator {number} ({clock} clock, now {emulator.now.isoformat(timespec='milliseconds')}Z)"
+        blocks.append("\n".join([header, *lines]))
+    return "\n".join(blocks)
