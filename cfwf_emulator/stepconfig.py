@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -34,6 +35,7 @@ class ResolvedStepConfig:
     """
 
     view: dict[str, Any]
+    view_json: str
     limit: float
     delay_ms: float | None
     delay_fn: Callable[..., Any] | None
@@ -99,7 +101,19 @@ def resolve_step_config(
 ) -> ResolvedStepConfig:
     """Validate ``config`` (None for defaults) and merge it over ``defaults`` as Cloudflare does."""
     if config is None:
-        config = {}
+        cached = _DEFAULTS_CACHE.get(id(defaults))
+        if cached is not None and cached[0] is defaults:
+            return cached[1]
+        resolved = _resolve(name, {}, defaults)
+        _DEFAULTS_CACHE[id(defaults)] = (defaults, resolved)
+        return resolved
+    return _resolve(name, config, defaults)
+
+
+_DEFAULTS_CACHE: dict[int, tuple[dict[str, Any], ResolvedStepConfig]] = {}
+
+
+def _resolve(name: str, config: object, defaults: dict[str, Any]) -> ResolvedStepConfig:
     _check(name, config)
     assert isinstance(config, dict)
     retries = {**defaults["retries"], **config.get("retries", {})}
@@ -109,6 +123,7 @@ def resolve_step_config(
     view = {**merged, "retries": view_retries}
     return ResolvedStepConfig(
         view=view,
+        view_json=json.dumps(view, separators=(",", ":")),
         limit=float(retries["limit"]),
         delay_ms=None if callable(delay) else parse_duration(delay),
         delay_fn=delay if callable(delay) else None,

@@ -18,8 +18,8 @@ __all__ = ["StepRunner", "WorkflowStep"]
 class StepRunner(Protocol):
     """What the engine provides to execute one step call of a run."""
 
-    async def do(self, name: Any, config: Any, invoke: Callable[[Any], Any]) -> Any:
-        """Run (or replay) a ``step.do``; ``invoke(ctx)`` calls the user's callback."""
+    async def do(self, name: Any, config: Any, invoke: Callable[[Callable[[], Any]], Any]) -> Any:
+        """Run (or replay) a ``step.do``; ``invoke(make_ctx)`` calls the user's callback."""
         ...
 
     async def sleep(self, name: Any, duration: Any) -> None:
@@ -83,10 +83,11 @@ _NAMES: "weakref.WeakKeyDictionary[Any, tuple[str, ...]]" = weakref.WeakKeyDicti
 _WANTS_CTX: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
 
 
-def _callback_invoker(callback: Callable[..., Any]) -> Callable[[Any], Any]:
+def _callback_invoker(callback: Callable[..., Any]) -> Callable[[Callable[[], Any]], Any]:
+    """``invoke(make_ctx)``: call ``callback`` with the step context only if it takes one."""
     if _wants_ctx(callback):
-        return callback
-    return lambda _ctx: callback()
+        return lambda make_ctx: callback(make_ctx())
+    return lambda _make_ctx: callback()
 
 
 class WorkflowStep:
@@ -214,8 +215,11 @@ class WorkflowStep:
     async def _run_declared(
         self, key: Any, name: Any, config: Any, func: Callable[..., Any], results: list[Any]
     ) -> Any:
-        def invoke(ctx: Any) -> Any:
-            return func(*(ctx if value is _CTX else value for value in results))
+        def invoke(make_ctx: Callable[[], Any]) -> Any:
+            if _CTX in results:
+                ctx = make_ctx()
+                return func(*(ctx if value is _CTX else value for value in results))
+            return func(*results)
 
         task = asyncio.ensure_future(self._runner.do(name, config, invoke))
         self._in_flight[key] = task

@@ -315,8 +315,9 @@ class Engine:
 
     def notify_change(self) -> None:
         """Wake whoever waits for instance state to change (the testing API's waiters)."""
-        if self.changed is not None:
-            self.changed.set()
+        changed = self.changed
+        if changed is not None and not changed.is_set():
+            changed.set()
 
     def refresh_activity(self, live: LiveInstance) -> None:
         """``waiting`` while every flow of the current run is blocked on a timer or event."""

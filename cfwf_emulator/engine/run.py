@@ -74,7 +74,11 @@ def _utf16_length(text: str) -> int:
 
 def check_step_name(name: object) -> str:
     """Cloudflare's rule: a str of at most 256 UTF-16 units with no control characters."""
-    if not isinstance(name, str) or _utf16_length(name) > 256 or _CONTROL.search(name):
+    if (
+        not isinstance(name, str)
+        or (len(name) > 128 and _utf16_length(name) > 256)
+        or _CONTROL.search(name)
+    ):
         raise WorkflowFatalError(
             f'Step name "{name}" exceeds max length (256 chars) or invalid characters found'
         )
@@ -227,7 +231,7 @@ class Run:
 
     # -- step.do ----------------------------------------------------------------------------
 
-    async def do(self, name: Any, config: Any, invoke: Callable[[Any], Any]) -> Any:
+    async def do(self, name: Any, config: Any, invoke: Callable[[Callable[[], Any]], Any]) -> Any:
         """Execute or replay one ``step.do``."""
         self._check_open()
         limit = self.live.workflow.limits.steps
@@ -277,7 +281,7 @@ class Run:
         return await self._after_failure(step, resolved, len(step.attempts), error, False)
 
     async def _one_attempt(
-        self, step: StepRecord, resolved: ResolvedStepConfig, invoke: Callable[[Any], Any]
+        self, step: StepRecord, resolved: ResolvedStepConfig, invoke: Callable[[Callable[[], Any]], Any]
     ) -> Any:
         engine = self.engine
         number = len(step.attempts) + 1
@@ -286,11 +290,12 @@ class Run:
         is_new = self._unsaved_new_step is step
         self._unsaved_new_step = None
         self._save(self.record, step, header=is_new)
-        ctx = AttrDict(
-            step=AttrDict(name=step.name, count=step.count),
-            attempt=number,
-            config=decode(encode(resolved.view)),
-        )
+        def make_ctx() -> AttrDict:
+            return AttrDict(
+                step=AttrDict(name=step.name, count=step.count),
+                attempt=number,
+                config=decode(resolved.view_json),
+            )
         failure: BaseException | None = None
         value: Any = None
         mocked: str | None = None
@@ -308,8 +313,8 @@ class Run:
             engine.scheduler.enter_busy()
             engine.refresh_activity(self.live)
             try:
-                value = invoke(ctx)
-                if inspect.isawaitable(value):
+                value = invoke(make_ctx)
+                if type(value) not in _PLAIN and inspect.isawaitable(value):
                     value = await self._with_timeout(value, resolved.timeout_ms)
             except (asyncio.CancelledError, InstanceAbort, RunClosed):
                 raise
@@ -358,6 +363,8 @@ class Run:
                 engine.emit_attempt(self.live, step, number, None, None)
                 engine.emit_step_end(self.live, step)
                 await self._step_boundary()
+                if mocked is None and type(value) in _IMMUTABLE:
+                    return value
                 return decode(text)
         non_retryable = is_non_retryable(failure)
         error = error_to_record(failure)
@@ -423,7 +430,7 @@ class Run:
             ctx=AttrDict(
                 step=AttrDict(name=step.name, count=step.count),
                 attempt=number,
-                config=decode(encode(resolved.view)),
+                config=decode(resolved.view_json),
             ),
             error=failure,
         )
@@ -621,6 +628,8 @@ class Run:
 
 
 _RETRY = object()
+_IMMUTABLE = frozenset({int, float, str, bool, type(None)})
+_PLAIN = _IMMUTABLE | {dict, list}
 
 
 def _event_from_result(step: StepRecord) -> Any:

@@ -171,8 +171,9 @@ class Scheduler:
             self._notify()
 
     def _notify(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
+        changed = self._changed
+        if changed is not None and not changed.is_set():
+            changed.set()
 
     async def _wait_for_change(self, timeout_s: float | None) -> None:
         changed = self._changed
