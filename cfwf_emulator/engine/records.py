@@ -55,7 +55,7 @@ class StepRecord:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of this record."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in _STEP_FIELDS}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "StepRecord":
@@ -85,7 +85,7 @@ class InstanceRecord:
 
     def header_json(self) -> dict[str, Any]:
         """The header (everything but the steps) as a JSON-ready dict."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "steps"}
+        return {name: getattr(self, name) for name in _HEADER_FIELDS}
 
     @classmethod
     def from_json(cls, header: dict[str, Any], steps: list[dict[str, Any]]) -> "InstanceRecord":
@@ -95,3 +95,7 @@ class InstanceRecord:
             step = StepRecord.from_json(data)
             record.steps[step.key] = step
         return record
+
+
+_STEP_FIELDS = tuple(f.name for f in fields(StepRecord))
+_HEADER_FIELDS = tuple(f.name for f in fields(InstanceRecord) if f.name != "steps")

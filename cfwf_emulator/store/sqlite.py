@@ -126,6 +126,9 @@ class SQLiteStore:
     def _write(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
         db = self._db
         try:
+            if len(statements) == 1:
+                db.execute(*statements[0])  # autocommit: one statement is one transaction
+                return
             db.execute("BEGIN IMMEDIATE")
             for sql, params in statements:
                 db.execute(sql, params)
