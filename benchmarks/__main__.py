@@ -3,6 +3,9 @@ measured in the same run.
 
     python -m benchmarks            # full sizes
     python -m benchmarks --smoke    # tiny sizes (CI runs this so the command cannot rot)
+
+Floors: "asyncio" makes the same number of awaited calls with no engine; "sqlite" makes one
+SQLite commit per step with the same journal mode and synchronous setting, and no engine.
 """
 
 from __future__ import annotations
@@ -10,9 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
+import sqlite3
 import statistics
+import tempfile
 import time
-from typing import Any, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
 
 from cfwf_emulator import Emulator, WorkflowEntrypoint
 
@@ -23,12 +30,12 @@ class TrivialSteps(WorkflowEntrypoint):
     async def run(self, event: Any, step: Any) -> Any:
         value = 0
         for index in range(event["payload"]["steps"]):
-            value = await step.do(f"step {index}", lambda _ctx, v=value: v + 1)
+            value = await step.do(f"step {index}", lambda v=value: v + 1)
         return value
 
 
-async def _emulator_run(instances: int, steps: int) -> None:
-    emu = Emulator(clock="virtual")
+async def _emulator_run(instances: int, steps: int, storage: str = "memory") -> None:
+    emu = Emulator(clock="virtual", storage=storage)
     emu.add_workflow("trivial", TrivialSteps, binding="TRIVIAL")
     async with emu:
         for index in range(instances):
@@ -52,13 +59,60 @@ async def _asyncio_floor(instances: int, steps: int) -> None:
     await asyncio.gather(*(one_instance() for _ in range(instances)))
 
 
-def _measure(make: Callable[[], Awaitable[None]], repeat: int) -> list[float]:
+def _sqlite_floor(path: Path, synchronous: str, instances: int, steps: int) -> None:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute(f"PRAGMA synchronous = {synchronous}")
+    db.execute("CREATE TABLE steps (instance INTEGER, step INTEGER, result TEXT)")
+    for instance in range(instances):
+        for index in range(steps):
+            db.execute("INSERT INTO steps VALUES (?, ?, ?)", (instance, index, str(index + 1)))
+    db.close()
+
+
+@dataclass
+class Workload:
+    """One row of the table."""
+
+    label: str
+    run: Callable[[Path], None]
+    floor_label: str
+    floor: Callable[[Path], None]
+    steps: int
+
+
+def _measure(make: Callable[[Path], None], repeat: int) -> list[float]:
     times = []
     for _ in range(repeat):
-        began = time.perf_counter()
-        asyncio.run(make())  # type: ignore[arg-type]
-        times.append(time.perf_counter() - began)
+        with tempfile.TemporaryDirectory() as scratch:
+            began = time.perf_counter()
+            make(Path(scratch))
+            times.append(time.perf_counter() - began)
     return times
+
+
+def _workloads(scale: int) -> list[Workload]:
+    rows = []
+    for instances, steps in ((100, 10), (1, 1_000), (1, 10_000)):
+        n, k = max(1, instances // scale), max(1, steps // scale)
+        rows.append(Workload(
+            f"{n} x {k:,} steps, memory",
+            lambda _p, n=n, k=k: asyncio.run(_emulator_run(n, k)),
+            "asyncio", lambda _p, n=n, k=k: asyncio.run(_asyncio_floor(n, k)), n * k,
+        ))
+    for synchronous in ("FULL", "NORMAL"):
+        for instances, steps in ((1, 1_000), (100, 10)):
+            n, k = max(1, instances // scale), max(1, steps // scale)
+            rows.append(Workload(
+                f"{n} x {k:,} steps, SQLite WAL+{synchronous}",
+                lambda p, n=n, k=k, s=synchronous: asyncio.run(
+                    _emulator_run(n, k, f"sqlite:///{p / 'state.db'}?synchronous={s}")
+                ),
+                f"sqlite {synchronous}",
+                lambda p, n=n, k=k, s=synchronous: _sqlite_floor(p / "floor.db", s, n, k),
+                n * k,
+            ))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,28 +123,30 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     scale = 100 if args.smoke else 1
     repeat = 1 if args.smoke else args.repeat
-    workloads = [
-        ("100 instances x 10 steps", max(1, 100 // scale), 10),
-        ("1 instance x 1,000 steps", 1, max(1, 1_000 // scale)),
-        ("1 instance x 10,000 steps", 1, max(1, 10_000 // scale)),
-    ]
-    print(f"cfwf-emulator benchmarks on {platform.python_implementation()} {platform.python_version()}, "
-          f"{platform.machine()}, memory store, virtual clock; {repeat} run(s) each")
-    header = f"| {'workload':<27} | {'median s':>9} | {'min s':>9} | {'max s':>9} | {'steps/s':>9} | {'floor s':>9} | {'x floor':>8} |"
+    print(
+        f"cfwf-emulator benchmarks on CPython {platform.python_version()}, {platform.machine()}, "
+        f"virtual clock; {repeat} run(s) each; median / min / max seconds"
+    )
+    header = (
+        f"| {'workload':<36} | {'median':>8} | {'min':>8} | {'max':>8} | {'steps/s':>8} | "
+        f"{'floor':<13} | {'floor s':>8} | {'x floor':>7} |"
+    )
     print(header)
-    print("|" + "|".join("-" * (len(part)) for part in header.split("|")[1:-1]) + "|")
+    print("|" + "|".join("-" * len(part) for part in header.split("|")[1:-1]) + "|")
     medians: dict[str, float] = {}
-    for label, instances, steps in workloads:
-        times = _measure(lambda: _emulator_run(instances, steps), repeat)
-        floor = _measure(lambda: _asyncio_floor(instances, steps), repeat)
+    for row in _workloads(scale):
+        times = _measure(row.run, repeat)
+        floor = statistics.median(_measure(row.floor, repeat))
         median = statistics.median(times)
-        floor_median = statistics.median(floor)
-        medians[label] = median
-        rate = instances * steps / median
-        print(f"| {label:<27} | {median:>9.4f} | {min(times):>9.4f} | {max(times):>9.4f} | "
-              f"{rate:>9.0f} | {floor_median:>9.5f} | {median / floor_median:>8.0f} |")
-    ratio = medians["1 instance x 10,000 steps"] / medians["1 instance x 1,000 steps"]
-    print(f"scaling: 10,000 steps cost {ratio:.1f}x 1,000 steps (linear would be 10x)")
+        medians[row.label] = median
+        print(
+            f"| {row.label:<36} | {median:>8.4f} | {min(times):>8.4f} | {max(times):>8.4f} | "
+            f"{row.steps / median:>8.0f} | {row.floor_label:<13} | {floor:>8.4f} | "
+            f"{median / floor:>7.1f} |"
+        )
+    small = next(label for label in medians if label.startswith("1 x") and label.endswith("memory"))
+    large = [label for label in medians if label.startswith("1 x") and label.endswith("memory")][-1]
+    print(f"scaling: '{large}' costs {medians[large] / medians[small]:.1f}x '{small}'")
     return 0
 
 

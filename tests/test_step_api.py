@@ -811,3 +811,19 @@ async def test_event_payload_defaults_to_empty_dict_without_params(emu):
         inst = await emu.env.WF.create()
         await emu.run_until_idle()
         assert await inst.status() == {"status": "complete", "output": {"payload": {}}}
+
+
+async def test_call_form_passes_ctx_only_to_a_required_parameter_or_one_named_ctx(emu):
+    class W(WorkflowEntrypoint):
+        async def run(self, event, step):
+            bound = 41
+            with_default = await step.do("default", lambda v=bound: v + 1)
+            named = await step.do("named", lambda ctx=None: ctx["step"]["name"])
+            required = await step.do("required", lambda c: c["attempt"])
+            return [with_default, named, required]
+
+    emu.add_workflow("w", W, binding="W")
+    async with emu:
+        inst = await emu.env.W.create(id="i")
+        await emu.run_until_idle()
+        assert await inst.status() == {"status": "complete", "output": [42, "named", 1]}

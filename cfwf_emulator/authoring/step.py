@@ -72,7 +72,10 @@ def _wants_ctx(func: Callable[..., Any]) -> bool:
     except (TypeError, ValueError):
         return False
     wants = any(
-        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params
+        p.name == "ctx"
+        or p.kind is p.VAR_POSITIONAL
+        or (p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty)
+        for p in params
     )
     if key is not None:
         _WANTS_CTX[key] = wants
