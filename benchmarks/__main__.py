@@ -18,6 +18,7 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -91,26 +92,38 @@ def _measure(make: Callable[[Path], None], repeat: int) -> list[float]:
     return times
 
 
+def _memory_run(instances: int, steps: int, _scratch: Path) -> None:
+    asyncio.run(_emulator_run(instances, steps))
+
+
+def _memory_floor(instances: int, steps: int, _scratch: Path) -> None:
+    asyncio.run(_asyncio_floor(instances, steps))
+
+
+def _sqlite_run(synchronous: str, instances: int, steps: int, scratch: Path) -> None:
+    storage = f"sqlite:///{scratch / 'state.db'}?synchronous={synchronous}"
+    asyncio.run(_emulator_run(instances, steps, storage))
+
+
+def _sqlite_floor_run(synchronous: str, instances: int, steps: int, scratch: Path) -> None:
+    _sqlite_floor(scratch / "floor.db", synchronous, instances, steps)
+
+
 def _workloads(scale: int) -> list[Workload]:
     rows = []
     for instances, steps in ((100, 10), (1, 1_000), (1, 10_000)):
         n, k = max(1, instances // scale), max(1, steps // scale)
         rows.append(Workload(
-            f"{n} x {k:,} steps, memory",
-            lambda _p, n=n, k=k: asyncio.run(_emulator_run(n, k)),
-            "asyncio", lambda _p, n=n, k=k: asyncio.run(_asyncio_floor(n, k)), n * k,
+            f"{n} x {k:,} steps, memory", partial(_memory_run, n, k),
+            "asyncio", partial(_memory_floor, n, k), n * k,
         ))
     for synchronous in ("FULL", "NORMAL"):
         for instances, steps in ((1, 1_000), (100, 10)):
             n, k = max(1, instances // scale), max(1, steps // scale)
             rows.append(Workload(
                 f"{n} x {k:,} steps, SQLite WAL+{synchronous}",
-                lambda p, n=n, k=k, s=synchronous: asyncio.run(
-                    _emulator_run(n, k, f"sqlite:///{p / 'state.db'}?synchronous={s}")
-                ),
-                f"sqlite {synchronous}",
-                lambda p, n=n, k=k, s=synchronous: _sqlite_floor(p / "floor.db", s, n, k),
-                n * k,
+                partial(_sqlite_run, synchronous, n, k),
+                f"sqlite {synchronous}", partial(_sqlite_floor_run, synchronous, n, k), n * k,
             ))
     return rows
 
