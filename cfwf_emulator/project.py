@@ -20,12 +20,42 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+from .resources.kv import KVNamespace
+from .store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from .config import ProjectConfig
     from .emulator import Emulator
 
 __all__ = ["import_main", "wire_project"]
+
+
+class PersistentKVNamespace(KVNamespace):
+    """A KV namespace saved with the instance state after every change (durable storage only)."""
+
+    _store: SQLiteStore
+    _key: str
+
+    @classmethod
+    def attach(cls, binding: str, now_ms: Any, store: SQLiteStore) -> "PersistentKVNamespace":
+        """The namespace ``binding``, loaded from ``store`` and saved back to it."""
+        namespace = cls(binding, now_ms)
+        namespace._store = store
+        namespace._key = f"kv:{binding}"
+        saved = store.load_resource(namespace._key)
+        if saved is not None:
+            namespace.load(saved)
+        return namespace
+
+    async def put(self, key: Any, value: Any, options: Any = None, /, **kwargs: Any) -> None:
+        """``KVNamespace.put``, then save."""
+        await super().put(key, value, options, **kwargs)
+        self._store.save_resource(self._key, self.dump())
+
+    async def delete(self, key: Any, /) -> None:
+        """``KVNamespace.delete``, then save."""
+        await super().delete(key)
+        self._store.save_resource(self._key, self.dump())
 
 
 def import_main(path: Path) -> ModuleType:
@@ -73,7 +103,7 @@ def _workflow_class(module: ModuleType, project: "ProjectConfig", class_name: st
 
 def wire_project(emulator: "Emulator", project: "ProjectConfig") -> ModuleType | None:
     """Register the project's workflows, resources and Worker on ``emulator``."""
-    from .resources import D1Database, KVNamespace, R2Bucket, UnsupportedBinding
+    from .resources import D1Database, R2Bucket, UnsupportedBinding
 
     module = None
     if project.workflows and project.main is None:
@@ -85,16 +115,27 @@ def wire_project(emulator: "Emulator", project: "ProjectConfig") -> ModuleType |
         cls = _workflow_class(module, project, workflow.class_name, index)
         emulator.add_workflow(workflow.name, cls, binding=workflow.binding, step_limit=workflow.step_limit)
     clock = emulator.clock
+    store = emulator._store
+    durable = store if isinstance(store, SQLiteStore) else None
     for kv in project.kv_namespaces:
-        emulator.env._set(kv.binding, KVNamespace(kv.binding, clock.now_ms))
+        namespace = KVNamespace(kv.binding, clock.now_ms)
+        if durable is not None:
+            namespace = PersistentKVNamespace.attach(kv.binding, clock.now_ms, durable)
+        emulator.env._set(kv.binding, namespace)
     for database in project.d1_databases:
-        emulator.env._set(database.binding, D1Database(database.binding))
+        path = ":memory:"
+        if durable is not None:
+            path = str(durable.path.with_name(durable.path.name + ".d1") / f"{database.binding}.sqlite3")
+        emulator.env._set(database.binding, D1Database(database.binding, path))
     if project.r2_buckets:
-        scratch = Path(tempfile.mkdtemp(prefix="cfwf-r2-"))
-        weakref.finalize(emulator, shutil.rmtree, scratch, True)
+        if durable is not None:
+            scratch = durable.path.with_name(durable.path.name + ".r2")
+        else:
+            scratch = Path(tempfile.mkdtemp(prefix="cfwf-r2-"))
+            weakref.finalize(emulator, shutil.rmtree, scratch, True)
         for bucket in project.r2_buckets:
             directory = scratch / bucket.binding
-            directory.mkdir()
+            directory.mkdir(parents=True, exist_ok=True)
             emulator.env._set(bucket.binding, R2Bucket(bucket.binding, directory, now_ms=clock.now_ms))
     for other in project.unsupported:
         emulator.env._set(other.binding, UnsupportedBinding(other.binding, other.kind))
