@@ -1,0 +1,148 @@
+"""The workflow under test: 11 steps (7 ``step.do`` with short retry delays, two failing their
+first attempts deterministically by attempt number, a sleep, a sleep_until and two event waits).
+
+Every callback appends ``"<step> <attempt> start"`` to the side journal on entry and
+``"<step> <attempt> end"`` (or ``fail``) right before returning (or raising), each line fsynced,
+and does real work in between (a busy loop or a real ``asyncio.sleep``) so a kill can land inside.
+The output depends only on the params and the event payloads, never on attempt numbers or time,
+so an interrupted run must produce exactly the output of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from cfwf_emulator import WorkflowEntrypoint
+from cfwf_emulator.errors import StepError
+
+from . import journal
+
+WORKFLOW = "crash-flow"
+BINDING = "CRASH"
+INSTANCE_ID = "crash-1"
+PARAMS = {"base": 7}
+EVENT_TYPE = "go"
+EVENTS = (1, 2)  # payloads {"n": 1} and {"n": 2}, both of type "go"
+
+# retry delays in ms, by the attempt number that failed; limits leave room for many kills
+RETRY_LIMIT = 60
+FAST: dict[str, Any] = {"retries": {"limit": RETRY_LIMIT, "delay": 20, "backoff": "constant"}, "timeout": "1 minute"}
+FLAKY: dict[str, Any] = {"retries": {"limit": RETRY_LIMIT, "delay": 40, "backoff": "constant"}, "timeout": "1 minute"}
+FLAKY2: dict[str, Any] = {"retries": {"limit": RETRY_LIMIT, "delay": 25, "backoff": "linear"}, "timeout": "1 minute"}
+CONFIGS: dict[str, dict[str, Any]] = {
+    "init": FAST, "flaky": FLAKY, "compute": FAST, "after-a": FAST,
+    "pick-deadline": FAST, "flaky2": FLAKY2, "finalize": FAST,
+}
+DO_STEPS = tuple(CONFIGS)
+#: attempts each step makes in an uninterrupted run
+BASE_ATTEMPTS = {name: 1 for name in DO_STEPS} | {"flaky": 2, "flaky2": 3}
+NAP_MS = 60
+UNTIL_AHEAD_MS = 100
+EVENT_TIMEOUT = "1 minute"
+EVENT_TIMEOUT_MS = 60_000
+PAST_TARGET = "time-traveler"
+
+
+def retry_delay_ms(step: str, failed_attempt: int) -> float:
+    """The retry delay the config gives after ``failed_attempt`` of ``step`` failed."""
+    retries = CONFIGS[step]["retries"]
+    base = float(retries["delay"])
+    backoff = retries["backoff"]
+    if backoff == "constant":
+        return base
+    if backoff == "linear":
+        return base * failed_attempt
+    return base * 2.0 ** (failed_attempt - 1)
+
+
+def busy(ms: float) -> None:
+    """Burn CPU for ``ms`` milliseconds (a synchronous callback doing real work)."""
+    end = time.perf_counter() + ms / 1000
+    while time.perf_counter() < end:
+        pass
+
+
+class CrashFlow(WorkflowEntrypoint):
+    async def run(self, event: Any, step: Any) -> Any:
+        path = self.env.JOURNAL
+        base = event["payload"]["base"]
+
+        def mark(ctx: Any, what: str) -> None:
+            journal.append(path, f"{ctx['step']['name']} {ctx['attempt']} {what}")
+
+        def init(ctx: Any) -> Any:
+            mark(ctx, "start")
+            busy(15)
+            mark(ctx, "end")
+            return {"x": base * 3}
+
+        a = await step.do("init", FAST, init)
+
+        async def flaky(ctx: Any) -> Any:
+            mark(ctx, "start")
+            await asyncio.sleep(0.012)
+            if ctx["attempt"] <= 1:
+                mark(ctx, "fail")
+                raise RuntimeError(f"flaky: attempt {ctx['attempt']} fails on purpose")
+            mark(ctx, "end")
+            return a["x"] + 1
+
+        b = await step.do("flaky", FLAKY, flaky)
+        await step.sleep("nap", NAP_MS)
+
+        async def compute(ctx: Any) -> Any:
+            mark(ctx, "start")
+            await asyncio.sleep(0.02)
+            mark(ctx, "end")
+            return [b, b * 2]
+
+        c = await step.do("compute", FAST, compute)
+        ev1 = await step.wait_for_event("wait-a", EVENT_TYPE, timeout=EVENT_TIMEOUT)
+
+        def after_a(ctx: Any) -> Any:
+            mark(ctx, "start")
+            busy(10)
+            mark(ctx, "end")
+            return sum(c) + ev1.payload["n"]
+
+        d = await step.do("after-a", FAST, after_a)
+
+        def pick_deadline(ctx: Any) -> Any:
+            mark(ctx, "start")
+            target = time.time() * 1000 + UNTIL_AHEAD_MS
+            mark(ctx, "end")
+            return target
+
+        target = await step.do("pick-deadline", FAST, pick_deadline)
+        try:
+            await step.sleep_until("until", target)
+        except StepError as exc:
+            # a kill between journaling the target and starting the sleep can make the target
+            # pass before the next process gets here: Cloudflare's "past target" error, which
+            # this workflow tolerates (deterministically: it is raised again on every replay)
+            if PAST_TARGET not in str(exc):
+                raise
+
+        async def flaky2(ctx: Any) -> Any:
+            mark(ctx, "start")
+            busy(5)
+            await asyncio.sleep(0.005)
+            if ctx["attempt"] <= 2:
+                mark(ctx, "fail")
+                raise ValueError(f"flaky2: attempt {ctx['attempt']} fails on purpose")
+            mark(ctx, "end")
+            return d * 10
+
+        f = await step.do("flaky2", FLAKY2, flaky2)
+        ev2 = await step.wait_for_event("wait-b", EVENT_TYPE, timeout=EVENT_TIMEOUT)
+
+        async def finalize(ctx: Any) -> Any:
+            mark(ctx, "start")
+            await asyncio.sleep(0.015)
+            mark(ctx, "end")
+            return {"total": a["x"] + b + sum(c) + d + f + ev2.payload["n"]}
+
+        g = await step.do("finalize", FAST, finalize)
+        return {"values": [a, b, c, d, f, g], "events": [ev1.payload, ev2.payload]}
