@@ -80,3 +80,15 @@ async def test_unknown_routes_are_404():
     async with emu:
         response = await emu.fetch("/nope")
     assert (response.status, await response.text()) == (404, "not found")
+
+
+async def test_the_project_follows_the_rules_of_workflows():
+    from cfwf_emulator.testing import check_workflow
+
+    emu = order_service()
+    report = await check_workflow(
+        emu.env.ORDER_WORKFLOW,
+        params={"sku": "A1", "quantity": 2},
+        events=[{"type": "payment-received", "payload": {"amount": 42}}],
+    )
+    assert report.ok, report.format()

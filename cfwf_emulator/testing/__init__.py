@@ -16,9 +16,15 @@ from .introspector import (
     introspect_workflow_instance,
 )
 from .modifier import InstanceModifier, ModificationRecorder
+from .rules import RULES, RulesReport, Violation, assert_follows_rules, check_workflow
 from .selector import StepSelector
 
 __all__ = [
+    "RULES",
+    "RulesReport",
+    "Violation",
+    "assert_follows_rules",
+    "check_workflow",
     "InstanceModifier",
     "IntrospectionError",
     "ModificationRecorder",

@@ -2,4 +2,8 @@
 
 
 def reservation_sql():
-    return "INSERT INTO reservations (order_id, sku, quantity) VALUES (?, ?, ?)"
+    # Steps may run more than once (a retry after a crash), so the write must be idempotent.
+    return (
+        "INSERT INTO reservations (order_id, sku, quantity) VALUES (?, ?, ?) "
+        "ON CONFLICT(order_id) DO NOTHING"
+    )
