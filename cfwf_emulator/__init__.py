@@ -19,7 +19,10 @@ from .errors import (
     WorkflowFatalError,
     WorkflowTimeoutError,
 )
+from .engine.core import StorageWarning
 from .limits import Limits
+from .store.lock import StateLockedError
+from .store.sqlite import StoreError
 
 __all__ = [
     "ConfigError",
@@ -27,7 +30,10 @@ __all__ = [
     "Limits",
     "NonRetryableError",
     "RealClock",
+    "StateLockedError",
     "StepError",
+    "StorageWarning",
+    "StoreError",
     "VirtualClock",
     "Workflow",
     "WorkflowEntrypoint",

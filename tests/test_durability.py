@@ -22,6 +22,8 @@ from typing import Any, Awaitable, Callable, Iterator
 
 import pytest
 
+from cfwf_emulator import StorageWarning
+
 from cfwf_emulator import Emulator, VirtualClock, WorkflowEntrypoint
 from cfwf_emulator.store import SQLiteStore, StoreError
 from cfwf_emulator.store.lock import StateLockedError
@@ -802,8 +804,10 @@ async def test_a_full_disk_during_a_step_leaves_the_instance_resumable_from_its_
         await inst.send_event(type="go", payload=None)
         db = first._store._db  # the disk is full from here on
         db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
-        await first.advance("1 second")
+        with pytest.warns(StorageWarning, match="stopped instance big/i1: .*database or disk is full"):
+            await first.advance("1 second")
         assert CALLS == {"small": 1, "big": 1}
+        assert len(first._engine.storage_errors) == 1
     async with emulator(state, at=START_MS + HOUR) as second:
         await second.run_until_idle()
         assert await (await second.env.BIG.get("i1")).status() == {"status": "complete", "output": 900_000}
