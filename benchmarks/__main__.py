@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import platform
 import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -128,6 +131,35 @@ def _workloads(scale: int) -> list[Workload]:
     return rows
 
 
+SLEEPER_CASES = (
+    ("memory, no hibernation", ["memory", "none"]),
+    ("memory, hibernate after 1 hour", ["memory", "1 hour"]),
+    ("SQLite WAL+NORMAL, hibernate", ["sqlite", "1 hour", "NORMAL"]),
+    ("SQLite WAL+FULL, hibernate", ["sqlite", "1 hour", "FULL"]),
+)
+
+
+def _sleepers_table(count: int) -> None:
+    """Each case in its own process, so peak resident memory is the case's own."""
+    print(f"\n{count:,} instances sleeping 30 days (virtual), then one step; created 100 per create_batch")
+    print(f"| {'case':<34} | {'create all s':>12} | {'total s':>8} | {'peak RSS MB':>11} |")
+    print(f"|{'-' * 36}|{'-' * 14}|{'-' * 10}|{'-' * 13}|")
+    for label, case in SLEEPER_CASES:
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.sleepers", str(count), *case],
+            capture_output=True, text=True, check=False,
+        )
+        if done.returncode != 0:
+            print(f"| {label:<34} | failed: {done.stderr.strip().splitlines()[-1] if done.stderr else done.returncode} |")
+            continue
+        result = json.loads(done.stdout)
+        print(
+            f"| {label:<34} | {result['create_s']:>12.2f} | {result['total_s']:>8.2f} | "
+            f"{result['peak_rss_mb']:>11.0f} |"
+        )
+    print()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the workloads and print the table."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
@@ -157,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{row.steps / median:>8.0f} | {row.floor_label:<13} | {floor:>8.4f} | "
             f"{median / floor:>7.1f} |"
         )
+    _sleepers_table(100 if args.smoke else 100_000)
     small = next(label for label in medians if label.startswith("1 x") and label.endswith("memory"))
     large = [label for label in medians if label.startswith("1 x") and label.endswith("memory")][-1]
     print(f"scaling: '{large}' costs {medians[large] / medians[small]:.1f}x '{small}'")

@@ -391,9 +391,7 @@ class Engine:
 
     def exists(self, workflow: str, instance_id: str) -> bool:
         """Whether the instance exists."""
-        return (workflow, instance_id) in self.live or (
-            self.store.load_instance(workflow, instance_id) is not None
-        )
+        return (workflow, instance_id) in self.live or self.store.has_instance(workflow, instance_id)
 
     def _require_loop(self) -> asyncio.AbstractEventLoop:
         if self.loop is None:

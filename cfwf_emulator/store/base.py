@@ -25,6 +25,10 @@ class Store(Protocol):
         """The instance with its steps, or None when there is none."""
         ...
 
+    def has_instance(self, workflow: str, instance_id: str) -> bool:
+        """Whether the instance exists, without loading it."""
+        ...
+
     def instance_ids(self, workflow: str) -> list[str]:
         """Ids of every instance of ``workflow``, oldest first."""
         ...

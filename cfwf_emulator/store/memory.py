@@ -23,6 +23,10 @@ class MemoryStore:
         """The instance, or None."""
         return self._instances.get((workflow, instance_id))
 
+    def has_instance(self, workflow: str, instance_id: str) -> bool:
+        """Whether the instance exists."""
+        return (workflow, instance_id) in self._instances
+
     def instance_ids(self, workflow: str) -> list[str]:
         """Ids of ``workflow``'s instances, oldest first."""
         return [iid for (wf, iid) in self._instances if wf == workflow]

@@ -31,6 +31,7 @@ CREATE TABLE instances (
     header TEXT NOT NULL,
     PRIMARY KEY (workflow, id)
 );
+CREATE INDEX instances_by_creation ON instances (created);
 CREATE TABLE steps (
     workflow TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -183,6 +184,16 @@ class SQLiteStore:
                 f"{self.path}: the saved state of instance {workflow}/{instance_id} is corrupt "
                 f"({type(exc).__name__}: {exc}); delete the instance or restore the file from a backup"
             ) from None
+
+    def has_instance(self, workflow: str, instance_id: str) -> bool:
+        """Whether the instance exists (without loading it)."""
+        try:
+            row = self._db.execute(
+                "SELECT 1 FROM instances WHERE workflow = ? AND id = ?", (workflow, instance_id)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: reading instance {workflow}/{instance_id} failed: {exc}") from None
+        return row is not None
 
     def instance_ids(self, workflow: str) -> list[str]:
         """Ids of ``workflow``'s instances, oldest first."""

@@ -1,0 +1,62 @@
+"""The sleeping-instances workload: N instances sleep 30 days (virtual), then finish one step.
+
+Run in a subprocess per case so its peak resident memory is its own:
+
+    python -m benchmarks.sleepers N memory|sqlite none|<hibernate threshold> [FULL|NORMAL]
+
+prints one JSON line: {"create_s", "total_s", "peak_rss_mb", "complete"}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import tempfile
+import time
+from typing import Any
+
+from cfwf_emulator import Emulator, WorkflowEntrypoint
+
+BATCH = 100
+
+
+class Sleeper(WorkflowEntrypoint):
+    """Sleep 30 days, then one step."""
+
+    async def run(self, event: Any, step: Any) -> Any:
+        await step.sleep("nap", "30 days")
+        return await step.do("wake", lambda: 1)
+
+
+async def measure(count: int, storage: str, hibernate: str | None) -> dict[str, Any]:
+    """Create ``count`` sleepers in batches, let them all sleep, then wake them all."""
+    emu = Emulator(clock="virtual", storage=storage, hibernate=hibernate)
+    emu.add_workflow("sleepers", Sleeper, binding="SLEEPERS")
+    async with emu:
+        began = time.perf_counter()
+        for first in range(0, count, BATCH):
+            batch = [{"id": f"s{index}"} for index in range(first, min(first + BATCH, count))]
+            await emu.env.SLEEPERS.create_batch(batch)
+            await emu.advance(0)
+        create_s = time.perf_counter() - began
+        await emu.run_until_idle()
+        total_s = time.perf_counter() - began
+        last = await (await emu.env.SLEEPERS.get(f"s{count - 1}")).status()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"create_s": create_s, "total_s": total_s, "peak_rss_mb": peak, "complete": last["status"] == "complete"}
+
+
+def main(argv: list[str]) -> None:
+    """Parse the arguments, run one case, print its JSON line."""
+    count, store, threshold = int(argv[0]), argv[1], argv[2]
+    synchronous = argv[3] if len(argv) > 3 else "FULL"
+    with tempfile.TemporaryDirectory() as scratch:
+        storage = "memory" if store == "memory" else f"sqlite:///{scratch}/state.db?synchronous={synchronous}"
+        result = asyncio.run(measure(count, storage, None if threshold == "none" else threshold))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
