@@ -355,7 +355,9 @@ class Emulator:
         """Move virtual time forward by ``duration`` and run everything that falls due, in order.
 
         ``duration`` is a Workflows duration (``"90 seconds"``, milliseconds) or a ``timedelta``.
-        Returns once nothing that is due is left running.
+        Returns once nothing that is due is left running. A step callback busy with real I/O
+        lets time flow at the real rate, but never past the target: ``advance(0)`` returns at
+        once even while a callback waits.
         """
         try:
             ms = parse_duration_or_timedelta(duration, what="advance duration")
@@ -366,9 +368,9 @@ class Emulator:
         await self._ready_engine()
         scheduler = self._scheduler
         async with scheduler.driving():
-            await scheduler.settle()
             target = self.clock.now_ms() + ms
+            await scheduler.settle(target)
             while scheduler.jump_to_next(limit=target):
-                await scheduler.settle()
+                await scheduler.settle(target)
             self.clock.jump_to(target)
-            await scheduler.settle()
+            await scheduler.settle(target)

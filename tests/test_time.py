@@ -376,3 +376,26 @@ async def test_real_clock_emulator_runs_a_short_sleep_in_real_time():
     assert elapsed >= 0.045
     nap = describe["steps"][0]
     assert iso_ms(nap["end"]) - iso_ms(nap["start"]) >= 49
+
+
+async def test_advance_stops_at_its_target_while_a_callback_waits_on_real_io():
+    never = asyncio.Event()
+
+    class Hang(WorkflowEntrypoint):
+        async def run(self, event, step):
+            async def hang():
+                await never.wait()
+
+            await step.do("hang", {"timeout": "1 minute", "retries": {"limit": 0, "delay": 0}}, hang)
+
+    emu = Emulator(clock=VirtualClock(START_MS, autojump=False))
+    emu.add_workflow("flow", Hang, binding="FLOW")
+    async with emu:
+        inst = await emu.env.FLOW.create(id="i1")
+        began = time.monotonic()
+        await emu.advance(0)
+        await emu.advance(30)
+        assert time.monotonic() - began < 1
+        assert emu.clock.now_ms() == START_MS + 30
+        await inst.terminate()
+        assert await inst.status() == {"status": "terminated", "output": None}

@@ -197,20 +197,26 @@ class Scheduler:
             self._drivers -= 1
             self._notify()
 
-    async def settle(self) -> None:
+    async def settle(self, limit: float | None = None) -> None:
         """Return once nothing in the loop is ready to run and no step callback is busy.
 
         While callbacks are busy with real I/O, virtual time passes at the real rate and timers
-        that fall due meanwhile fire (so step timeouts still work around real awaits).
+        that fall due meanwhile fire (so step timeouts still work around real awaits). With a
+        ``limit`` (epoch ms), time flows no further than that: once the clock reaches it, this
+        returns even if callbacks are still busy.
         """
         while True:
             await _yield_until_quiet()
             if self.busy == 0:
                 return
-            await self._pass_real_time()
+            if limit is not None and self.clock.now_ms() >= limit:
+                return
+            await self._pass_real_time(limit)
 
-    async def _pass_real_time(self) -> None:
+    async def _pass_real_time(self, limit: float | None = None) -> None:
         deadline = self.next_deadline()
+        if limit is not None:
+            deadline = limit if deadline is None else min(deadline, limit)
         if not self.clock.virtual:
             await self._wait_for_change(None)
             return
