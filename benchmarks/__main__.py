@@ -142,8 +142,8 @@ SLEEPER_CASES = (
 def _sleepers_table(count: int) -> None:
     """Each case in its own process, so peak resident memory is the case's own."""
     print(f"\n{count:,} instances sleeping 30 days (virtual), then one step; created 100 per create_batch")
-    print(f"| {'case':<34} | {'create all s':>12} | {'total s':>8} | {'peak RSS MB':>11} |")
-    print(f"|{'-' * 36}|{'-' * 14}|{'-' * 10}|{'-' * 13}|")
+    print(f"| {'case':<34} | {'create all s':>12} | {'total s':>8} | {'RSS asleep MB':>13} | {'peak RSS MB':>11} |")
+    print(f"|{'-' * 36}|{'-' * 14}|{'-' * 10}|{'-' * 15}|{'-' * 13}|")
     for label, case in SLEEPER_CASES:
         done = subprocess.run(
             [sys.executable, "-m", "benchmarks.sleepers", str(count), *case],
@@ -155,7 +155,7 @@ def _sleepers_table(count: int) -> None:
         result = json.loads(done.stdout)
         print(
             f"| {label:<34} | {result['create_s']:>12.2f} | {result['total_s']:>8.2f} | "
-            f"{result['peak_rss_mb']:>11.0f} |"
+            f"{result['sleeping_rss_mb']:>13.0f} | {result['peak_rss_mb']:>11.0f} |"
         )
     print()
 
