@@ -35,6 +35,17 @@ T = TypeVar("T")
 LOCK_WAIT_S = 30.0
 
 
+def _check_options(vars: object, flags: object, freeze_user_time: object) -> None:
+    """Reject malformed constructor options with a message saying what to pass."""
+    if vars is not None:
+        if not isinstance(vars, dict) or not all(isinstance(key, str) and key.isidentifier() for key in vars):
+            raise ConfigError(f"vars must be a dict whose keys are identifiers (names on env), got {vars!r}")
+    if isinstance(flags, str) or not isinstance(flags, (list, tuple)) or not all(isinstance(f, str) for f in flags):
+        raise ConfigError(f"compatibility_flags must be a list of str, got {flags!r}")
+    if not isinstance(freeze_user_time, bool):
+        raise ConfigError(f"freeze_user_time must be True or False, got {freeze_user_time!r}")
+
+
 class Env:
     """``emu.env``: workflow bindings and config ``vars`` by name (``env.ORDERS``, ``env["ORDERS"]``)."""
 
@@ -96,6 +107,7 @@ class Emulator:
         on_locked: str = "error",
         hibernate: Any = None,
     ) -> None:
+        _check_options(vars, compatibility_flags, freeze_user_time)
         self.clock = resolve_clock(clock)
         if freeze_user_time and not isinstance(self.clock, VirtualClock):
             raise ConfigError("freeze_user_time=True needs the virtual clock: Emulator(clock=\"virtual\")")

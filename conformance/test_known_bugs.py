@@ -1,0 +1,178 @@
+"""Minimal reproductions of the engine bugs the conformance suites found (see ``known_bugs.py``).
+
+Each is ``xfail(strict=True)``: it fails today; once the engine is fixed it passes, the run
+reports XPASS as a failure, and the matching tolerance in ``known_bugs.py`` should be deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from typing import Any
+
+import pytest
+
+from cfwf_emulator import ConfigError, Emulator, VirtualClock, WorkflowEntrypoint, WorkflowError
+from cfwf_emulator.hooks import hookimpl
+from conformance.programs import BINDING, START_MS, WORKFLOW, InterpreterWorkflow, do, program, wait
+
+
+def bug(key: str) -> Any:
+    return pytest.mark.xfail(strict=True, reason=f"engine bug {key} (conformance/known_bugs.py)")
+
+
+def _emu(storage: str = "memory") -> Emulator:
+    emu = Emulator(clock=VirtualClock(START_MS, autojump=False), storage=storage)
+    emu.add_workflow(WORKFLOW, InterpreterWorkflow, binding=BINDING)
+    return emu
+
+
+def test_vars_must_be_a_dict() -> None:
+    """(Found by the fuzz suite as AttributeError; fixed in the engine since.)"""
+    with pytest.raises((ConfigError, TypeError)):
+        Emulator(vars=[1, 2])
+
+
+@bug("binding-not-a-str")
+def test_binding_must_be_a_str() -> None:
+    with pytest.raises((ConfigError, TypeError)):
+        Emulator().add_workflow("wf", InterpreterWorkflow, binding=("X",))
+
+
+@bug("storage-not-a-store")
+def test_storage_must_be_a_store() -> None:
+    with pytest.raises((ConfigError, TypeError)):
+        Emulator(storage=object())  # today: accepted, then AttributeError in start()
+
+
+@bug("deep-json-recursion")
+def test_deeply_nested_params_are_refused_with_a_workflow_error() -> None:
+    deep: Any = 1
+    for _ in range(5_000):
+        deep = [deep]
+
+    async def main() -> None:
+        async with _emu() as emu:
+            with pytest.raises(WorkflowError):  # today: RecursionError
+                await emu.env[BINDING].create(id="deep", params={"program": program(), "x": deep})
+
+    asyncio.run(main())
+
+
+class RaisesCancelled(WorkflowEntrypoint):
+    async def run(self, event: Any, step: Any) -> Any:
+        def cancelled() -> None:
+            raise asyncio.CancelledError()
+
+        return await step.do("x", {"retries": {"limit": 0, "delay": 0}}, cancelled)
+
+
+@bug("cancelled-error-in-step")
+def test_a_step_raising_cancelled_error_fails_the_attempt() -> None:
+    async def main() -> dict[str, Any]:
+        emu = Emulator(clock=VirtualClock(START_MS, autojump=False))
+        emu.add_workflow("cancelled", RaisesCancelled, binding="C")
+        async with emu:
+            instance = await emu.env.C.create(id="c")
+            await emu.run_until_idle()
+            return await instance.status()
+
+    status = asyncio.run(main())
+    assert status["status"] == "errored", status  # today: "running" for ever
+
+
+class SurrogateStep(WorkflowEntrypoint):
+    async def run(self, event: Any, step: Any) -> Any:
+        return await step.do("bad \ud800 name", lambda: 1)
+
+
+@bug("surrogate-breaks-sqlite")
+def test_a_surrogate_in_one_instance_does_not_break_the_store_for_the_others() -> None:
+    canary = program(do("a", 1), wait("w", "e1", 60_000))
+
+    async def main(tmp: str) -> dict[str, Any]:
+        emu = _emu(f"sqlite:///{os.path.join(tmp, 's.db')}")
+        emu.add_workflow("surrogate", SurrogateStep, binding="S")
+        async with emu:
+            other = await emu.env[BINDING].create(id="other", params={"program": canary})
+            await emu.advance(0)
+            await emu.env.S.create(id="bad")
+            await emu.advance(0)
+            await other.send_event(type="e1", payload="ok")
+            await emu.run_until_idle()
+            return await other.status()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        status = asyncio.run(main(tmp))
+    # today: "other" stops with a StorageWarning ("cannot start a transaction within a transaction")
+    assert status == {"status": "complete", "output": [1, "ok"]}, status
+
+
+@bug("circular-hang")
+def test_circular_params_are_refused_instead_of_hanging() -> None:
+    script = textwrap.dedent(
+        """
+        import asyncio
+        from cfwf_emulator import Emulator, VirtualClock, WorkflowError
+        from conformance.programs import InterpreterWorkflow
+
+        async def main():
+            emu = Emulator(clock=VirtualClock(0, autojump=False))
+            emu.add_workflow("wf", InterpreterWorkflow, binding="WF")
+            async with emu:
+                circular = []
+                circular.append(circular)
+                try:
+                    await emu.env.WF.create(id="c", params=circular)
+                except (WorkflowError, TypeError, ValueError) as exc:
+                    print("refused", type(exc).__name__)
+
+        asyncio.run(main())
+        """
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=15,
+            env={**os.environ, "PYTHONPATH": root},
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("create(params=<a list containing itself>) hangs in serialization._refuse_rpc_types")
+    assert "refused" in done.stdout, done.stderr
+
+
+class StatusLog:
+    def __init__(self) -> None:
+        self.changes: list[tuple[str | None, str]] = []
+
+    @hookimpl
+    def cfwf_instance_status_changed(self, old: str | None, new: str) -> None:
+        self.changes.append((old, new))
+
+
+@bug("recovered-waiting-ends-without-running")
+def test_a_recovered_instance_runs_before_it_ends() -> None:
+    """Spec §3.7: an instance ends from ``running``; after a recovery whose wait timed out
+    while the process was down, it goes ``waiting`` -> ``errored`` directly."""
+    prog = program(wait("w", "e1", 1_000))
+
+    async def main(tmp: str) -> list[tuple[str | None, str]]:
+        storage = f"sqlite:///{os.path.join(tmp, 'r.db')}"
+        async with _emu(storage) as emu:
+            await emu.env[BINDING].create(id="r", params={"program": prog})
+            await emu.advance(0)
+        log = StatusLog()
+        emu = Emulator(clock=VirtualClock(START_MS + 5_000, autojump=False), storage=storage)
+        emu.add_workflow(WORKFLOW, InterpreterWorkflow, binding=BINDING)
+        emu.register(log)
+        async with emu:
+            await emu.advance(0)
+        return log.changes
+
+    with tempfile.TemporaryDirectory() as tmp:
+        changes = asyncio.run(main(tmp))
+    assert ("waiting", "errored") not in changes, changes
