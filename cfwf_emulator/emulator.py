@@ -188,7 +188,7 @@ class Emulator:
         if not isinstance(cls, type) or not callable(getattr(cls, "run", None)):
             raise ConfigError(f"Workflow {name!r}: {cls!r} is not a class with a run(self, event, step) method")
         binding = binding or name.upper().replace("-", "_")
-        if not binding.isidentifier():
+        if not isinstance(binding, str) or not binding.isidentifier():
             raise ConfigError(f"Workflow {name!r}: binding {binding!r} is not a valid identifier")
         if binding in self.env:
             raise ConfigError(f"env already has a binding or var named {binding!r}")

@@ -63,8 +63,13 @@ _ENCODER = json.JSONEncoder(
 def _refuse_rpc_types(value: Any) -> None:
     """Raise what the SDK's ``python_to_rpc`` raises for tuples, bytearrays and awaitables."""
     stack = [value]
+    seen: set[int] = set()
     while stack:
         item = stack.pop()
+        if isinstance(item, (dict, list)):
+            if id(item) in seen:
+                continue  # shared or circular; json.dumps reports a cycle
+            seen.add(id(item))
         if isinstance(item, dict):
             stack.extend(child for child in item.values() if not isinstance(child, (str, int, float)))
         elif isinstance(item, list):
@@ -82,15 +87,27 @@ def encode(value: Any) -> str:
     (naive means UTC). Raises :class:`RpcTypeError` for tuples and bytearrays, as the SDK does,
     and :class:`NotSerialisable` for anything a structured clone cannot carry.
     """
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if value is None or isinstance(value, (int, float, bool)):
         return _ENCODER.encode(value)
     _refuse_rpc_types(value)
     try:
-        return _ENCODER.encode(value)
+        text = _ENCODER.encode(value)
+    except RecursionError:
+        raise NotSerialisable("the value is nested too deeply to be stored") from None
     except (ValueError, TypeError) as exc:
         if isinstance(exc, NotSerialisable):
             raise
         raise NotSerialisable(str(exc)) from None
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # a lone surrogate (valid in a JavaScript string): keep it, escaped
+            text = _ASCII_ENCODER.encode(value)
+    return text
+
+
+_ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=_default)
 
 
 def _object_hook(pairs: dict[str, Any]) -> Any:

@@ -332,7 +332,7 @@ class Engine:
         record = live.record
         if record.start_ms is None:
             record.start_ms = self.now()
-        if record.status == "queued":
+        if record.status in ("queued", "waiting"):
             self._set_status(live, "running")
 
     def finish_run(

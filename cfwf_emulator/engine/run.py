@@ -41,6 +41,7 @@ __all__ = ["Run", "InstanceAbort", "run_instance"]
 
 EVENT_TYPE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*\Z")
 _CONTROL = re.compile(r"[\x00-\x1f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 DELAY_FUNCTION_TIMEOUT_MS = 5_000.0
 INTERRUPTED_ATTEMPT = {
     "name": "WorkflowInternalError",
@@ -72,10 +73,15 @@ def _utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def _lone_surrogate(text: str) -> bool:
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
 def check_step_name(name: object) -> str:
     """Cloudflare's rule: a str of at most 256 UTF-16 units with no control characters."""
     if (
         not isinstance(name, str)
+        or _lone_surrogate(name)
         or (len(name) > 128 and _utf16_length(name) > 256)
         or _CONTROL.search(name)
     ):
@@ -86,8 +92,8 @@ def check_step_name(name: object) -> str:
 
 
 def _require_name(kind: str, name: object) -> str:
-    if not isinstance(name, str):
-        raise WorkflowFatalError(f"The name of a {kind} must be a str, got {name!r}")
+    if not isinstance(name, str) or _lone_surrogate(name):
+        raise WorkflowFatalError(f"The name of a {kind} must be a str of valid text, got {name!r}")
     return name
 
 
@@ -316,7 +322,12 @@ class Run:
                 value = invoke(make_ctx)
                 if type(value) not in _PLAIN and inspect.isawaitable(value):
                     value = await self._with_timeout(value, resolved.timeout_ms)
-            except (asyncio.CancelledError, InstanceAbort, RunClosed):
+            except asyncio.CancelledError as exc:
+                task = asyncio.current_task()
+                if task is None or task.cancelling() > 0:
+                    raise  # the engine is stopping this run (pause, terminate, ...)
+                failure = exc  # the callback itself raised it: an ordinary failed attempt
+            except (InstanceAbort, RunClosed):
                 raise
             except Exception as exc:  # noqa: BLE001 - every user error is an attempt failure
                 failure = exc

@@ -37,4 +37,15 @@ def open_store(spec: "str | Store | None") -> Store:
             path, options = sqlite_path(spec)
             return SQLiteStore(path, synchronous=options.get("synchronous", "FULL"))
         raise ConfigError(f'storage must be "memory" or "sqlite:///PATH", got {spec!r}')
+    missing = [name for name in _STORE_METHODS if not callable(getattr(spec, name, None))]
+    if missing:
+        raise ConfigError(
+            f'storage must be "memory", "sqlite:///PATH" or a Store; {spec!r} lacks {", ".join(missing)}'
+        )
     return spec
+
+
+_STORE_METHODS = (
+    "insert_instance", "load_instance", "has_instance", "instance_ids", "save_header",
+    "save_step", "delete_steps", "delete_instance", "close",
+)

@@ -134,7 +134,7 @@ class SQLiteStore:
             for sql, params in statements:
                 db.execute(sql, params)
             db.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, ValueError) as exc:  # UnicodeEncodeError is a ValueError
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise StoreError(f"{self.path}: writing instance state failed, nothing was saved: {exc}") from None
