@@ -135,7 +135,6 @@ SLEEPER_CASES = (
     ("memory, no hibernation", ["memory", "none"]),
     ("memory, hibernate after 1 hour", ["memory", "1 hour"]),
     ("SQLite WAL+NORMAL, hibernate", ["sqlite", "1 hour", "NORMAL"]),
-    ("SQLite WAL+FULL, hibernate", ["sqlite", "1 hour", "FULL"]),
 )
 
 
