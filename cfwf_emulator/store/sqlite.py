@@ -53,7 +53,13 @@ class StoreError(ConfigError):
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (e.g. in an error message): escape it
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    return text
 
 
 class SQLiteStore:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 from typing import TYPE_CHECKING, Any, Callable, Generator
 
 from ..engine.records import STATUSES, TERMINAL, InstanceRecord
@@ -114,6 +115,16 @@ class WorkflowInstanceIntrospector:
         return text
 
     async def _drive(self, check: Callable[[], tuple[bool, Any]], what: str, timeout: float | None) -> Any:
+        if timeout is not None and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not math.isfinite(timeout)
+            or timeout < 0
+        ):
+            raise ValueError(
+                f"timeout is a number of real seconds >= 0, or None to wait as long as it takes; "
+                f"got {timeout!r}"
+            )
         emulator = self._binding._emulator
         await emulator._ready_engine()
 
