@@ -29,6 +29,6 @@ _COMMON = dict(
     print_blob=True,
 )
 
-settings.register_profile("default", max_examples=60, stateful_step_count=30, **_COMMON)
+settings.register_profile("default", max_examples=150, stateful_step_count=30, **_COMMON)
 settings.register_profile("deep", max_examples=2_000, stateful_step_count=60, **_COMMON)
 settings.load_profile("default")  # `--hypothesis-profile=NAME` loads NAME afterwards

@@ -409,9 +409,10 @@ wait_ops = st.builds(
 )
 
 
-def programs(max_steps: int = 6, hang: bool = False) -> st.SearchStrategy[dict[str, Any]]:
-    """Small programs: at most ``max_steps`` steps; hanging attempts only when ``hang``."""
-    ops = st.one_of(do_ops(hang=hang), do_ops(hang=hang), sleep_ops, wait_ops)
+def programs(max_steps: int = 6, hang: bool = False, waits: int = 1) -> st.SearchStrategy[dict[str, Any]]:
+    """Small programs: at most ``max_steps`` steps; hanging attempts only when ``hang``; ``waits``
+    weighs event waits (and sleeps) against ``do`` steps."""
+    ops = st.one_of(do_ops(hang=hang), do_ops(hang=hang), *[sleep_ops] * waits, *[wait_ops] * waits)
     return st.lists(ops, min_size=0, max_size=max_steps).map(lambda steps: {"steps": steps})
 
 

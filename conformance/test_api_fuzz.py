@@ -11,14 +11,16 @@ corrupted state: after each bad call, the instances around it still complete nor
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import tempfile
 from datetime import datetime, timedelta
+import warnings
 from typing import Any, Awaitable, Callable
 
 import pytest
-from hypothesis import example, given, reject, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from cfwf_emulator import (
     ConfigError,
@@ -35,7 +37,6 @@ from cfwf_emulator.testing import (
     introspect_workflow,
     introspect_workflow_instance,
 )
-from conformance.known_bugs import STRICT, known_bug, known_error_record
 from conformance.programs import (
     BINDING,
     START_MS,
@@ -99,7 +100,7 @@ SENTINELS: dict[str, Callable[[], Any]] = {
 
 
 def has_surrogate(value: Any) -> bool:
-    """Whether a str anywhere in ``value`` (keys included) has a lone surrogate."""
+    """Whether a str anywhere in ``value`` (dict keys included) has a lone surrogate."""
     stack, seen = [value], set()
     while stack:
         item = stack.pop()
@@ -112,24 +113,9 @@ def has_surrogate(value: Any) -> bool:
     return False
 
 
-def usable(storage: str, *values: Any) -> None:
-    """Skip values that trigger a known engine bug no harness can survive (unless STRICT)."""
-    if not STRICT and storage == "sqlite" and any(has_surrogate(v) for v in values):
-        reject()
-
-
 def real(value: Any) -> Any:
-    """The value a sentinel names, or the value itself.
-
-    With the SQLite store, a string with a lone surrogate breaks the store for every instance
-    (known bug "surrogate-breaks-sqlite"): such values are only used with CFWF_CONFORMANCE_STRICT=1.
-
-    A circular value hangs the engine in a synchronous loop (known bug "circular-hang", which no
-    timeout can interrupt): it is only used with CFWF_CONFORMANCE_STRICT=1.
-    """
+    """The value a sentinel names, or the value itself."""
     if isinstance(value, str) and value in SENTINELS:
-        if value == "<circular>" and not STRICT:
-            return [[[]]]
         return SENTINELS[value]()
     return value
 
@@ -251,16 +237,11 @@ async def _bounded(awaitable: Awaitable[Any]) -> Any:
 
 
 async def expect_only(allowed: tuple[type[BaseException], ...], call: Callable[[], Awaitable[Any]]) -> Any:
-    """Run ``call``; an exception outside ``allowed`` fails the test (as does a hang), unless it
-    is a known, reported engine bug (see ``known_bugs.py``)."""
+    """Run ``call``; an exception outside ``allowed`` fails the test, as does a hang."""
     try:
         return await _bounded(call())
     except allowed as exc:
         assert isinstance(str(exc), str)
-        return exc
-    except Exception as exc:
-        if known_bug(exc) is None:
-            raise
         return exc
 
 
@@ -400,12 +381,11 @@ ID_VALUES = st.one_of(st.sampled_from(SPECIAL_STRINGS), st.sampled_from(["canary
 
 @settings(max_examples=FUZZ_EXAMPLES)
 @given(storage=st.sampled_from(STORAGES), instance_id=ID_VALUES, params=anything, as_dict=st.booleans())
-@example(storage="memory", instance_id="fresh-1", params={"x": "\ud800"}, as_dict=False)
+@example(storage="sqlite", instance_id="fresh-1", params={"x": "\ud800"}, as_dict=False)
 @example(storage="sqlite", instance_id="fresh-1", params="<deep>", as_dict=False)
 @example(storage="memory", instance_id="fresh-1", params="<circular>", as_dict=False)
 def test_create(storage: str, instance_id: Any, params: Any, as_dict: bool) -> None:
     params = real(params)
-    usable(storage, instance_id, params)
     async def bad(emu: Emulator) -> None:
         binding = emu.env[FUZZ_BINDING]
         FuzzWorkflow.BAD[instance_id if isinstance(instance_id, str) else ""] = ("run_result", None)
@@ -452,7 +432,6 @@ def test_create_with_bad_options(options: Any) -> None:
     ),
 )
 def test_create_batch(storage: str, batch: Any) -> None:
-    usable(storage, batch)
     async def bad(emu: Emulator) -> None:
         binding = emu.env[FUZZ_BINDING]
 
@@ -500,13 +479,12 @@ def test_get(instance_id: Any) -> None:
     payload=anything,
     shape=st.sampled_from(["kwargs", "dict", "raw"]),
 )
-@example(storage="memory", event_type="e2", payload="\ud800", shape="kwargs")
+@example(storage="sqlite", event_type="e2", payload="\ud800", shape="kwargs")
 @example(storage="memory", event_type="e2", payload={"\ud800": 1}, shape="kwargs")
 @example(storage="memory", event_type="e2", payload="<circular>", shape="kwargs")
 @example(storage="memory", event_type="e2", payload="<huge-str>", shape="kwargs")
 def test_send_event(storage: str, event_type: Any, payload: Any, shape: str) -> None:
     payload = real(payload)
-    usable(storage, event_type, payload)
     async def bad(emu: Emulator) -> None:
         target = await emu.env[BINDING].create(id="target", params={"program": CANARY})
         await _bounded(emu.advance(0))
@@ -545,7 +523,6 @@ LIFECYCLE = ["pause", "resume", "terminate", "restart", "status", "describe", "d
 @example(storage="memory", method="terminate", options={"rollback": True})
 def test_lifecycle_options(storage: str, method: str, options: Any) -> None:
     """Lifecycle methods given an options argument (only terminate and restart take one)."""
-    usable(storage, options)
 
     async def bad(emu: Emulator) -> None:
         victim = await emu.env[BINDING].create(id="victim", params={"program": CANARY})
@@ -579,9 +556,9 @@ STEP_KINDS = [
 
 @settings(max_examples=examples(1.5, minimum=20))
 @given(storage=st.sampled_from(STORAGES), kind=st.sampled_from(STEP_KINDS), value=anything)
-@example(storage="memory", kind="do_name", value="\ud800")
-@example(storage="memory", kind="do_result", value="\ud800")
-@example(storage="memory", kind="run_result", value={"\ud800": 1})
+@example(storage="sqlite", kind="do_name", value="\ud800")
+@example(storage="sqlite", kind="do_result", value="\ud800")
+@example(storage="sqlite", kind="run_result", value={"\ud800": 1})
 @example(storage="memory", kind="do_result", value="<circular>")
 @example(storage="memory", kind="run_result", value="<deep>")
 @example(storage="memory", kind="do_raise", value=NonRetryableError("x", "CustomName"))
@@ -592,15 +569,11 @@ STEP_KINDS = [
 @example(storage="memory", kind="delay_function", value="-1 seconds")
 def test_step_apis_in_run(storage: str, kind: str, value: Any) -> None:
     value = real(value)
-    usable(storage, value)
     async def bad(emu: Emulator) -> None:
         FuzzWorkflow.BAD["fuzzed"] = (kind, value)
         instance = await emu.env[FUZZ_BINDING].create(id="fuzzed")
         await settle(emu)
         status = await instance.status()
-        if status["status"] == "running" and isinstance(value, asyncio.CancelledError) and not STRICT:
-            await instance.terminate()  # known bug "cancelled-error-in-step": stuck running
-            return
         assert status["status"] in ("complete", "errored"), status
         if status["status"] == "errored":
             error = status["error"]
@@ -609,7 +582,7 @@ def test_step_apis_in_run(storage: str, kind: str, value: Any) -> None:
                 allowed |= {type(value).__name__, str(getattr(value, "name", "")), "Shouty"}
             if kind == "delay_function":
                 allowed.add("Shouty")
-            assert error["name"] in allowed or known_error_record(error), error
+            assert error["name"] in allowed, error
             assert isinstance(error["message"], str)
         await instance.describe()
 
@@ -642,7 +615,6 @@ SELECTORS = st.one_of(
 )
 def test_modifiers(storage: str, method: str, selector: Any, value: Any, times: Any, before_create: bool) -> None:
     """Modifier calls with bad selectors and values; the modified instance still ends sanely."""
-    usable(storage, selector, value, times)
 
     async def bad(emu: Emulator) -> None:
         binding = emu.env[BINDING]
@@ -728,8 +700,12 @@ def test_introspection_entry_points(method: str, value: Any, timeout: Any) -> No
                 await _bounded(emu.advance(0))
             await canaries_complete(emu)
 
-    with tempfile.TemporaryDirectory(prefix="cfwf-fuzz-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="cfwf-fuzz-") as tmp, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         asyncio.run(main(tmp))
+        gc.collect()
+    leaks = [str(w.message) for w in caught if "never awaited" in str(w.message)]
+    assert not leaks, leaks
 
 
 @pytest.mark.parametrize("storage", STORAGES)

@@ -1,17 +1,18 @@
-"""Minimal reproductions of the engine bugs the conformance suites found (see ``known_bugs.py``).
+"""Regression tests: minimal reproductions of the engine bugs the conformance suites found.
 
-Each is ``xfail(strict=True)``: it fails today; once the engine is fixed it passes, the run
-reports XPASS as a failure, and the matching tolerance in ``known_bugs.py`` should be deleted.
+Each bug was fixed in the engine; its reproduction stays here so it cannot come back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import subprocess
 import sys
 import tempfile
 import textwrap
+import warnings
 from typing import Any
 
 import pytest
@@ -21,9 +22,6 @@ from cfwf_emulator.hooks import hookimpl
 from conformance.programs import BINDING, START_MS, WORKFLOW, InterpreterWorkflow, do, program, wait
 
 
-def bug(key: str) -> Any:
-    return pytest.mark.xfail(strict=True, reason=f"engine bug {key} (conformance/known_bugs.py)")
-
 
 def _emu(storage: str = "memory") -> Emulator:
     emu = Emulator(clock=VirtualClock(START_MS, autojump=False), storage=storage)
@@ -32,24 +30,21 @@ def _emu(storage: str = "memory") -> Emulator:
 
 
 def test_vars_must_be_a_dict() -> None:
-    """(Found by the fuzz suite as AttributeError; fixed in the engine since.)"""
+    """vars-not-a-dict: was AttributeError."""
     with pytest.raises((ConfigError, TypeError)):
         Emulator(vars=[1, 2])
 
 
-@bug("binding-not-a-str")
 def test_binding_must_be_a_str() -> None:
     with pytest.raises((ConfigError, TypeError)):
         Emulator().add_workflow("wf", InterpreterWorkflow, binding=("X",))
 
 
-@bug("storage-not-a-store")
 def test_storage_must_be_a_store() -> None:
     with pytest.raises((ConfigError, TypeError)):
         Emulator(storage=object())  # today: accepted, then AttributeError in start()
 
 
-@bug("deep-json-recursion")
 def test_deeply_nested_params_are_refused_with_a_workflow_error() -> None:
     deep: Any = 1
     for _ in range(5_000):
@@ -71,7 +66,6 @@ class RaisesCancelled(WorkflowEntrypoint):
         return await step.do("x", {"retries": {"limit": 0, "delay": 0}}, cancelled)
 
 
-@bug("cancelled-error-in-step")
 def test_a_step_raising_cancelled_error_fails_the_attempt() -> None:
     async def main() -> dict[str, Any]:
         emu = Emulator(clock=VirtualClock(START_MS, autojump=False))
@@ -90,7 +84,6 @@ class SurrogateStep(WorkflowEntrypoint):
         return await step.do("bad \ud800 name", lambda: 1)
 
 
-@bug("surrogate-breaks-sqlite")
 def test_a_surrogate_in_one_instance_does_not_break_the_store_for_the_others() -> None:
     canary = program(do("a", 1), wait("w", "e1", 60_000))
 
@@ -112,7 +105,6 @@ def test_a_surrogate_in_one_instance_does_not_break_the_store_for_the_others() -
     assert status == {"status": "complete", "output": [1, "ok"]}, status
 
 
-@bug("circular-hang")
 def test_circular_params_are_refused_instead_of_hanging() -> None:
     script = textwrap.dedent(
         """
@@ -137,7 +129,7 @@ def test_circular_params_are_refused_instead_of_hanging() -> None:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         done = subprocess.run(
-            [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=15,
+            [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=8,
             env={**os.environ, "PYTHONPATH": root},
         )
     except subprocess.TimeoutExpired:
@@ -154,7 +146,6 @@ class StatusLog:
         self.changes.append((old, new))
 
 
-@bug("recovered-waiting-ends-without-running")
 def test_a_recovered_instance_runs_before_it_ends() -> None:
     """Spec §3.7: an instance ends from ``running``; after a recovery whose wait timed out
     while the process was down, it goes ``waiting`` -> ``errored`` directly."""
@@ -176,3 +167,42 @@ def test_a_recovered_instance_runs_before_it_ends() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         changes = asyncio.run(main(tmp))
     assert ("waiting", "errored") not in changes, changes
+
+
+def test_a_waiter_with_a_bad_timeout_leaks_no_coroutine() -> None:
+    from cfwf_emulator.testing import introspect_workflow_instance
+
+    async def main() -> None:
+        async with _emu() as emu:
+            await emu.env[BINDING].create(id="x", params={"program": program(wait("w", "e1", 60_000))})
+            introspector = introspect_workflow_instance(emu.env[BINDING], "x")
+            with pytest.raises((TypeError, ValueError)):
+                await introspector.wait_for_status("complete", timeout="soon")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        asyncio.run(main())
+        gc.collect()
+    leaks = [str(w.message) for w in caught if "never awaited" in str(w.message)]
+    assert not leaks, leaks
+
+
+class SurrogateName(WorkflowEntrypoint):
+    async def run(self, event: Any, step: Any) -> Any:
+        return await step.do("bad \ud800 name", lambda: 1)
+
+
+def test_a_refused_surrogate_step_name_errors_the_instance_on_sqlite_too() -> None:
+    async def main(tmp: str) -> dict[str, Any]:
+        emu = Emulator(clock=VirtualClock(START_MS, autojump=False), storage=f"sqlite:///{os.path.join(tmp, 'n.db')}")
+        emu.add_workflow("surrogate", SurrogateName, binding="S")
+        async with emu:
+            instance = await emu.env.S.create(id="bad")
+            await emu.run_until_idle()
+            return await instance.status()
+
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        status = asyncio.run(main(tmp))
+    # the memory store: errored, WorkflowFatalError (bad step name); today on SQLite: "queued"
+    assert status["status"] == "errored", status
