@@ -150,10 +150,19 @@ class Run:
         return count
 
     def _new_step(
-        self, kind: str, name: str, count: int, state: str, *, save: bool = True, **fields: Any
+        self,
+        kind: str,
+        name: str,
+        count: int,
+        state: str,
+        *,
+        save: bool = True,
+        start_ms: float | None = None,
+        **fields: Any,
     ) -> StepRecord:
         record = self.record
-        step = StepRecord(kind, name, count, record.next_seq, self.engine.now(), state, **fields)
+        start = self.engine.now() if start_ms is None else start_ms
+        step = StepRecord(kind, name, count, record.next_seq, start, state, **fields)
         record.next_seq += 1
         record.steps[step.key] = step
         if save:
@@ -503,7 +512,8 @@ class Run:
         if step is not None and step.state == "ok":
             return
         if step is None:
-            step = self._new_step("sleep", name, count, "waiting", deadline_ms=self.engine.now() + ms)
+            now = self.engine.now()
+            step = self._new_step("sleep", name, count, "waiting", start_ms=now, deadline_ms=now + ms)
             self.engine.emit_sleep_start(self.live, step)
         await self._finish_sleep(step)
 
@@ -521,7 +531,7 @@ class Run:
             if target < now:
                 raise StepError("Error", "You can't sleep until a time in the past, time-traveler")
             self._check_sleep_length(name, target - now)
-            step = self._new_step("sleep", name, count, "waiting", deadline_ms=target)
+            step = self._new_step("sleep", name, count, "waiting", start_ms=now, deadline_ms=target)
             self.engine.emit_sleep_start(self.live, step)
         await self._finish_sleep(step)
 
@@ -560,12 +570,14 @@ class Run:
             assert step.error is not None
             raise error_from_record(step.error)
         if step is None:
+            now = self.engine.now()
             step = self._new_step(
                 "waitForEvent",
                 name,
                 count,
                 "waiting",
-                deadline_ms=self.engine.now() + timeout_ms,
+                start_ms=now,
+                deadline_ms=now + timeout_ms,
                 config={"type": event_type, "timeout": timeout},
             )
             self.engine.emit_wait_start(self.live, step, event_type)
