@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 __all__ = [
@@ -121,14 +121,30 @@ def decode(text: str) -> Any:
     return json.loads(text, object_hook=_object_hook)
 
 
+_EPOCH = datetime(1970, 1, 1)
+_MIN_MS = (datetime.min - _EPOCH).total_seconds() * 1000.0
+_MAX_MS = (datetime.max - _EPOCH).total_seconds() * 1000.0
+
+
 def utc_from_ms(ms: float) -> datetime:
-    """A naive UTC ``datetime`` from epoch milliseconds, as Cloudflare's Python runtime gives it."""
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).replace(tzinfo=None)
+    """A naive UTC ``datetime`` from epoch milliseconds, as Cloudflare's Python runtime gives it.
+
+    Times beyond what ``datetime`` can show (a retry delay of thousands of years, say) are
+    clamped to year 1 or 9999 rather than failing.
+    """
+    if ms >= _MAX_MS:
+        return datetime.max
+    if ms <= _MIN_MS:
+        return datetime.min
+    return _EPOCH + timedelta(milliseconds=ms)
 
 
 def iso_from_ms(ms: float | None) -> str | None:
     """An ISO-8601 UTC string with milliseconds (``2026-01-01T00:00:00.000Z``), as the REST API shows."""
     if ms is None:
         return None
-    moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    m = utc_from_ms(ms)
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}."
+        f"{m.microsecond // 1000:03d}Z"
+    )

@@ -567,6 +567,8 @@ STEP_KINDS = [
 @example(storage="memory", kind="wait_timeout", value="365 days")
 @example(storage="memory", kind="sleep_until", value=datetime(2000, 1, 1))
 @example(storage="memory", kind="delay_function", value="-1 seconds")
+@example(storage="memory", kind="delay_function", value=9.2e21)
+@example(storage="memory", kind="do_config", value={"retries": {"limit": 1, "delay": "9000 years"}})
 def test_step_apis_in_run(storage: str, kind: str, value: Any) -> None:
     value = real(value)
     async def bad(emu: Emulator) -> None:

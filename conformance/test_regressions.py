@@ -42,7 +42,7 @@ def test_binding_must_be_a_str() -> None:
 
 def test_storage_must_be_a_store() -> None:
     with pytest.raises((ConfigError, TypeError)):
-        Emulator(storage=object())  # today: accepted, then AttributeError in start()
+        Emulator(storage=object())  # was: accepted, then AttributeError in start()
 
 
 def test_deeply_nested_params_are_refused_with_a_workflow_error() -> None:
@@ -52,7 +52,7 @@ def test_deeply_nested_params_are_refused_with_a_workflow_error() -> None:
 
     async def main() -> None:
         async with _emu() as emu:
-            with pytest.raises(WorkflowError):  # today: RecursionError
+            with pytest.raises(WorkflowError):  # was: RecursionError
                 await emu.env[BINDING].create(id="deep", params={"program": program(), "x": deep})
 
     asyncio.run(main())
@@ -76,7 +76,7 @@ def test_a_step_raising_cancelled_error_fails_the_attempt() -> None:
             return await instance.status()
 
     status = asyncio.run(main())
-    assert status["status"] == "errored", status  # today: "running" for ever
+    assert status["status"] == "errored", status  # was: "running" for ever
 
 
 class SurrogateStep(WorkflowEntrypoint):
@@ -101,7 +101,7 @@ def test_a_surrogate_in_one_instance_does_not_break_the_store_for_the_others() -
 
     with tempfile.TemporaryDirectory() as tmp:
         status = asyncio.run(main(tmp))
-    # today: "other" stops with a StorageWarning ("cannot start a transaction within a transaction")
+    # was: "other" stopped with a StorageWarning ("cannot start a transaction within a transaction")
     assert status == {"status": "complete", "output": [1, "ok"]}, status
 
 
@@ -148,7 +148,7 @@ class StatusLog:
 
 def test_a_recovered_instance_runs_before_it_ends() -> None:
     """Spec §3.7: an instance ends from ``running``; after a recovery whose wait timed out
-    while the process was down, it goes ``waiting`` -> ``errored`` directly."""
+    while the process was down, it went ``waiting`` -> ``errored`` directly."""
     prog = program(wait("w", "e1", 1_000))
 
     async def main(tmp: str) -> list[tuple[str | None, str]]:
@@ -204,5 +204,19 @@ def test_a_refused_surrogate_step_name_errors_the_instance_on_sqlite_too() -> No
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         status = asyncio.run(main(tmp))
-    # the memory store: errored, WorkflowFatalError (bad step name); today on SQLite: "queued"
+    # the memory store: errored, WorkflowFatalError (bad step name); was on SQLite: "queued"
     assert status["status"] == "errored", status
+
+
+def test_describe_survives_a_huge_retry_delay() -> None:
+    """Found by the deep fuzz profile: a retry delay of '9000 years' moved virtual time past
+    year 9999, and describe() then raised ValueError ('year 11026 is out of range')."""
+    prog = program(do("a", 1, config={"retries": {"limit": 1, "delay": "9000 years"}}, fail_attempts=1))
+
+    async def main() -> None:
+        async with _emu() as emu:
+            instance = await emu.env[BINDING].create(id="x", params={"program": prog})
+            await emu.run_until_idle()
+            await instance.describe()
+
+    asyncio.run(main())
