@@ -196,12 +196,7 @@ class _Parser:
                 self.pos += 1
                 return result
             if ch == "":
-                line, _ = self.where(opened)
-                raise self.fail(
-                    self.pos,
-                    f"unexpected end of file: the object opened at line {line} is not closed",
-                    "add }",
-                )
+                raise self.unclosed(opened, "object", "}")
             name_pos = self.pos
             name = self.member_name()
             if name in result:
@@ -226,6 +221,13 @@ class _Parser:
             last = name
             self.separator(opened, "}", "object", f'the value of "{last}"', "members")
 
+    def unclosed(self, opened: int, kind: str, closer: str) -> ConfigError:
+        """The error for an object or array still open at the end of the file."""
+        line, _ = self.where(opened)
+        return self.fail(
+            self.pos, f"unexpected end of file: the {kind} opened at line {line} is not closed", f"add {closer}"
+        )
+
     def separator(self, opened: int, closer: str, kind: str, after: str, parts: str) -> None:
         """After a member or item: consume a comma, or stop before ``closer``; anything else is an error."""
         self.skip()
@@ -234,12 +236,7 @@ class _Parser:
             self.pos += 1
         elif ch != closer:
             if ch == "":
-                line, _ = self.where(opened)
-                raise self.fail(
-                    self.pos,
-                    f"unexpected end of file: the {kind} opened at line {line} is not closed",
-                    f"add {closer}",
-                )
+                raise self.unclosed(opened, kind, closer)
             raise self.fail(
                 self.pos,
                 f'expected "," or "{closer}" after {after} but found {self.describe(self.pos)}',
@@ -283,12 +280,7 @@ class _Parser:
                 self.pos += 1
                 return result
             if ch == "":
-                line, _ = self.where(opened)
-                raise self.fail(
-                    self.pos,
-                    f"unexpected end of file: the array opened at line {line} is not closed",
-                    "add ]",
-                )
+                raise self.unclosed(opened, "array", "]")
             if ch == ",":
                 raise self.fail(
                     self.pos, "empty array element (two commas in a row)", "remove the extra comma"
