@@ -220,3 +220,36 @@ def test_describe_survives_a_huge_retry_delay() -> None:
             await instance.describe()
 
     asyncio.run(main())
+
+
+def test_a_retry_delay_ending_after_year_9999_fails_the_step_and_time_stays_sane() -> None:
+    """Found by the deep fuzz profile: a delay function returning 3.87e25 ms moved virtual time so
+    far that milliseconds lost precision and every later timer fired at once."""
+    prog = program(do("a", 1, fail_attempts=1))
+
+    class HugeDelay(WorkflowEntrypoint):
+        async def run(self, event: Any, step: Any) -> Any:
+            def fail() -> None:
+                raise RuntimeError("fail")
+
+            config = {"retries": {"limit": 1, "delay": lambda _arg: 3.868562622766637e25}}
+            try:
+                await step.do("a", config, fail)
+            except Exception as exc:  # noqa: BLE001 - the test looks at what arrives
+                return getattr(exc, "name", type(exc).__name__)
+            return "no error"
+
+    async def main() -> None:
+        emu = Emulator(clock=VirtualClock(START_MS, autojump=False))
+        emu.add_workflow(WORKFLOW, InterpreterWorkflow, binding=BINDING)
+        emu.add_workflow("huge", HugeDelay, binding="HUGE")
+        async with emu:
+            huge = await emu.env.HUGE.create(id="huge")
+            await emu.run_until_idle()
+            assert await huge.status() == {"status": "complete", "output": "NonRetryableDelayError"}
+            assert emu.clock.now_ms() == START_MS
+            canary = await emu.env[BINDING].create(id="canary", params={"program": prog})
+            await emu.run_until_idle()
+            assert (await canary.status())["status"] == "complete"
+
+    asyncio.run(main())

@@ -43,6 +43,8 @@ EVENT_TYPE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*\Z")
 _CONTROL = re.compile(r"[\x00-\x1f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 DELAY_FUNCTION_TIMEOUT_MS = 5_000.0
+#: 9999-12-31T23:59:59.999Z: the last instant a datetime can show; no timer may end later.
+LATEST_TIME_MS = 253_402_300_799_999.0
 INTERRUPTED_ATTEMPT = {
     "name": "WorkflowInternalError",
     "message": "Attempt failed due to internal workflows error",
@@ -439,7 +441,14 @@ class Run:
             base = resolved.delay_ms
         else:
             base = await self._call_delay_function(step, resolved, number, failure)
-        return backoff_delay_ms(base, resolved.backoff, number)
+        delay = backoff_delay_ms(base, resolved.backoff, number)
+        if self.engine.now() + delay > LATEST_TIME_MS:
+            raise WorkflowFatalError(
+                f'The retry delay of step "{step.name}-{step.count}" after attempt {number} is '
+                f"{format_ms(delay)}ms, which ends after the year 9999; lower retries.limit, the "
+                "delay or the backoff"
+            )
+        return delay
 
     async def _call_delay_function(
         self, step: StepRecord, resolved: ResolvedStepConfig, number: int, failure: BaseException
