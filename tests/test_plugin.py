@@ -235,7 +235,7 @@ import asyncio
 
 
 async def test_slow(cfwf):
-    await asyncio.sleep(5)
+    await asyncio.Event().wait()  # never ends: only the 0.2 s cfwf_async_timeout stops it
 '''
     )
     result = pytester.runpytest("-p", "no:asyncio", "-o", "cfwf_async_timeout=0.2")

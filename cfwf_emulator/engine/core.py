@@ -459,8 +459,7 @@ class Engine:
         return instance_id
 
     def _insert(self, definition: WorkflowDefinition, instance_id: str, params_json: str) -> None:
-        loop = self._require_loop()
-        del loop
+        self._require_loop()  # refuse before anything is written
         now = self.now()
         record = InstanceRecord(definition.name, instance_id, params_json, now, queued_ms=now)
         capture = self.captures.get(definition.name)
