@@ -348,8 +348,7 @@ class Engine:
             self._set_status(live, "complete")
         else:
             record.error = error
-            self._set_status(live, "errored")
-        self.store.save_header(record)
+            self._set_status(live, "errored")  # saves the header with the outcome
 
     def uncaught_error(self, live: LiveInstance, exc: BaseException) -> dict[str, Any]:
         """The status error for an exception that escaped ``run``."""

@@ -8,11 +8,14 @@ callback, anything else executes, is journaled, and only then becomes visible.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import re
 from collections import deque
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, NoReturn
+from typing import (
+    TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Coroutine, NoReturn, ParamSpec, TypeVar,
+)
 
 from ..authoring.entrypoint import ExecutionContext
 from ..authoring.event import make_event, make_step_event
@@ -110,6 +113,28 @@ def _timestamp_ms(value: object) -> float:
     )
 
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _durable_before_return(
+    method: "Callable[Concatenate[Run, _P], Coroutine[Any, Any, _T]]",
+) -> "Callable[Concatenate[Run, _P], Coroutine[Any, Any, _T]]":
+    """A step method whose journal writes are durable before the workflow sees its outcome."""
+
+    async def wrapper(self: "Run", /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            result = await method(self, *args, **kwargs)
+        except Exception:
+            await self._flush()
+            raise
+        await self._flush()
+        return result
+
+    functools.update_wrapper(wrapper, method)
+    return wrapper
+
+
 class Run:
     """The engine side of one ``run`` invocation (the ``step`` object's backend)."""
 
@@ -125,15 +150,29 @@ class Run:
         self.aborted: dict[str, Any] | None = None
         self._unsaved_new_step: StepRecord | None = None
         self._loop = asyncio.get_running_loop()
+        self._save_deferred = getattr(engine.store, "save_step_deferred", None)
+        self._unflushed: asyncio.Future[None] | None = None
 
     # -- shared helpers -------------------------------------------------------------------
 
     def _save(self, record: Any, step: StepRecord, *, header: bool = False) -> None:
         """Journal a step; a storage failure stops the run where user code cannot swallow it."""
         try:
-            self.engine.store.save_step(record, step, header=header)
+            if self._save_deferred is not None:
+                self._unflushed = self._save_deferred(record, step, header=header)
+            else:
+                self.engine.store.save_step(record, step, header=header)
         except StoreError as exc:
             raise StorageAbort(exc) from None
+
+    async def _flush(self) -> None:
+        """Wait until this run's journal writes are committed (a commit shared with other runs)."""
+        batch, self._unflushed = self._unflushed, None
+        if batch is not None:
+            try:
+                await asyncio.shield(batch)
+            except StoreError as exc:
+                raise StorageAbort(exc) from None
 
     def _check_open(self) -> None:
         if self.closed:
@@ -248,6 +287,7 @@ class Run:
 
     # -- step.do ----------------------------------------------------------------------------
 
+    @_durable_before_return
     async def do(self, name: Any, config: Any, invoke: Callable[[Callable[[], Any]], Any]) -> Any:
         """Execute or replay one ``step.do``."""
         self._check_open()
@@ -326,6 +366,8 @@ class Run:
             else:
                 mocked = data
         else:
+            await self._flush()
+            self._check_open()
             self.in_flight += 1
             engine.scheduler.enter_busy()
             engine.refresh_activity(self.live)
@@ -507,6 +549,7 @@ class Run:
 
     # -- sleeps ---------------------------------------------------------------------------
 
+    @_durable_before_return
     async def sleep(self, name: Any, duration: Any) -> None:
         """Execute or replay one ``step.sleep``."""
         self._check_open()
@@ -526,6 +569,7 @@ class Run:
             self.engine.emit_sleep_start(self.live, step)
         await self._finish_sleep(step)
 
+    @_durable_before_return
     async def sleep_until(self, name: Any, timestamp: Any) -> None:
         """Execute or replay one ``step.sleep_until``; a past target is an error only the first time."""
         self._check_open()
@@ -565,6 +609,7 @@ class Run:
 
     # -- events ---------------------------------------------------------------------------
 
+    @_durable_before_return
     async def wait_for_event(self, name: Any, event_type: Any, timeout: Any) -> Any:
         """Execute or replay one ``step.wait_for_event``."""
         self._check_open()

@@ -1,13 +1,16 @@
 """The durable store: instance state as JSON in SQLite (WAL journal, ``synchronous=FULL``).
 
-Every store call is one ``BEGIN IMMEDIATE`` transaction, so a process killed at any moment
-leaves the last completed write on disk. The file is marked as ours (``application_id``) and
+Every store call is applied atomically and committed before it returns, so a process killed at
+any moment leaves the last completed write on disk. Journal writes made by running instances
+(``save_step_deferred``) are group-committed: every write made before the event loop's next turn
+shares one commit, and the engine lets no user code run past a write until its commit is done. The file is marked as ours (``application_id``) and
 versioned (``user_version``): a foreign file or one from a newer version is refused with an error
 saying so, before anything is written to it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -73,6 +76,7 @@ class SQLiteStore:
         if synchronous not in SYNCHRONOUS:
             raise ConfigError(f'synchronous must be "FULL" or "NORMAL", got {synchronous!r}')
         self.path = Path(path)
+        self._batch: "asyncio.Future[None] | None" = None
         try:
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
@@ -131,19 +135,69 @@ class SQLiteStore:
     # -- transactions --------------------------------------------------------------------------
 
     def _write(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Apply ``statements`` and commit now, with any deferred writes still pending."""
+        self._apply(statements)
+        self._commit()
+
+    def _apply(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Apply ``statements`` atomically inside the open transaction (opening one if needed).
+
+        A failed write undoes only itself (a savepoint) unless SQLite rolled back the whole
+        transaction, which also fails the deferred writes waiting for the next commit.
+        """
         db = self._db
+        opened = not db.in_transaction
         try:
-            if len(statements) == 1:
-                db.execute(*statements[0])  # autocommit: one statement is one transaction
-                return
-            db.execute("BEGIN IMMEDIATE")
+            db.execute("BEGIN IMMEDIATE" if opened else "SAVEPOINT write")
             for sql, params in statements:
                 db.execute(sql, params)
-            db.execute("COMMIT")
+            if not opened:
+                db.execute("RELEASE write")
         except (sqlite3.Error, ValueError) as exc:  # UnicodeEncodeError is a ValueError
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise StoreError(f"{self.path}: writing instance state failed, nothing was saved: {exc}") from None
+            error = StoreError(f"{self.path}: writing instance state failed, nothing was saved: {exc}")
+            if opened or not db.in_transaction:
+                self._abandon(error)
+            else:
+                try:
+                    db.execute("ROLLBACK TO write")
+                    db.execute("RELEASE write")
+                except sqlite3.Error:
+                    self._abandon(error)
+            raise error from None
+
+    def _commit(self) -> None:
+        """Make every applied write durable: one commit (one fsync with ``synchronous=FULL``)."""
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            error = StoreError(
+                f"{self.path}: committing instance state failed, nothing since the last commit "
+                f"was saved: {exc}"
+            )
+            self._abandon(error)
+            raise error from None
+        batch, self._batch = self._batch, None
+        if batch is not None and not batch.done():
+            batch.set_result(None)
+
+    def _abandon(self, error: StoreError) -> None:
+        """Roll back the open transaction; deferred writes waiting in it fail with ``error``."""
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite already rolled it back
+        batch, self._batch = self._batch, None
+        if batch is not None and not batch.done():
+            batch.set_exception(error)
+            batch.exception()  # retrieved here: a batch with no waiter left must not log
+
+    def _commit_batch(self, batch: "asyncio.Future[None]") -> None:
+        if batch is self._batch:
+            try:
+                self._commit()
+            except StoreError:
+                pass  # the batch carries the error to its waiters
 
     @staticmethod
     def _header_row(record: InstanceRecord) -> tuple[str, tuple[Any, ...]]:
@@ -226,6 +280,24 @@ class SQLiteStore:
             statements.append(self._header_row(record))
         self._write(statements)
 
+    def save_step_deferred(
+        self, record: InstanceRecord, step: StepRecord, *, header: bool = False
+    ) -> "asyncio.Future[None]":
+        """Like ``save_step``, but committed together with every write made before the event
+        loop's next turn (group commit). The returned future completes when the write is durable,
+        or fails with ``StoreError``; the engine lets no user code run past the write until then.
+        """
+        record.steps[step.key] = step
+        statements = [self._step_row(record, step)]
+        if header:
+            statements.append(self._header_row(record))
+        self._apply(statements)
+        if self._batch is None:
+            loop = asyncio.get_running_loop()
+            self._batch = loop.create_future()
+            loop.call_soon(self._commit_batch, self._batch)
+        return self._batch
+
     def delete_steps(self, record: InstanceRecord, steps: Iterable[StepRecord]) -> None:
         """Remove steps and persist the header, in one transaction."""
         statements = [
@@ -255,5 +327,14 @@ class SQLiteStore:
         return None if row is None else json.loads(row[0])
 
     def close(self) -> None:
-        """Close the database."""
+        """Commit any deferred writes and close the database (again: nothing happens)."""
+        try:
+            pending = self._db.in_transaction
+        except sqlite3.ProgrammingError:
+            return  # already closed
+        if pending:
+            try:
+                self._commit()
+            except StoreError:
+                pass  # their runs were told; the file keeps the last commit
         self._db.close()

@@ -372,9 +372,9 @@ class _Crash:
 
 def _arm_crash(emulator: Emulator, crash: _Crash) -> None:
     store: Any = emulator._engine.store
-    original = store.save_step
+    original = store.save_step_deferred  # the crash scenario runs on SQLite, which journals so
 
-    def save_step(record: Any, step: StepRecord, *, header: bool = False) -> None:
+    def save_step_deferred(record: Any, step: StepRecord, *, header: bool = False) -> Any:
         retries = (step.config or {}).get("retries") or {}
         limit = retries.get("limit", 0) if isinstance(retries, dict) else 0
         if (
@@ -387,9 +387,9 @@ def _arm_crash(emulator: Emulator, crash: _Crash) -> None:
             crash.done.add(step.key)
             crash.pending = True
             raise StoreError("simulated crash by the rules checker (the step ran; its result was not saved)")
-        original(record, step, header=header)
+        return original(record, step, header=header)
 
-    store.save_step = save_step
+    store.save_step_deferred = save_step_deferred
 
 
 def _env_values(context: RunContext, emulator: Emulator) -> dict[str, Any]:

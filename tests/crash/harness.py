@@ -11,7 +11,7 @@ Kill plans (one per worker process, chosen by a seeded ``random.Random``):
   ``done`` trace line (0-1 ms: a step's result was just journaled, the next has not begun), a
   ``retry`` / ``sleep`` trace line (anywhere before its absolute deadline), a ``wait`` line
   (0-45 ms: inside the event wait), a ``send n begin`` line (0-2 ms: around ``send_event``);
-- ``write``: the worker kills itself right before or after its N-th durable store write
+- ``write``: the worker kills itself right before or after its N-th commit
   (N uniform in 1-14): exactly between two durable states.
 
 After every kill the state file is read raw (a copy) and the kill is classified by the durable

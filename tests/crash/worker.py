@@ -18,7 +18,7 @@ result of a wait step, both moved in one transaction) before anything runs: pres
 Hook events are traced (no fsync) to ``JOURNAL.trace`` so the parent can aim kills at retry
 delays, sleeps, event waits and step boundaries (``done <step>``, written right after a step's
 result is journaled). With ``--kill-at-write N`` the worker SIGKILLs itself right before
-or right after its N-th durable store write, i.e. exactly between two durable states.
+or right after its N-th commit, i.e. exactly between two durable states.
 """
 
 from __future__ import annotations
@@ -50,34 +50,22 @@ def die() -> None:
 
 
 class KillingStore(SQLiteStore):
-    """The SQLite store, dying right before or after its N-th durable write."""
+    """The SQLite store, dying right before or after its N-th commit (a durable write; a group
+    commit can carry several journal writes)."""
 
     def __init__(self, path: str, kill_at: int, when: str) -> None:
         super().__init__(path)
         self.kill_at = kill_at
         self.when = when
-        self.writes = 0
+        self.commits = 0
 
-    def _around(self, write: Any, *args: Any, **kwargs: Any) -> Any:
-        self.writes += 1
-        if self.writes == self.kill_at and self.when == "before":
+    def _commit(self) -> None:
+        self.commits += 1
+        if self.commits == self.kill_at and self.when == "before":
             die()
-        result = write(*args, **kwargs)
-        if self.writes == self.kill_at and self.when == "after":
+        super()._commit()
+        if self.commits == self.kill_at and self.when == "after":
             die()
-        return result
-
-    def insert_instance(self, record: Any) -> None:
-        self._around(super().insert_instance, record)
-
-    def save_header(self, record: Any) -> None:
-        self._around(super().save_header, record)
-
-    def save_step(self, record: Any, step: Any, *, header: bool = False) -> None:
-        self._around(super().save_step, record, step, header=header)
-
-    def delete_steps(self, record: Any, steps: Any) -> None:
-        self._around(super().delete_steps, record, steps)
 
 
 class Tracer:

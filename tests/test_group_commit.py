@@ -1,0 +1,133 @@
+"""Group commit on SQLite: journal writes of running instances share commits, yet no workflow code
+runs past a write before it is on disk.
+
+"On disk" is checked from a second SQLite connection, which (in WAL mode) sees committed data
+only: what it reads is what a process killed at that moment would find.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cfwf_emulator import Emulator, StorageWarning, WorkflowEntrypoint
+
+SEEN: dict[str, Any] = {}
+
+
+def committed_steps(state: Path, instance_id: str) -> dict[str, dict[str, Any]]:
+    """The steps of ``instance_id`` as another process would read them now."""
+    db = sqlite3.connect(state)
+    try:
+        rows = db.execute("SELECT name, data FROM steps WHERE id = ?", (instance_id,)).fetchall()
+    finally:
+        db.close()
+    return {name: json.loads(data) for name, data in rows}
+
+
+class Observer(WorkflowEntrypoint):
+    """Records, from inside the workflow, what is committed at each point."""
+
+    async def run(self, event: Any, step: Any) -> Any:
+        state = Path(event["payload"]["state"])
+
+        def first() -> int:
+            SEEN["inside first"] = committed_steps(state, event["instanceId"])
+            return 1
+
+        await step.do("first", first)
+        SEEN["after first"] = committed_steps(state, event["instanceId"])
+        await step.sleep("nap", "1 minute")
+        SEEN["after nap"] = committed_steps(state, event["instanceId"])
+        return "done"
+
+
+class Counter(WorkflowEntrypoint):
+    """Ten trivial steps."""
+
+    async def run(self, event: Any, step: Any) -> Any:
+        value = 0
+        for index in range(10):
+            value = await step.do(f"step {index}", lambda v=value: v + 1)
+        return value
+
+
+class BigOrSmall(WorkflowEntrypoint):
+    """One step whose result is large or small, as the params say."""
+
+    async def run(self, event: Any, step: Any) -> Any:
+        size = event["payload"]["size"]
+        return len(await step.do("make", lambda: "x" * size))
+
+
+def make(state: Path) -> Emulator:
+    emu = Emulator(clock="virtual", storage=f"sqlite:///{state}")
+    emu.add_workflow("observer", Observer, binding="OBSERVER")
+    emu.add_workflow("counter", Counter, binding="COUNTER")
+    emu.add_workflow("sizes", BigOrSmall, binding="SIZES")
+    return emu
+
+
+@pytest.fixture(autouse=True)
+def _clear_seen() -> None:
+    SEEN.clear()
+
+
+async def test_a_callback_runs_only_after_its_attempt_is_committed(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    async with make(state) as emu:
+        await emu.env.OBSERVER.create(id="o1", params={"state": str(state)})
+        await emu.run_until_idle()
+    attempts = SEEN["inside first"]["first"]["attempts"]
+    assert len(attempts) == 1 and attempts[0]["end"] is None  # the attempt in flight, on disk
+
+
+async def test_the_workflow_sees_a_step_result_or_sleep_end_only_once_it_is_committed(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    async with make(state) as emu:
+        inst = await emu.env.OBSERVER.create(id="o1", params={"state": str(state)})
+        await emu.run_until_idle()
+        assert await inst.status() == {"status": "complete", "output": "done"}
+    assert SEEN["after first"]["first"]["state"] == "ok"
+    assert SEEN["after nap"]["nap"]["state"] == "ok"
+
+
+async def test_steps_of_concurrent_instances_share_commits(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    commits: list[str] = []
+    async with make(state) as emu:
+        emu._store._db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+        for index in range(20):
+            await emu.env.COUNTER.create(id=f"c{index}")
+        created = len(commits)
+        await emu.run_until_idle()
+        for index in range(20):
+            assert await (await emu.env.COUNTER.get(f"c{index}")).status() == {"status": "complete", "output": 10}
+    step_commits = len(commits) - created
+    # 20 instances x 10 steps journal 400 writes (each attempt's start and its result); shared
+    # commits need about 2 per step index, plus each instance's completion
+    assert step_commits <= 2 * 10 + 20 + 5, step_commits
+    for index in range(20):
+        assert all(step["state"] == "ok" for step in committed_steps(state, f"c{index}").values())
+
+
+async def test_a_write_failing_inside_a_shared_commit_stops_only_its_own_instance(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    async with make(state) as first:
+        big = await first.env.SIZES.create(id="big", params={"size": 900_000})
+        small = await first.env.SIZES.create(id="small", params={"size": 10})
+        db = first._store._db  # the disk has room for small writes only from here on
+        db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0] + 8}")
+        with pytest.warns(StorageWarning, match="stopped instance sizes/big: .*database or disk is full"):
+            await first.run_until_idle()
+        assert await small.status() == {"status": "complete", "output": 10}
+        assert len(first._engine.storage_errors) == 1
+        db.execute("PRAGMA max_page_count = 1073741823")
+    assert committed_steps(state, "small")["make"]["state"] == "ok"
+    async with make(state) as second:
+        await second.run_until_idle()
+        assert await (await second.env.SIZES.get("big")).status() == {"status": "complete", "output": 900_000}
