@@ -290,11 +290,14 @@ class Emulator:
         self.clock.on_change = lambda ms: frozen.move_to(utc_from_ms(ms))
 
     async def aclose(self) -> None:
-        """Stop every running instance; their state stays in the store."""
+        """Stop every running instance; their state stays in the store (with SQLite, all of it in
+        the state file itself, so the file can be copied once this returns)."""
         if self._loop is None:
             return
         try:
             await self._engine.stop()
+            if isinstance(self._store, SQLiteStore):
+                self._store.checkpoint()
         finally:
             self._loop = None
             if self._lock is not None:

@@ -425,6 +425,21 @@ async def test_a_complete_instance_is_readable_after_restart(tmp_path: Path) -> 
     assert CALLS == {"one": 1, "two": 1, "three": 1}
 
 
+async def test_a_copy_of_the_state_file_alone_is_complete_once_the_emulator_closes(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    async with emulator(state) as first:
+        await first.env.STEPS.create(id="done")
+        await first.run_until_idle()
+    backup = tmp_path / "backup" / "state.db"
+    backup.parent.mkdir()
+    backup.write_bytes(state.read_bytes())  # the file only: no -wal, as a plain copy takes it
+    async with emulator(backup, at=START_MS + HOUR) as restored:
+        assert await (await restored.env.STEPS.get("done")).status() == {
+            "status": "complete", "output": [{"n": 1}, "two", 3]
+        }
+    assert CALLS == {"one": 1, "two": 1, "three": 1}
+
+
 async def test_errored_and_terminated_instances_stay_so_after_restart(tmp_path: Path) -> None:
     state = tmp_path / "state.db"
     async with emulator(state) as first:

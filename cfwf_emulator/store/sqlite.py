@@ -326,6 +326,16 @@ class SQLiteStore:
         row = self._db.execute("SELECT data FROM resources WHERE name = ?", (name,)).fetchone()
         return None if row is None else json.loads(row[0])
 
+    def checkpoint(self) -> None:
+        """Commit any deferred writes and move the WAL into the main file, so that the state file
+        alone (without its ``-wal``) holds everything: a copy of it is a complete backup."""
+        if self._db.in_transaction:
+            self._commit()
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: checkpointing the state file failed: {exc}") from None
+
     def close(self) -> None:
         """Commit any deferred writes and close the database (again: nothing happens)."""
         try:
