@@ -43,6 +43,9 @@ NON_RETRYABLE_GENERIC = (
 )
 STEP_TYPES = ("do", "sleep", "waitForEvent")
 RESUMABLE = frozenset({"queued", "running", "waiting"})
+#: Hibernated instances woken per event-loop turn when many of their timers end at once: waking
+#: 100,000 in one turn held them all in memory together (benchmarks: peak resident memory).
+WAKE_CHUNK = 1_000
 
 
 @dataclass
@@ -111,6 +114,7 @@ class Engine:
         #: Test mode ``hibernate="always"``: replay every instance after each step.
         self.replay_every_step = False
         self.sleepers: dict[tuple[str, str], Any] = {}
+        self._due_wakes: deque[tuple[str, str]] = deque()
         #: Storage failures that stopped instances mid-run (see ``storage_failed``).
         self.storage_errors: list[Exception] = []
 
@@ -179,6 +183,18 @@ class Engine:
 
     # -- hibernation -----------------------------------------------------------------------
 
+    def release_if_finished(self, live: LiveInstance) -> None:
+        """With hibernation on, a finished instance leaves memory; it is reloaded when asked about."""
+        key = (live.record.workflow, live.record.id)
+        if (
+            self.hibernate_after_ms is not None
+            and live.record.status in TERMINAL
+            and self.live.get(key) is live
+            and not live.status_unsaved
+        ):
+            live.task = None
+            del self.live[key]
+
     def hibernate(self, live: LiveInstance, wake_at: float) -> None:
         """Evict a blocked instance from memory; it is replayed at ``wake_at`` or on an event."""
         record = live.record
@@ -195,7 +211,22 @@ class Engine:
         )
 
     def _wake(self, workflow: str, instance_id: str) -> None:
+        """A hibernated instance's timer ended: queue it, to be woken ``WAKE_CHUNK`` per turn."""
         self.sleepers.pop((workflow, instance_id), None)
+        if self.loop is None:
+            return
+        self._due_wakes.append((workflow, instance_id))
+        if len(self._due_wakes) == 1:
+            self.loop.call_soon(self._wake_due)
+
+    def _wake_due(self) -> None:
+        due = self._due_wakes
+        for _ in range(min(WAKE_CHUNK, len(due))):
+            self._wake_now(*due.popleft())
+        if due and self.loop is not None:
+            self.loop.call_soon(self._wake_due)
+
+    def _wake_now(self, workflow: str, instance_id: str) -> None:
         if self.loop is None or not self.exists(workflow, instance_id):
             return
         live = self._live(workflow, instance_id)
@@ -215,6 +246,7 @@ class Engine:
         for sleeper in self.sleepers.values():
             sleeper.cancel()
         self.sleepers.clear()
+        self._due_wakes.clear()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         for live in self.live.values():
@@ -388,6 +420,16 @@ class Engine:
             self.live[key] = live
         return live
 
+    def _read(self, workflow: str, instance_id: str) -> InstanceRecord:
+        """The instance's record for reading: one not in memory is loaded, not kept."""
+        live = self.live.get((workflow, instance_id))
+        if live is not None:
+            return live.record
+        record = self.store.load_instance(workflow, instance_id)
+        if record is None:
+            return self._live(workflow, instance_id).record  # raises instance.not_found
+        return record
+
     def exists(self, workflow: str, instance_id: str) -> bool:
         """Whether the instance exists."""
         return (workflow, instance_id) in self.live or self.store.has_instance(workflow, instance_id)
@@ -515,7 +557,7 @@ class Engine:
 
     def status(self, workflow: str, instance_id: str) -> dict[str, Any]:
         """``{"status", "output"}`` plus ``"error"`` when errored, as Cloudflare's ``status()``."""
-        record = self._live(workflow, instance_id).record
+        record = self._read(workflow, instance_id)
         result: dict[str, Any] = {
             "status": record.status,
             "output": decode(record.output) if record.output is not None else None,
@@ -526,7 +568,7 @@ class Engine:
 
     def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
         """Instance details shaped like Cloudflare's REST API, with the step timeline."""
-        record = self._live(workflow, instance_id).record
+        record = self._read(workflow, instance_id)
         steps = sorted(record.steps.values(), key=lambda s: s.seq)
         return {
             "id": record.id,

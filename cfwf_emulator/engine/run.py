@@ -782,3 +782,4 @@ async def run_instance(engine: "Engine", live: "LiveInstance") -> None:
         run.closed = True
         if live.run is run:
             live.run = None
+            engine.release_if_finished(live)
