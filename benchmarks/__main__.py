@@ -1,11 +1,15 @@
-"""Print the benchmark table: median, min and max of several runs, and the ratio to a floor
+"""Print the benchmark tables: median, min and max of several runs, and the ratio to each baseline
 measured in the same run.
 
-    python -m benchmarks            # full sizes
-    python -m benchmarks --smoke    # tiny sizes (CI runs this so the command cannot rot)
+    python -m benchmarks              # full sizes (about 4 minutes on a 2-core machine)
+    python -m benchmarks --smoke      # tiny sizes, no peers (CI runs this so it cannot rot)
 
-Floors: "asyncio" makes the same number of awaited calls with no engine; "sqlite" makes one
-SQLite commit per step with the same journal mode and synchronous setting, and no engine.
+Baselines. Floors, the least any engine could spend: "asyncio" makes the same awaited calls with
+no engine; "sqlite" makes one commit per durable point with the same settings and no engine.
+Peers, what users would otherwise run: Cloudflare's local engine (``wrangler dev``, through the
+conformance differential runner, when ``python -m conformance.differential --setup`` was run) for
+the in-memory rows, and DBOS on SQLite (the ``bench`` extra) for the SQLite rows. A baseline that
+is not installed is shown as "not run".
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import argparse
 import asyncio
 import json
 import platform
-import sqlite3
+import shutil
 import statistics
 import subprocess
 import sys
@@ -27,6 +31,14 @@ from typing import Any, Callable
 
 from cfwf_emulator import Emulator, WorkflowEntrypoint
 
+from . import events, plugin, resume
+from .floors import asyncio_steps, sqlite_commits
+
+SHAPES = ((100, 10), (1, 1_000), (1, 10_000))
+"""(instances, steps) of the trivial-steps rows."""
+DBOS_MAX_STEPS = 1_000
+"""DBOS takes about 40 s for one instance of 10,000 steps; its 1,000-step row gives its rate."""
+
 
 class TrivialSteps(WorkflowEntrypoint):
     """``n`` trivial steps (i -> i + 1), each a real journaled step."""
@@ -38,7 +50,8 @@ class TrivialSteps(WorkflowEntrypoint):
         return value
 
 
-async def _emulator_run(instances: int, steps: int, storage: str = "memory") -> None:
+async def _emulator_steps(instances: int, steps: int, storage: str) -> float:
+    began = time.perf_counter()
     emu = Emulator(clock="virtual", storage=storage)
     emu.add_workflow("trivial", TrivialSteps, binding="TRIVIAL")
     async with emu:
@@ -48,87 +61,187 @@ async def _emulator_run(instances: int, steps: int, storage: str = "memory") -> 
         last = await emu.env.TRIVIAL.get(f"i{instances - 1}")
         status = await last.status()
         assert status == {"status": "complete", "output": steps}, status
+    return time.perf_counter() - began
 
 
-async def _asyncio_floor(instances: int, steps: int) -> None:
-    async def one_step(value: int) -> int:
-        return value + 1
-
-    async def one_instance() -> int:
-        value = 0
-        for _ in range(steps):
-            value = await one_step(value)
-        return value
-
-    await asyncio.gather(*(one_instance() for _ in range(instances)))
+def _steps_run(instances: int, steps: int, synchronous: str | None, scratch: Path) -> float:
+    storage = "memory" if synchronous is None else f"sqlite:///{scratch / 'state.db'}?synchronous={synchronous}"
+    return asyncio.run(_emulator_steps(instances, steps, storage))
 
 
-def _sqlite_floor(path: Path, synchronous: str, instances: int, steps: int) -> None:
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute(f"PRAGMA synchronous = {synchronous}")
-    db.execute("CREATE TABLE steps (instance INTEGER, step INTEGER, result TEXT)")
-    for instance in range(instances):
-        for index in range(steps):
-            db.execute("INSERT INTO steps VALUES (?, ?, ?)", (instance, index, str(index + 1)))
-    db.close()
+def _asyncio_floor(instances: int, steps: int, _scratch: Path) -> float:
+    return asyncio_steps(instances, steps)
+
+
+def _sqlite_floor(synchronous: str, commits: int, scratch: Path) -> float:
+    return sqlite_commits(scratch / "floor.db", synchronous, commits)
 
 
 @dataclass
-class Workload:
-    """One row of the table."""
+class Row:
+    """One workload: the emulator's run and its floor, each returning seconds for one run."""
 
     label: str
-    run: Callable[[Path], None]
+    shape: str
+    work: int
+    unit: str
+    run: Callable[[Path], float]
     floor_label: str
-    floor: Callable[[Path], None]
-    steps: int
+    floor: Callable[[Path], float]
+    peer: tuple[int, int] | None = None  # the (instances, steps) a peer measures for this row
 
 
-def _measure(make: Callable[[Path], None], repeat: int) -> list[float]:
+@dataclass
+class Measured:
+    """A row's timings."""
+
+    row: Row
+    times: list[float]
+    floor: float
+    peer_label: str
+    peer: list[float] | None
+    peer_note: str = ""
+
+    @property
+    def median(self) -> float:
+        """Median seconds of the emulator's runs."""
+        return statistics.median(self.times)
+
+
+def _rows(scale: int) -> list[Row]:
+    rows = []
+    for synchronous in (None, "FULL", "NORMAL"):
+        for instances, steps in SHAPES:
+            n, k = max(1, instances // scale), max(1, steps // scale)
+            if synchronous == "NORMAL" and steps > 1_000:
+                continue
+            where = "memory" if synchronous is None else f"SQLite WAL+{synchronous}"
+            floor: Callable[[Path], float]
+            if synchronous is None:
+                floor_label, floor = "asyncio", partial(_asyncio_floor, n, k)
+            else:
+                floor_label, floor = f"sqlite {synchronous}", partial(_sqlite_floor, synchronous, n * k)
+            rows.append(Row(
+                f"{n} x {k:,} steps, {where}", f"{n} x {k:,} steps", n * k, "steps",
+                partial(_steps_run, n, k, synchronous), floor_label, floor,
+                peer=(n, k) if synchronous != "NORMAL" else None,
+            ))
+    waiters, per_instance = max(1, 1_000 // scale), 10
+    for storage, floor_label in (("memory", "asyncio"), ("FULL", "sqlite FULL")):
+        where = "memory" if storage == "memory" else "SQLite WAL+FULL"
+
+        def run(scratch: Path, storage: str = storage) -> float:
+            url = "memory" if storage == "memory" else f"sqlite:///{scratch / 'state.db'}"
+            return events.run_emulator(waiters, per_instance, url)
+
+        def floor(scratch: Path, storage: str = storage) -> float:
+            if storage == "memory":
+                return events.run_asyncio_floor(waiters, per_instance)
+            return events.run_sqlite_floor(scratch / "floor.db", "FULL", waiters, per_instance)
+
+        rows.append(Row(
+            f"{waiters * per_instance:,} events -> {waiters:,} waiting, {where}",
+            f"{waiters * per_instance:,} events", waiters * per_instance, "events", run, floor_label, floor,
+        ))
+    return rows
+
+
+def _resume_row(steps: int, template: Path) -> Row:
+    def run(scratch: Path) -> float:
+        copy = scratch / "state.db"
+        shutil.copy(template, copy)
+        return resume.resume_in_new_process(copy, steps)["resume_s"]
+
+    return Row(
+        f"resume {steps:,}-step instance, new process", f"resume {steps:,} steps", steps, "steps",
+        run, "sqlite read", lambda _scratch: resume.read_floor(template),
+    )
+
+
+def _timed(make: Callable[[Path], float], repeat: int) -> list[float]:
     times = []
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as scratch:
-            began = time.perf_counter()
-            make(Path(scratch))
-            times.append(time.perf_counter() - began)
+            times.append(make(Path(scratch)))
     return times
 
 
-def _memory_run(instances: int, steps: int, _scratch: Path) -> None:
-    asyncio.run(_emulator_run(instances, steps))
+class Peers:
+    """Runs the peer baselines for the rows that have one; "not run" when not installed."""
+
+    def __init__(self, enabled: bool, repeat: int) -> None:
+        self.enabled = enabled
+        self.repeat = repeat
+        self.notes: list[str] = []
+        self._cloudflare: Any = None
+        self._cloudflare_missing = "not run (--smoke)" if not enabled else ""
+        self._stack: Any = None
+
+    def __enter__(self) -> "Peers":
+        if not self.enabled:
+            return self
+        try:
+            from . import cloudflare_local
+            from conformance.differential.install import SetupError
+        except ImportError as exc:
+            self._cloudflare_missing = f"not run ({exc})"
+            return self
+        try:
+            self._stack = cloudflare_local.local_engine()
+            self._cloudflare = self._stack.__enter__()
+            self.notes.append(
+                f"Cloudflare local engine: wrangler dev (startup {self._cloudflare.startup_seconds:.1f} s, "
+                "excluded), real time, polled every 20 ms"
+            )
+        except SetupError:
+            self._stack = None
+            self._cloudflare_missing = "not run (python -m conformance.differential --setup)"
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._stack is not None:
+            self._stack.__exit__(*exc_info)
+
+    def measure(self, row: Row) -> tuple[str, list[float] | None, str]:
+        """(peer label, its times or None, why not run)."""
+        if row.peer is None:
+            return "", None, ""
+        instances, steps = row.peer
+        if "memory" in row.label:
+            if self._cloudflare is None:
+                return "CF local", None, self._cloudflare_missing
+            return "CF local", self._cloudflare.measure(instances, steps, self.repeat), ""
+        if not self.enabled:
+            return "DBOS", None, "not run (--smoke)"
+        if steps > DBOS_MAX_STEPS:
+            return "DBOS", None, "not run (~40 s/run)"
+        from . import dbos_baseline
+
+        times = dbos_baseline.measure(instances, steps, self.repeat)
+        return "DBOS", times, "" if times is not None else 'not run (pip install -e ".[bench]")'
 
 
-def _memory_floor(instances: int, steps: int, _scratch: Path) -> None:
-    asyncio.run(_asyncio_floor(instances, steps))
-
-
-def _sqlite_run(synchronous: str, instances: int, steps: int, scratch: Path) -> None:
-    storage = f"sqlite:///{scratch / 'state.db'}?synchronous={synchronous}"
-    asyncio.run(_emulator_run(instances, steps, storage))
-
-
-def _sqlite_floor_run(synchronous: str, instances: int, steps: int, scratch: Path) -> None:
-    _sqlite_floor(scratch / "floor.db", synchronous, instances, steps)
-
-
-def _workloads(scale: int) -> list[Workload]:
-    rows = []
-    for instances, steps in ((100, 10), (1, 1_000), (1, 10_000)):
-        n, k = max(1, instances // scale), max(1, steps // scale)
-        rows.append(Workload(
-            f"{n} x {k:,} steps, memory", partial(_memory_run, n, k),
-            "asyncio", partial(_memory_floor, n, k), n * k,
-        ))
-    for synchronous in ("FULL", "NORMAL"):
-        for instances, steps in ((1, 1_000), (100, 10)):
-            n, k = max(1, instances // scale), max(1, steps // scale)
-            rows.append(Workload(
-                f"{n} x {k:,} steps, SQLite WAL+{synchronous}",
-                partial(_sqlite_run, synchronous, n, k),
-                f"sqlite {synchronous}", partial(_sqlite_floor_run, synchronous, n, k), n * k,
-            ))
-    return rows
+def _print_steps_table(measured: list[Measured]) -> None:
+    header = (
+        f"| {'workload':<44} | {'median s':>8} | {'min s':>8} | {'max s':>8} | {'per s':>7} | "
+        f"{'floor':<13} | {'floor s':>8} | {'x floor':>7} | {'peer':<8} | {'peer s':>8} | {'peer/emu':>8} |"
+    )
+    print(header)
+    print("|" + "|".join("-" * len(part) for part in header.split("|")[1:-1]) + "|")
+    for m in measured:
+        row = m.row
+        if m.peer is not None:
+            peer_median = statistics.median(m.peer)
+            peer_cells = f"{peer_median:>8.3f} | {peer_median / m.median:>7.1f}x"
+        elif m.peer_label:
+            peer_cells = f"{m.peer_note:<19}"
+        else:
+            peer_cells = f"{'':>8} | {'':>8}"
+        print(
+            f"| {row.label:<44} | {m.median:>8.4f} | {min(m.times):>8.4f} | {max(m.times):>8.4f} | "
+            f"{row.work / m.median:>7.0f} | {row.floor_label:<13} | {m.floor:>8.4f} | "
+            f"{m.median / m.floor:>7.1f} | {m.peer_label:<8} | {peer_cells} |"
+        )
 
 
 SLEEPER_CASES = (
@@ -138,11 +251,12 @@ SLEEPER_CASES = (
 )
 
 
-def _sleepers_table(count: int) -> None:
+def _sleepers_table(count: int) -> dict[str, dict[str, Any]]:
     """Each case in its own process, so peak resident memory is the case's own."""
     print(f"\n{count:,} instances sleeping 30 days (virtual), then one step; created 100 per create_batch")
     print(f"| {'case':<34} | {'create all s':>12} | {'total s':>8} | {'RSS asleep MB':>13} | {'peak RSS MB':>11} |")
     print(f"|{'-' * 36}|{'-' * 14}|{'-' * 10}|{'-' * 15}|{'-' * 13}|")
+    results = {}
     for label, case in SLEEPER_CASES:
         done = subprocess.run(
             [sys.executable, "-m", "benchmarks.sleepers", str(count), *case],
@@ -152,46 +266,127 @@ def _sleepers_table(count: int) -> None:
             print(f"| {label:<34} | failed: {done.stderr.strip().splitlines()[-1] if done.stderr else done.returncode} |")
             continue
         result = json.loads(done.stdout)
+        results[label] = result
         print(
             f"| {label:<34} | {result['create_s']:>12.2f} | {result['total_s']:>8.2f} | "
-            f"{result['sleeping_rss_mb']:>13.0f} | {result['peak_rss_mb']:>11.0f} |"
+            f"{result['sleeping_rss_mb']:>13.0f} | {result['peak_rss_mb']:>11.0f} |",
+            flush=True,
         )
-    print()
+    return results
+
+
+def _plugin_table(tests: int, repeat: int) -> dict[str, float]:
+    print(f"\npytest plugin: per test = pytest's setup + call + teardown durations, median of "
+          f"{tests} tests per process (first test: one-time imports); import in a fresh interpreter")
+    print(f"| {'what':<52} | {'median ms':>9} | {'min ms':>7} | {'max ms':>7} | {'first test ms':>13} |")
+    print(f"|{'-' * 54}|{'-' * 11}|{'-' * 9}|{'-' * 9}|{'-' * 15}|")
+    figures: dict[str, float] = {}
+    per_test = [
+        ("test without fixtures (floor)", "bare"),
+        ("test taking cfwf", "cfwf"),
+        ("async test taking cfwf, one 1-step instance", "cfwf_async"),
+    ]
+    for label, kind in per_test:
+        runs = [plugin.per_test_ms(kind, tests) for _ in range(repeat)]
+        values, firsts = [median for median, _ in runs], [first for _, first in runs]
+        figures[label] = statistics.median(values)
+        print(f"| {label:<52} | {figures[label]:>9.2f} | {min(values):>7.2f} | {max(values):>7.2f} | "
+              f"{statistics.median(firsts):>13.1f} |", flush=True)
+    imports = [
+        ("import pytest_cfwf (pytest already imported)", "pytest_cfwf", "pytest"),
+        ("import pytest (baseline)", "pytest", ""),
+    ]
+    for label, module, after in imports:
+        values = [plugin.import_ms(module, after=after) for _ in range(repeat)]
+        figures[label] = statistics.median(values)
+        print(f"| {label:<52} | {figures[label]:>9.2f} | {min(values):>7.2f} | {max(values):>7.2f} | {'':>13} |",
+              flush=True)
+    overhead = figures["test taking cfwf"] - figures["test without fixtures (floor)"]
+    print(f"cfwf fixture overhead per test: {overhead:.2f} ms")
+    figures["overhead"] = overhead
+    return figures
+
+
+def _targets(measured: list[Measured], sleepers: dict[str, dict[str, Any]], plugin_figures: dict[str, float]) -> None:
+    by_label = {m.row.label: m for m in measured}
+
+    def rate(label: str) -> float:
+        m = by_label[label]
+        return m.row.work / m.median
+
+    def line(what: str, figure: str, met: bool) -> None:
+        print(f"- {what}: {figure} -> {'met' if met else 'MISSED'}")
+
+    print("\nTargets (issue 7)")
+    memory = [m for m in measured if m.row.label.endswith("steps, memory")]
+    line("in-memory >= 50,000 trivial steps/s",
+         ", ".join(f"{m.row.shape} {rate(m.row.label):,.0f}" for m in memory),
+         all(rate(m.row.label) >= 50_000 for m in memory))
+    for m in memory:
+        if m.peer is not None:
+            ratio = statistics.median(m.peer) / m.median
+            line(f"{m.row.shape} in memory >= 50x Cloudflare's local engine", f"{ratio:.0f}x", ratio >= 50)
+    durable = [m for m in measured if m.row.label.endswith("SQLite WAL+FULL") and m.row.unit == "steps"]
+    for m in durable:
+        line(f"{m.row.label} >= 5,000 durable steps/s", f"{rate(m.row.label):,.0f}", rate(m.row.label) >= 5_000)
+        if m.peer is not None:
+            ratio = statistics.median(m.peer) / m.median
+            line(f"{m.row.shape} on SQLite >= 10x DBOS", f"{ratio:.1f}x", ratio >= 10)
+    single = sorted((m for m in memory if m.row.label.startswith("1 x")), key=lambda m: m.row.work)
+    if len(single) == 2:
+        scaling = single[1].median / single[0].median
+        line("10,000 steps within 12x the cost of 1,000", f"{scaling:.1f}x", scaling <= 12)
+    for label, result in sleepers.items():
+        if label in ("memory, hibernate after 1 hour", "SQLite WAL+NORMAL, hibernate"):
+            line(f"100,000 sleepers ({label}) in < 60 s and < 300 MB (peak)",
+                 f"{result['total_s']:.1f} s, {result['sleeping_rss_mb']:.0f} MB asleep, {result['peak_rss_mb']:.0f} MB peak",
+                 result["total_s"] < 60 and result["peak_rss_mb"] < 300)
+    if plugin_figures:
+        line("cfwf fixture overhead < 5 ms per test", f"{plugin_figures['overhead']:.2f} ms", plugin_figures["overhead"] < 5)
+        imported = plugin_figures["import pytest_cfwf (pytest already imported)"]
+        line("plugin import < 50 ms", f"{imported:.1f} ms", imported < 50)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the workloads and print the table."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run each")
-    parser.add_argument("--repeat", type=int, default=5, help="runs per workload (default 5)")
+    """Run the workloads and print the tables."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run each, no peers")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per workload (default 3)")
+    parser.add_argument("--no-peers", action="store_true", help="skip DBOS and Cloudflare's local engine")
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    began = time.perf_counter()
     scale = 100 if args.smoke else 1
     repeat = 1 if args.smoke else args.repeat
     print(
         f"cfwf-emulator benchmarks on CPython {platform.python_version()}, {platform.machine()}, "
-        f"virtual clock; {repeat} run(s) each; median / min / max seconds"
+        f"virtual clock; {repeat} run(s) each; seconds; 'x floor' = emulator / floor, "
+        f"'peer/emu' = how many times faster than the peer"
     )
-    header = (
-        f"| {'workload':<36} | {'median':>8} | {'min':>8} | {'max':>8} | {'steps/s':>8} | "
-        f"{'floor':<13} | {'floor s':>8} | {'x floor':>7} |"
-    )
-    print(header)
-    print("|" + "|".join("-" * len(part) for part in header.split("|")[1:-1]) + "|")
-    medians: dict[str, float] = {}
-    for row in _workloads(scale):
-        times = _measure(row.run, repeat)
-        floor = statistics.median(_measure(row.floor, repeat))
-        median = statistics.median(times)
-        medians[row.label] = median
-        print(
-            f"| {row.label:<36} | {median:>8.4f} | {min(times):>8.4f} | {max(times):>8.4f} | "
-            f"{row.steps / median:>8.0f} | {row.floor_label:<13} | {floor:>8.4f} | "
-            f"{median / floor:>7.1f} |"
-        )
-    _sleepers_table(100 if args.smoke else 100_000)
-    small = next(label for label in medians if label.startswith("1 x") and label.endswith("memory"))
-    large = [label for label in medians if label.startswith("1 x") and label.endswith("memory")][-1]
-    print(f"scaling: '{large}' costs {medians[large] / medians[small]:.1f}x '{small}'")
+    measured: list[Measured] = []
+    with Peers(enabled=not (args.smoke or args.no_peers), repeat=repeat) as peers:
+        with tempfile.TemporaryDirectory() as scratch:
+            resume_steps = max(1, 10_000 // scale)
+            template = Path(scratch) / "resume.db"
+            resume.build_state(template, resume_steps)
+            for row in [*_rows(scale), _resume_row(resume_steps, template)]:
+                times = _timed(row.run, repeat)
+                floor = statistics.median(_timed(row.floor, repeat))
+                label, peer_times, note = peers.measure(row)
+                measured.append(Measured(row, times, floor, label, peer_times, note))
+                print(f"  measured {row.label}", file=sys.stderr, flush=True)
+        for note in peers.notes:
+            print(note)
+    _print_steps_table(measured)
+    sleepers = _sleepers_table(100 if args.smoke else 100_000)
+    plugin_figures = _plugin_table(10 if args.smoke else 100, repeat)
+    if args.smoke:
+        print("\nTargets are judged at full sizes only (run without --smoke).")
+    else:
+        _targets(measured, sleepers, plugin_figures)
+    print(f"\nall benchmarks: {time.perf_counter() - began:.0f} s")
     return 0
 
 

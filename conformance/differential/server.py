@@ -45,19 +45,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_project(directory: Path) -> Path:
-    """The temp project: ``wrangler.jsonc`` and ``src/index.js`` (our own interpreter Worker)."""
+def write_project(directory: Path, worker: Path = WORKER_JS) -> Path:
+    """The temp project: ``wrangler.jsonc`` and ``src/index.js`` (``worker``: by default our own
+    interpreter Worker)."""
     (directory / "src").mkdir(parents=True, exist_ok=True)
     (directory / "wrangler.jsonc").write_text(WRANGLER_CONFIG)
-    shutil.copyfile(WORKER_JS, directory / "src" / "index.js")
+    shutil.copyfile(worker, directory / "src" / "index.js")
     return directory
 
 
 class DevServer:
     """``wrangler dev`` in its own process group; always stopped by :meth:`stop` / ``with``."""
 
-    def __init__(self, toolchain: Toolchain, port: int | None = None, verbose: bool = False) -> None:
+    def __init__(
+        self, toolchain: Toolchain, port: int | None = None, verbose: bool = False, worker: Path = WORKER_JS
+    ) -> None:
         self.toolchain = toolchain
+        self.worker = worker
         self.port = port or free_port()
         self.verbose = verbose
         self.proc: subprocess.Popen[bytes] | None = None
@@ -70,7 +74,7 @@ class DevServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, ready_timeout: float = 180.0) -> None:
-        project = write_project(self.tmp / "project")
+        project = write_project(self.tmp / "project", self.worker)
         env = dict(os.environ)
         env.update({
             "WRANGLER_SEND_METRICS": "false",

@@ -1,0 +1,150 @@
+"""Baseline: the "trivial steps" workload on DBOS (https://github.com/dbos-inc/dbos-transact-py)
+with its SQLite system database, to set beside the emulator's SQLite rows.
+
+    python -m benchmarks.dbos_baseline INSTANCES STEPS SCRATCH_DIR
+
+prints one JSON line ``{"seconds", "steps", "journal_mode", "synchronous"}`` and exits 0.
+
+What is measured. One DBOS workflow runs ``STEPS`` sequential calls of a DBOS step ``v -> v + 1``
+starting from 0 and returns the final value, exactly like ``TrivialSteps`` in
+``benchmarks/__main__.py``. ``INSTANCES`` workflows are started *concurrently* with
+``DBOS.start_workflow`` (DBOS runs each on a thread of its executor pool, so they overlap the way
+the emulator's instances do on its event loop), then every handle's ``get_result()`` is awaited
+and each result is checked to equal ``STEPS``. ``seconds`` is the wall time from the first
+``start_workflow`` to the last result: it excludes importing DBOS, ``DBOS.launch()`` (which creates
+and migrates the fresh database file ``SCRATCH_DIR/dbos.sqlite``) and ``DBOS.destroy()``, just as
+the emulator's rows time instance creation and running, not Python start-up. ``steps`` is
+``INSTANCES * STEPS``.
+
+Why the numbers are comparable to the emulator's SQLite rows. Both engines journal every step's
+result durably before the workflow moves on: DBOS writes one SQLite transaction per step (its
+``operation_outputs`` row), plus a couple per workflow for its status row, which is the same
+"one commit per step" that the ``sqlite`` floor in the table models. Both run on CPython's
+``sqlite3`` module against a local file, in one process, with no network.
+
+What differs, and should be said next to the number. DBOS leaves SQLite's durability settings at
+their defaults (it sets only ``busy_timeout`` and ``foreign_keys`` on each connection and opens
+``BEGIN IMMEDIATE`` transactions), so its connections report ``journal_mode = delete`` (a
+rollback journal, not WAL) and ``synchronous = FULL``; each commit therefore creates, fsyncs and
+deletes a journal file, which costs more than a WAL+FULL commit. The JSON's ``journal_mode`` and
+``synchronous`` fields are read from a connection of DBOS's own engine after the run, so they
+show what DBOS actually used. DBOS runs synchronous Python on threads through SQLAlchemy with a
+connection pool, where the emulator is single-threaded asyncio.
+
+``measure`` runs the module as a subprocess (a fresh interpreter and temporary directory per run,
+so DBOS's process-wide singleton and thread pool start clean) and returns the list of seconds, or
+None when ``dbos`` is not installed (it is the optional ``bench`` extra).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+DATABASE_NAME = "dbos.sqlite"
+_SYNCHRONOUS_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pragmas(dbos: Any) -> tuple[str, str]:
+    """``journal_mode`` and ``synchronous`` as seen by a connection of DBOS's system database engine."""
+    engine: Any = dbos._sys_db.engine  # private, but the only way to ask DBOS's own connections
+    with engine.connect() as connection:
+        journal_mode = str(connection.exec_driver_sql("PRAGMA journal_mode").scalar())
+        synchronous = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+    return journal_mode, _SYNCHRONOUS_NAMES.get(int(synchronous), str(synchronous))
+
+
+def run(instances: int, steps: int, scratch: Path) -> dict[str, Any]:
+    """Run the workload once in this process on a fresh ``scratch/dbos.sqlite``; return the JSON fields.
+
+    DBOS is a process-wide singleton, so call this at most once per process (``measure`` and the
+    command line do).
+    """
+    database = scratch / DATABASE_NAME
+    if database.exists():
+        raise RuntimeError(f"{database} already exists; the baseline needs a fresh database")
+    dbos_module = importlib.import_module("dbos")
+    DBOS: Any = dbos_module.DBOS
+
+    def add_one(value: int) -> int:
+        return value + 1
+
+    step: Any = DBOS.step()(add_one)
+
+    def trivial(count: int) -> int:
+        value = 0
+        for _ in range(count):
+            value = step(value)
+        return value
+
+    workflow: Any = DBOS.workflow()(trivial)
+
+    dbos: Any = DBOS(config={
+        "name": "cfwf-bench-baseline",
+        "system_database_url": f"sqlite:///{database}",
+        "log_level": "WARNING",
+        "enable_otlp": False,
+    })
+    try:
+        DBOS.launch()
+        began = time.perf_counter()
+        handles = [DBOS.start_workflow(workflow, steps) for _ in range(instances)]
+        results = [handle.get_result() for handle in handles]
+        seconds = time.perf_counter() - began
+        if results != [steps] * instances:
+            raise RuntimeError(f"wrong results: expected {instances} x {steps}, got {results[:5]}...")
+        journal_mode, synchronous = _pragmas(dbos)
+    finally:
+        DBOS.destroy(destroy_registry=True)
+    return {
+        "seconds": seconds,
+        "steps": instances * steps,
+        "journal_mode": journal_mode,
+        "synchronous": synchronous,
+    }
+
+
+def measure(instances: int, steps: int, repeat: int) -> list[float] | None:
+    """Run the baseline ``repeat`` times, each in its own subprocess and temporary directory.
+
+    Returns the seconds of each run, or None when the ``dbos`` package is not installed. Raises
+    RuntimeError, with the last line of the subprocess's stderr, if a run fails.
+    """
+    if importlib.util.find_spec("dbos") is None:
+        return None
+    times: list[float] = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as scratch:
+            done = subprocess.run(
+                [sys.executable, "-m", "benchmarks.dbos_baseline", str(instances), str(steps), scratch],
+                capture_output=True, text=True, check=False, cwd=_PROJECT_ROOT,
+            )
+        if done.returncode != 0:
+            lines = done.stderr.strip().splitlines()
+            raise RuntimeError(lines[-1] if lines else f"dbos baseline exited with {done.returncode}")
+        times.append(float(json.loads(done.stdout.strip().splitlines()[-1])["seconds"]))
+    return times
+
+
+def main(argv: list[str]) -> None:
+    """Parse ``INSTANCES STEPS SCRATCH_DIR``, run the workload once, print its JSON line."""
+    if len(argv) != 3:
+        raise SystemExit("usage: python -m benchmarks.dbos_baseline INSTANCES STEPS SCRATCH_DIR")
+    instances, steps, scratch = int(argv[0]), int(argv[1]), Path(argv[2])
+    # whatever DBOS might print goes to stderr, so stdout carries only the JSON line
+    with contextlib.redirect_stdout(sys.stderr):
+        result = run(instances, steps, scratch)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,112 @@
+"""The resume workload: a new process opens a SQLite state file holding one instance that finished
+``steps`` steps and waits for an event, replays it to that wait, then lets it complete.
+
+    python -m benchmarks.resume STATE_FILE STEPS     # one JSON line: import_s, resume_s, finish_s
+
+``resume_s`` runs from opening the state file until the instance waits again, every step replayed
+from the journal (none executed: checked). The floor reads the same journal rows and decodes
+their JSON with no engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+_BEGAN = time.perf_counter()
+
+from cfwf_emulator import Emulator, WorkflowEntrypoint  # noqa: E402 - timed import
+
+_IMPORTED = time.perf_counter()
+EXECUTED: list[int] = []
+
+
+def _add_one(value: int) -> int:
+    EXECUTED.append(value)
+    return value + 1
+
+
+class LongWorkflow(WorkflowEntrypoint):
+    """``steps`` trivial steps, then a wait for the ``go`` event."""
+
+    async def run(self, event: Any, step: Any) -> Any:
+        value = 0
+        for index in range(event["payload"]["steps"]):
+            value = await step.do(f"step {index}", lambda v=value: _add_one(v))
+        await step.wait_for_event("go", "go", "365 days")
+        return value
+
+
+def _emulator(state: Path, synchronous: str = "FULL") -> Emulator:
+    emu = Emulator(clock="virtual", storage=f"sqlite:///{state}?synchronous={synchronous}")
+    emu.add_workflow("long", LongWorkflow, binding="LONG")
+    return emu
+
+
+async def _build(state: Path, steps: int) -> None:
+    async with _emulator(state, "NORMAL") as emu:
+        await emu.env.LONG.create(id="long", params={"steps": steps})
+        await emu.advance(0)
+        status = await (await emu.env.LONG.get("long")).status()
+        assert status["status"] == "waiting", status
+
+
+def build_state(state: Path, steps: int) -> None:
+    """Write the state file: one instance with ``steps`` finished steps, waiting for ``go``."""
+    asyncio.run(_build(state, steps))
+
+
+async def _resume(state: Path, steps: int) -> dict[str, float]:
+    began = time.perf_counter()
+    async with _emulator(state) as emu:
+        await emu.advance(0)
+        handle = await emu.env.LONG.get("long")
+        waiting = time.perf_counter()
+        assert (await handle.status())["status"] == "waiting"
+        assert not EXECUTED, f"{len(EXECUTED)} steps executed again"
+        await handle.send_event(type="go", payload=None)
+        await emu.advance(0)
+        assert await handle.status() == {"status": "complete", "output": steps}
+        finished = time.perf_counter()
+    return {
+        "import_s": _IMPORTED - _BEGAN,
+        "resume_s": waiting - began,
+        "finish_s": finished - waiting,
+    }
+
+
+def resume_in_new_process(state: Path, steps: int) -> dict[str, float]:
+    """Run the resume in a fresh interpreter; its figures plus ``process_s`` (whole process)."""
+    began = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.resume", str(state), str(steps)],
+        capture_output=True, text=True, check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"resume failed: {done.stderr.strip().splitlines()[-1:]}")
+    result: dict[str, float] = json.loads(done.stdout)
+    result["process_s"] = time.perf_counter() - began
+    return result
+
+
+def read_floor(state: Path) -> float:
+    """Seconds to read and decode every journal row of the state file, with no engine."""
+    began = time.perf_counter()
+    db = sqlite3.connect(state)
+    try:
+        rows = db.execute("SELECT data FROM steps WHERE workflow = 'long' AND id = 'long'").fetchall()
+    finally:
+        db.close()
+    decoded = [json.loads(data) for (data,) in rows]
+    assert decoded
+    return time.perf_counter() - began
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(_resume(Path(sys.argv[1]), int(sys.argv[2])))))
