@@ -223,7 +223,7 @@ class Peers:
 
 def _print_steps_table(measured: list[Measured]) -> None:
     header = (
-        f"| {'workload':<44} | {'median s':>8} | {'min s':>8} | {'max s':>8} | {'per s':>7} | "
+        f"| {'workload':<48} | {'median s':>8} | {'min s':>8} | {'max s':>8} | {'per s':>7} | "
         f"{'floor':<13} | {'floor s':>8} | {'x floor':>7} | {'peer':<8} | {'peer s':>8} | {'peer/emu':>8} |"
     )
     print(header)
@@ -238,7 +238,7 @@ def _print_steps_table(measured: list[Measured]) -> None:
         else:
             peer_cells = f"{'':>8} | {'':>8}"
         print(
-            f"| {row.label:<44} | {m.median:>8.4f} | {min(m.times):>8.4f} | {max(m.times):>8.4f} | "
+            f"| {row.label:<48} | {m.median:>8.4f} | {min(m.times):>8.4f} | {max(m.times):>8.4f} | "
             f"{row.work / m.median:>7.0f} | {row.floor_label:<13} | {m.floor:>8.4f} | "
             f"{m.median / m.floor:>7.1f} | {m.peer_label:<8} | {peer_cells} |"
         )
