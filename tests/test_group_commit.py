@@ -7,6 +7,7 @@ only: what it reads is what a process killed at that moment would find.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
@@ -46,6 +47,21 @@ class Observer(WorkflowEntrypoint):
         return "done"
 
 
+class Concurrent(WorkflowEntrypoint):
+    """Three steps at once (asyncio.gather), each looking at what is committed when it starts."""
+
+    async def run(self, event: Any, step: Any) -> Any:
+        state = Path(event["payload"]["state"])
+
+        def make(name: str) -> Any:
+            def callback() -> str:
+                SEEN[f"inside {name}"] = committed_steps(state, event["instanceId"]).get(name)
+                return name
+            return callback
+
+        return await asyncio.gather(*(step.do(name, make(name)) for name in ("a", "b", "c")))
+
+
 class Counter(WorkflowEntrypoint):
     """Ten trivial steps."""
 
@@ -68,6 +84,7 @@ def make(state: Path) -> Emulator:
     emu = Emulator(clock="virtual", storage=f"sqlite:///{state}")
     emu.add_workflow("observer", Observer, binding="OBSERVER")
     emu.add_workflow("counter", Counter, binding="COUNTER")
+    emu.add_workflow("concurrent", Concurrent, binding="CONCURRENT")
     emu.add_workflow("sizes", BigOrSmall, binding="SIZES")
     return emu
 
@@ -84,6 +101,18 @@ async def test_a_callback_runs_only_after_its_attempt_is_committed(tmp_path: Pat
         await emu.run_until_idle()
     attempts = SEEN["inside first"]["first"]["attempts"]
     assert len(attempts) == 1 and attempts[0]["end"] is None  # the attempt in flight, on disk
+
+
+async def test_concurrent_steps_of_one_instance_each_start_after_their_attempt_is_committed(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    async with make(state) as emu:
+        inst = await emu.env.CONCURRENT.create(id="c1", params={"state": str(state)})
+        await emu.run_until_idle()
+        assert await inst.status() == {"status": "complete", "output": ["a", "b", "c"]}
+    for name in ("a", "b", "c"):
+        seen = SEEN[f"inside {name}"]
+        assert seen is not None, f"step {name} started before its attempt was committed"
+        assert len(seen["attempts"]) == 1 and seen["attempts"][0]["end"] is None
 
 
 async def test_the_workflow_sees_a_step_result_or_sleep_end_only_once_it_is_committed(tmp_path: Path) -> None:

@@ -166,8 +166,12 @@ class Run:
             raise StorageAbort(exc) from None
 
     async def _flush(self) -> None:
-        """Wait until this run's journal writes are committed (a commit shared with other runs)."""
-        batch, self._unflushed = self._unflushed, None
+        """Wait until this run's journal writes are committed (a commit shared with other runs).
+
+        Commits happen in order, so waiting for the batch of the run's latest write covers every
+        earlier one, also those of concurrent steps of the same run.
+        """
+        batch = self._unflushed
         if batch is not None:
             try:
                 await asyncio.shield(batch)
