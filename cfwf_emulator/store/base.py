@@ -3,6 +3,12 @@
 The engine owns instance state and calls the store at each durable point: an instance created,
 its header changed (status, output, buffered events, modifications), a step journaled, steps
 wiped by a restart, an instance deleted. Each call is one atomic write.
+
+A store may also offer group commit: ``save_step_deferred(record, step, header=False)`` applies
+the write at once and returns an ``asyncio.Future`` that completes when it is durable (SQLite
+commits every write made before the event loop's next turn together). The engine then journals
+running instances' steps that way and lets no workflow code run past a write until its future is
+done; a store without it is called with ``save_step``.
 """
 
 from __future__ import annotations
