@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from cfwf_emulator import Emulator, StorageWarning, WorkflowEntrypoint
+from cfwf_emulator.store import StoreError
 
 SEEN: dict[str, Any] = {}
 
@@ -160,3 +161,39 @@ async def test_a_write_failing_inside_a_shared_commit_stops_only_its_own_instanc
     async with make(state) as second:
         await second.run_until_idle()
         assert await (await second.env.SIZES.get("big")).status() == {"status": "complete", "output": 900_000}
+
+
+async def test_a_create_batch_is_one_commit(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    commits: list[str] = []
+    async with make(state) as emu:
+        emu._store._db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+        created = await emu.env.COUNTER.create_batch([{"id": f"b{index}"} for index in range(100)])
+        assert len(commits) == 1
+        assert [handle.id for handle in created] == [f"b{index}" for index in range(100)]
+        await emu.run_until_idle()
+    db = sqlite3.connect(state)
+    try:
+        ids = [row[0] for row in db.execute("SELECT id FROM instances ORDER BY created")]
+    finally:
+        db.close()
+    assert ids == [f"b{index}" for index in range(100)]
+
+
+async def test_a_create_batch_that_cannot_be_saved_creates_none_and_keeps_the_rest(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    async with make(state) as emu:
+        first = await emu.env.SIZES.create(id="first", params={"size": 3})
+        await emu.run_until_idle()
+        db = emu._store._db  # the disk holds a few more instances, not 20
+        db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0] + 40}")
+        batch = [{"id": f"big{index}", "params": {"size": index, "pad": "x" * 50_000}} for index in range(20)]
+        with pytest.raises(StoreError, match="database or disk is full"):
+            await emu.env.SIZES.create_batch(batch)
+        db.execute("PRAGMA max_page_count = 1073741823")
+        for index in range(20):
+            with pytest.raises(Exception, match="not found"):
+                await (await emu.env.SIZES.get(f"big{index}")).status()
+        assert await first.status() == {"status": "complete", "output": 3}
+        created = await emu.env.SIZES.create_batch(batch[:2])  # the ids are still free
+        assert [handle.id for handle in created] == ["big0", "big1"]

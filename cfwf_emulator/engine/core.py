@@ -500,24 +500,48 @@ class Engine:
         return instance_id
 
     def _insert(self, definition: WorkflowDefinition, instance_id: str, params_json: str) -> None:
+        self._insert_all(definition, [(instance_id, params_json)])
+
+    def _insert_all(self, definition: WorkflowDefinition, items: list[tuple[str, str]]) -> None:
+        """Persist new instances in one atomic write, then start them."""
         self._require_loop()  # refuse before anything is written
         now = self.now()
-        record = InstanceRecord(definition.name, instance_id, params_json, now, queued_ms=now)
+        records = [
+            InstanceRecord(definition.name, instance_id, params_json, now, queued_ms=now)
+            for instance_id, params_json in items
+        ]
         capture = self.captures.get(definition.name)
-        if capture is not None:
-            capture(definition.name, instance_id)
-        pending = self.pending.pop((definition.name, instance_id), None)
-        if pending is not None:
-            record.modifiers = pending["modifiers"]
-            record.events = pending["events"]
-        self.store.insert_instance(record)
-        live = LiveInstance(record, definition)
-        self.live[(definition.name, instance_id)] = live
-        self._hook(
-            "cfwf_instance_status_changed", workflow=definition.name, instance_id=instance_id,
-            old=None, new="queued", at=now,
-        )
-        self._start(live)
+        if capture is not None:  # introspect_workflow: its modifications join ``pending`` now
+            for record in records:
+                capture(definition.name, record.id)
+        pending = {
+            record.id: self.pending.pop((definition.name, record.id), None) for record in records
+        }
+        for record in records:
+            entry = pending[record.id]
+            if entry is not None:
+                record.modifiers = entry["modifiers"]
+                record.events = entry["events"]
+        try:
+            insert_all = getattr(self.store, "insert_instances", None)
+            if insert_all is not None:
+                insert_all(records)
+            else:
+                for record in records:
+                    self.store.insert_instance(record)
+        except BaseException:
+            for instance_id, entry in pending.items():
+                if entry is not None:  # nothing was created: keep the modifications for later
+                    self.pending[(definition.name, instance_id)] = entry
+            raise
+        for record in records:
+            live = LiveInstance(record, definition)
+            self.live[(definition.name, record.id)] = live
+            self._hook(
+                "cfwf_instance_status_changed", workflow=definition.name, instance_id=record.id,
+                old=None, new="queued", at=now,
+            )
+            self._start(live)
 
     def create_batch(self, workflow: str, items: Iterable[Any]) -> list[str]:
         """Create up to 100 instances; ids already in use are skipped and left out of the result."""
@@ -541,15 +565,13 @@ class Engine:
             raw_id = item.get("id")
             instance_id = str(uuid.uuid4()) if raw_id is None else self.check_instance_id(raw_id)
             prepared.append((instance_id, self._encode_params(item.get("params"))))
-        created: list[str] = []
-        seen: set[str] = set()
+        fresh: dict[str, str] = {}
         for instance_id, params_json in prepared:
-            if instance_id in seen or self.exists(workflow, instance_id):
-                continue
-            seen.add(instance_id)
-            self._insert(definition, instance_id, params_json)
-            created.append(instance_id)
-        return created
+            if instance_id not in fresh and not self.exists(workflow, instance_id):
+                fresh[instance_id] = params_json
+        if fresh:
+            self._insert_all(definition, list(fresh.items()))
+        return list(fresh)
 
     def require(self, workflow: str, instance_id: str) -> LiveInstance:
         """The instance, or ``WorkflowError(instance.not_found)``."""

@@ -8,7 +8,9 @@ A store may also offer group commit: ``save_step_deferred(record, step, header=F
 the write at once and returns an ``asyncio.Future`` that completes when it is durable (SQLite
 commits every write made before the event loop's next turn together). The engine then journals
 running instances' steps that way and lets no workflow code run past a write until its future is
-done; a store without it is called with ``save_step``.
+done; a store without it is called with ``save_step``. ``insert_instances(records)``, when
+offered, persists a ``create_batch`` in one atomic write (else ``insert_instance`` is called for
+each).
 """
 
 from __future__ import annotations

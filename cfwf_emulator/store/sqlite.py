@@ -217,12 +217,18 @@ class SQLiteStore:
 
     def insert_instance(self, record: InstanceRecord) -> None:
         """Persist a new instance with its steps (usually none)."""
-        statements = [(
-            "INSERT INTO instances (workflow, id, created, header) "
-            "VALUES (?, ?, (SELECT COALESCE(MAX(created), 0) + 1 FROM instances), ?)",
-            (record.workflow, record.id, _dumps(record.header_json())),
-        )]
-        statements += [self._step_row(record, step) for step in record.steps.values()]
+        self.insert_instances([record])
+
+    def insert_instances(self, records: list[InstanceRecord]) -> None:
+        """Persist new instances (a ``create_batch``) in one transaction, in creation order."""
+        statements = []
+        for record in records:
+            statements.append((
+                "INSERT INTO instances (workflow, id, created, header) "
+                "VALUES (?, ?, (SELECT COALESCE(MAX(created), 0) + 1 FROM instances), ?)",
+                (record.workflow, record.id, _dumps(record.header_json())),
+            ))
+            statements += [self._step_row(record, step) for step in record.steps.values()]
         self._write(statements)
 
     def load_instance(self, workflow: str, instance_id: str) -> InstanceRecord | None:
