@@ -176,9 +176,7 @@ class SQLiteStore:
             )
             self._abandon(error)
             raise error from None
-        batch, self._batch = self._batch, None
-        if batch is not None and not batch.done():
-            batch.set_result(None)
+        self._settle(None)
 
     def _abandon(self, error: StoreError) -> None:
         """Roll back the open transaction; deferred writes waiting in it fail with ``error``."""
@@ -187,10 +185,21 @@ class SQLiteStore:
                 self._db.execute("ROLLBACK")
             except sqlite3.Error:
                 pass  # SQLite already rolled it back
+        self._settle(error)
+
+    def _settle(self, error: StoreError | None) -> None:
+        """Tell the deferred writes of the open batch (if any) their commit's outcome."""
         batch, self._batch = self._batch, None
-        if batch is not None and not batch.done():
-            batch.set_exception(error)
-            batch.exception()  # retrieved here: a batch with no waiter left must not log
+        if batch is None or batch.done():
+            return
+        try:
+            if error is None:
+                batch.set_result(None)
+            else:
+                batch.set_exception(error)
+                batch.exception()  # retrieved here: a batch with no waiter left must not log
+        except RuntimeError:
+            pass  # its event loop is closed (a store closed at garbage collection): nobody waits
 
     def _commit_batch(self, batch: "asyncio.Future[None]") -> None:
         if batch is self._batch:
