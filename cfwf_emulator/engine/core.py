@@ -496,13 +496,10 @@ class Engine:
                 f'Instance already exists: "{instance_id}" in workflow "{workflow}"; restart it, '
                 "or create with another id",
             )
-        self._insert(definition, instance_id, params_json)
+        self._insert(definition, [(instance_id, params_json)])
         return instance_id
 
-    def _insert(self, definition: WorkflowDefinition, instance_id: str, params_json: str) -> None:
-        self._insert_all(definition, [(instance_id, params_json)])
-
-    def _insert_all(self, definition: WorkflowDefinition, items: list[tuple[str, str]]) -> None:
+    def _insert(self, definition: WorkflowDefinition, items: list[tuple[str, str]]) -> None:
         """Persist new instances in one atomic write, then start them."""
         self._require_loop()  # refuse before anything is written
         now = self.now()
@@ -570,7 +567,7 @@ class Engine:
             if instance_id not in fresh and not self.exists(workflow, instance_id):
                 fresh[instance_id] = params_json
         if fresh:
-            self._insert_all(definition, list(fresh.items()))
+            self._insert(definition, list(fresh.items()))
         return list(fresh)
 
     def require(self, workflow: str, instance_id: str) -> LiveInstance:
