@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -36,6 +37,7 @@ from .floors import asyncio_steps, sqlite_commits
 
 SHAPES = ((100, 10), (1, 1_000), (1, 10_000))
 """(instances, steps) of the trivial-steps rows."""
+SKIPPED = "not run (--smoke/--no-peers)"
 DBOS_MAX_STEPS = 1_000
 """DBOS takes about 40 s for one instance of 10,000 steps; its 1,000-step row gives its rate."""
 
@@ -88,7 +90,7 @@ class Row:
     run: Callable[[Path], float]
     floor_label: str
     floor: Callable[[Path], float]
-    peer: tuple[int, int] | None = None  # the (instances, steps) a peer measures for this row
+    peer: tuple[str, int, int] | None = None  # ("cloudflare" or "dbos", instances, steps)
 
 
 @dataclass
@@ -124,7 +126,7 @@ def _rows(scale: int) -> list[Row]:
             rows.append(Row(
                 f"{n} x {k:,} steps, {where}", f"{n} x {k:,} steps", n * k, "steps",
                 partial(_steps_run, n, k, synchronous), floor_label, floor,
-                peer=(n, k) if synchronous != "NORMAL" else None,
+                peer=None if synchronous == "NORMAL" else ("cloudflare" if synchronous is None else "dbos", n, k),
             ))
     waiters, per_instance = max(1, 1_000 // scale), 10
     for storage, floor_label in (("memory", "asyncio"), ("FULL", "sqlite FULL")):
@@ -174,8 +176,8 @@ class Peers:
         self.repeat = repeat
         self.notes: list[str] = []
         self._cloudflare: Any = None
-        self._cloudflare_missing = "not run (--smoke)" if not enabled else ""
-        self._stack: Any = None
+        self._cloudflare_missing = "" if enabled else SKIPPED
+        self._stack = ExitStack()
 
     def __enter__(self) -> "Peers":
         if not self.enabled:
@@ -187,32 +189,30 @@ class Peers:
             self._cloudflare_missing = f"not run ({exc})"
             return self
         try:
-            self._stack = cloudflare_local.local_engine()
-            self._cloudflare = self._stack.__enter__()
-            self.notes.append(
-                f"Cloudflare local engine: wrangler dev (startup {self._cloudflare.startup_seconds:.1f} s, "
-                "excluded), real time, polled every 20 ms"
-            )
+            self._cloudflare = self._stack.enter_context(cloudflare_local.local_engine())
         except SetupError:
-            self._stack = None
             self._cloudflare_missing = "not run (python -m conformance.differential --setup)"
+            return self
+        self.notes.append(
+            f"Cloudflare local engine: wrangler dev (startup {self._cloudflare.startup_seconds:.1f} s, "
+            "excluded), real time, polled every 20 ms"
+        )
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._stack is not None:
-            self._stack.__exit__(*exc_info)
+        self._stack.close()
 
     def measure(self, row: Row) -> tuple[str, list[float] | None, str]:
         """(peer label, its times or None, why not run)."""
         if row.peer is None:
             return "", None, ""
-        instances, steps = row.peer
-        if "memory" in row.label:
+        kind, instances, steps = row.peer
+        if kind == "cloudflare":
             if self._cloudflare is None:
                 return "CF local", None, self._cloudflare_missing
             return "CF local", self._cloudflare.measure(instances, steps, self.repeat), ""
         if not self.enabled:
-            return "DBOS", None, "not run (--smoke)"
+            return "DBOS", None, SKIPPED
         if steps > DBOS_MAX_STEPS:
             return "DBOS", None, "not run (~40 s/run)"
         from . import dbos_baseline
