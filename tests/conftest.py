@@ -15,3 +15,6 @@ START_MS = 1_767_225_600_000.0  # 2026-01-01T00:00:00Z
 def emu() -> Any:
     """A fresh emulator on a virtual clock starting at 2026-01-01T00:00:00Z (started lazily)."""
     return Emulator(clock=VirtualClock(START_MS))
+
+# tests/projects holds user projects (some with their own test suites, run by the tests that own them)
+collect_ignore = ["projects"]

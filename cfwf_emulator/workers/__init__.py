@@ -2,19 +2,20 @@
 
 ``from workers import WorkflowEntrypoint, WorkerEntrypoint, Response, Request`` and
 ``from workers.workflows import NonRetryableError`` resolve to these classes once
-:func:`install` has run (``Emulator.from_config`` and the pytest plugin call it), but only when no
-real ``workers`` package is importable.
+:func:`install` has run (``Emulator.from_config`` and the pytest plugin call it), outside Pyodide
+even when Cloudflare's real SDK (``workers-runtime-sdk``) is installed, since it can only run
+inside Pyodide. Names of the real SDK that are not emulated raise
+:class:`~cfwf_emulator.runtime.NotEmulatedError` naming them.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from contextvars import ContextVar
 from typing import Any
 
 from ..authoring.entrypoint import ExecutionContext, WorkflowEntrypoint
 from ..errors import NonRetryableError
+from . import workflows
 from .http import Headers, Request, Response
 
 #: The env of the emulator whose code is running (set around runs and fetches).
@@ -31,6 +32,7 @@ __all__ = [
     "WorkerEntrypoint",
     "WorkflowEntrypoint",
     "env",
+    "handler",
     "install",
 ]
 
@@ -84,15 +86,23 @@ class _CurrentEnv:
 env = _CurrentEnv()
 
 
-def install() -> bool:
-    """Make ``import workers`` give this package unless a real one is importable; True if installed."""
-    current = sys.modules.get("workers")
-    if current is not None:
-        return current is sys.modules[__name__]
-    if importlib.util.find_spec("workers") is not None:
-        return False
-    from . import workflows
+def handler(func: Any) -> Any:
+    """``@handler`` on a legacy ``on_fetch``: the SDK converts JavaScript arguments; here they are Python already."""
+    return func
 
-    sys.modules["workers"] = sys.modules[__name__]
-    sys.modules["workers.workflows"] = workflows
-    return True
+
+def install() -> bool:
+    """Make ``import workers`` (and ``js``, ``pyodide.ffi``) give the emulator's stand-ins.
+
+    See :func:`cfwf_emulator.runtime.install`: outside Pyodide the real SDK cannot run, so the
+    stand-ins are used even when ``workers-runtime-sdk`` is installed. True if installed.
+    """
+    from ..runtime import install as install_runtime
+
+    return install_runtime()
+
+
+def __getattr__(name: str) -> Any:
+    from ..runtime.names import not_emulated
+
+    not_emulated("workers", name, [n for n in __all__ if n not in ("CURRENT_ENV", "install")])

@@ -32,9 +32,17 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``cfwf`` marker (so ``--strict-markers`` accepts it) and the plugin state."""
+    """Register the ``cfwf`` marker (so ``--strict-markers`` accepts it) and the plugin state.
+
+    Also make ``workers``, ``js`` and ``pyodide.ffi`` importable as the emulator's stand-ins
+    (outside Pyodide), so test modules can import the project's code at collection time even in
+    a virtualenv holding Cloudflare's real SDK, which only runs inside Pyodide.
+    """
+    from cfwf_emulator.workers import install
+
     config.addinivalue_line("markers", MARKER_HELP)
     state_of(config)
+    install()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
