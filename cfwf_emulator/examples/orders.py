@@ -1,7 +1,8 @@
 """An order workflow with the three things Workflows are for: retries, a sleep and an event wait.
 
-It is written exactly as for Cloudflare's Python Workflows (only the import differs; with a
-``workers`` package available, ``from workers import WorkflowEntrypoint`` works unchanged).
+It is written exactly as for Cloudflare's Python Workflows: the decorator form of ``step.do``
+(the only one Cloudflare's Python SDK has); only the import differs, and
+``from workers import WorkflowEntrypoint`` works unchanged once a project is loaded.
 """
 
 from __future__ import annotations
@@ -28,16 +29,16 @@ class OrderWorkflow(WorkflowEntrypoint):
 
         order = await fetch_order()
 
+        @step.do(
+            "charge card",
+            config={"retries": {"limit": 3, "delay": "5 seconds", "backoff": "exponential"}, "timeout": "1 minute"},
+        )
         async def charge_card(ctx: Any) -> dict[str, Any]:
             if ctx["attempt"] < 3:
                 raise PaymentGatewayError(f"gateway timeout on attempt {ctx['attempt']}")
             return {"charge_id": f"ch_{order['order_id']}", "amount": order["amount"]}
 
-        charge = await step.do(
-            "charge card",
-            {"retries": {"limit": 3, "delay": "5 seconds", "backoff": "exponential"}, "timeout": "1 minute"},
-            charge_card,
-        )
+        charge = await charge_card()
 
         await step.sleep("cool off", "1 hour")
 
