@@ -195,3 +195,49 @@ async def test_legacy_step_do_without_a_name_says_so():
     assert isinstance(error, TypeError)
     assert str(error).startswith("_WorkflowStepWrapper._do_legacy() missing 1 required positional argument: 'name'")
     assert "every step needs a name" in str(error)
+
+
+# -- from_config: importing main ------------------------------------------------------------------
+
+ENTRY = """
+from workers import WorkflowEntrypoint
+
+
+class Echo(WorkflowEntrypoint):
+    async def run(self, event, step):
+        return event["payload"]
+"""
+
+
+def write_project(root, entry=ENTRY, extra=""):
+    """A project in ``root`` whose main is ``src/entry.py``; returns the config path."""
+    (root / "src").mkdir(parents=True, exist_ok=True)
+    (root / "src" / "entry.py").write_text(entry)
+    config = root / "wrangler.jsonc"
+    config.write_text(
+        '{"name": "p", "main": "src/entry.py", "compatibility_date": "2026-03-01",'
+        ' "compatibility_flags": ["python_workers"],'
+        f' "workflows": [{{"name": "echo", "binding": "ECHO", "class_name": "Echo"}}]{extra}}}'
+    )
+    return config
+
+
+@pytest.mark.parametrize(
+    ("statement", "shown"),
+    [
+        ("import sys\nsys.exit()", "SystemExit"),
+        ("import sys\nsys.exit(3)", "SystemExit: 3"),
+        ("exit('bye')", "SystemExit: bye"),
+        ("class Stop(BaseException): pass\nraise Stop('odd')", "Stop: odd"),
+    ],
+    ids=["sys.exit()", "sys.exit(3)", "exit(msg)", "BaseException"],
+)
+def test_main_that_exits_while_imported_gives_a_config_error_naming_the_file(tmp_path, statement, shown):
+    config = write_project(tmp_path, ENTRY + statement + "\n")
+    with pytest.raises(ConfigError) as info:
+        Emulator.from_config(config)
+    message = str(info.value)
+    assert str(tmp_path / "src" / "entry.py") in message
+    assert f"importing the main module failed: {shown}" in message
+    if "exit" in statement:
+        assert "must not call sys.exit()" in message
