@@ -241,3 +241,200 @@ def test_main_that_exits_while_imported_gives_a_config_error_naming_the_file(tmp
     assert f"importing the main module failed: {shown}" in message
     if "exit" in statement:
         assert "must not call sys.exit()" in message
+
+
+# -- bindings and instances ---------------------------------------------------------------------
+
+
+class Echo(WorkflowEntrypoint):
+    async def run(self, event, step):
+        return event["payload"]
+
+
+class Waiter(WorkflowEntrypoint):
+    async def run(self, event, step):
+        await step.do("first", _callback)
+        received = await step.wait_for_event("wait", "go", timeout="1 hour")
+        return received["payload"]
+
+
+def echo_emulator():
+    emu = Emulator(clock=VirtualClock(START_MS))
+    emu.add_workflow("echo", Echo, binding="ECHO")
+    emu.add_workflow("waiter", Waiter, binding="WAITER")
+    return emu
+
+
+async def assert_others_unaffected(emu):
+    """A fresh instance still runs to completion after the refused calls."""
+    other = await emu.env.ECHO.create(id="bystander", params={"ok": True})
+    await emu.run_until_idle()
+    assert await other.status() == {"status": "complete", "output": {"ok": True}}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [(1, 2), {"nested": (1, 2)}, [bytearray(b"x")]],
+    ids=["tuple", "nested-tuple", "bytearray"],
+)
+async def test_create_with_params_that_cannot_cross_rpc_is_a_workflow_error(params):
+    emu = echo_emulator()
+    async with emu:
+        with pytest.raises(WorkflowError) as info:
+            await emu.env.ECHO.create(id="t1", params=params)
+        assert info.value.code == "instance.invalid_params"
+        assert "cannot be sent over RPC" in str(info.value)
+        if "tuple" in repr(params):
+            assert "use a list instead of a tuple" in str(info.value)
+        with pytest.raises(WorkflowError) as batch_info:
+            await emu.env.ECHO.create_batch([{"id": "t2", "params": params}])
+        assert batch_info.value.code == "instance.invalid_params"
+        with pytest.raises(WorkflowError, match="instance.not_found"):
+            await emu.env.ECHO.get("t1")
+        await assert_others_unaffected(emu)
+
+
+async def test_send_event_with_a_tuple_payload_is_a_workflow_error():
+    emu = echo_emulator()
+    async with emu:
+        inst = await emu.env.WAITER.create(id="w1")
+        await emu.advance(0)
+        with pytest.raises(WorkflowError) as info:
+            await inst.send_event(type="go", payload=(1, 2))
+        assert info.value.code == "workflow.invalid_event_payload"
+        assert "use a list instead of a tuple" in str(info.value)
+        await inst.send_event(type="go", payload=[1, 2])
+        await emu.run_until_idle()
+        assert await inst.status() == {"status": "complete", "output": [1, 2]}
+
+
+@pytest.mark.parametrize("depth", [2_000, 10_000])
+async def test_params_nested_too_deeply_are_a_workflow_error_not_a_recursion_error(depth):
+    emu = echo_emulator()
+    async with emu:
+        with pytest.raises(WorkflowError) as info:
+            await emu.env.ECHO.create(id="deep", params=deeply_nested(depth))
+        assert info.value.code == "instance.invalid_params"
+        assert "nested too deeply" in str(info.value)
+        inst = await emu.env.WAITER.create(id="w1")
+        await emu.advance(0)
+        with pytest.raises(WorkflowError) as event_info:
+            await inst.send_event(type="go", payload=deeply_nested(depth))
+        assert event_info.value.code == "workflow.invalid_event_payload"
+        await assert_others_unaffected(emu)
+
+
+@pytest.mark.parametrize(
+    ("from_step", "unknown"),
+    [
+        ({"name": "first", "cout": 2}, "'cout'"),
+        ({"name": "first", "step": "x", "kind": "do"}, "'kind', 'step'"),
+        ({"nmae": "first"}, "'nmae'"),
+    ],
+    ids=["typo-count", "two-unknown", "typo-name"],
+)
+async def test_restart_from_with_an_unknown_key_names_it_and_the_allowed_ones(from_step, unknown):
+    emu = echo_emulator()
+    async with emu:
+        inst = await emu.env.WAITER.create(id="w1")
+        await emu.advance(0)
+        before = await inst.describe()
+        with pytest.raises(WorkflowError) as info:
+            await inst.restart({"from": from_step})
+        assert info.value.code == "instance.cannot_restart"
+        assert f"unknown key(s) {unknown}" in str(info.value)
+        assert "the allowed keys are name, count, type" in str(info.value)
+        assert await inst.describe() == before  # nothing was restarted
+        await inst.restart({"from": {"name": "first", "count": 1, "type": "do"}})
+        await inst.send_event(type="go", payload="now")
+        await emu.run_until_idle()
+        assert await inst.status() == {"status": "complete", "output": "now"}
+
+
+# -- event types: one rule for send_event, wait_for_event and mock_event -------------------------
+
+BAD_EVENT_TYPES = ["a b", "a.b", "-a", "", "x" * 101, "\ud800", "a\x00b", "ok\n"]
+BAD_EVENT_IDS = ["space", "dot", "leading-dash", "empty", "too-long", "surrogate", "nul", "newline"]
+
+
+@pytest.mark.parametrize("event_type", BAD_EVENT_TYPES, ids=BAD_EVENT_IDS)
+async def test_mock_event_refuses_an_event_type_send_event_refuses(event_type):
+    emu = echo_emulator()
+    async with emu:
+        inst = await emu.env.WAITER.create(id="w1")
+        await emu.advance(0)
+        with pytest.raises(WorkflowError) as sent:
+            await inst.send_event(type=event_type, payload=1)
+        async with introspect_workflow_instance(emu.env.WAITER, "w2") as intro:
+            with pytest.raises(WorkflowError) as mocked:
+                await intro.modify(lambda m: m.mock_event({"type": event_type, "payload": 1}))
+        assert sent.value.code == mocked.value.code == "workflow.invalid_event_type"
+        assert str(sent.value) == str(mocked.value)
+
+
+@pytest.mark.parametrize("event_type", BAD_EVENT_TYPES, ids=BAD_EVENT_IDS)
+async def test_wait_for_event_refuses_the_same_event_types(event_type):
+    async def body(step):
+        return await step.wait_for_event("wait", event_type, timeout="1 second")
+
+    error = await outcome_of(body)
+    assert isinstance(error, WorkflowFatalError)
+    assert "Event type" in str(error) and "is invalid" in str(error)
+
+
+async def test_modify_all_refuses_a_bad_event_type_when_recorded_not_at_each_create():
+    emu = echo_emulator()
+    async with emu:
+        async with introspect_workflow(emu.env.WAITER) as intro:
+            with pytest.raises(WorkflowError, match="invalid_event_type"):
+                await intro.modify_all(lambda m: m.mock_event({"type": "a b", "payload": 1}))
+            await intro.modify_all(lambda m: m.mock_event({"type": "go", "payload": "mocked"}))
+            inst = await emu.env.WAITER.create(id="w1")
+            await emu.run_until_idle()
+            assert await inst.status() == {"status": "complete", "output": "mocked"}
+
+
+# -- modifier methods ---------------------------------------------------------------------------
+
+def shown(value):
+    """A stable test id for a value (object() reprs hold addresses, which differ between runs)."""
+    return "object()" if type(value) is object else repr(value)
+
+
+SELECTOR = 'a step selector is a name, {"name": str, "index": int} or a StepSelector'
+STEPS_LIST = "steps must be a list of step selectors"
+TIMES = "times must be a positive int or None"
+MODIFIER_CASES = [
+    *[(f"disable_sleeps({shown(v)})", lambda m, v=v: m.disable_sleeps(v), TypeError, STEPS_LIST) for v in (42, "s", b"x", object())],
+    *[(f"disable_retry_delays({shown(v)})", lambda m, v=v: m.disable_retry_delays(v), TypeError, STEPS_LIST) for v in (42, "s", {"name": "s"})],
+    ("disable_sleeps([42])", lambda m: m.disable_sleeps([42]), TypeError, SELECTOR),
+    *[(f"mock_step_result({shown(v)})", lambda m, v=v: m.mock_step_result(v, 1), TypeError, SELECTOR) for v in (None, 42, b"x", object())],
+    ("mock_step_result(index=0.5)", lambda m: m.mock_step_result({"name": "s", "index": 0.5}, 1), ValueError, "1-based"),
+    ("mock_step_result(name='')", lambda m: m.mock_step_result("", 1), TypeError, "non-empty str name"),
+    ("mock_step_result(result=tuple)", lambda m: m.mock_step_result("s", (1, 2)), TypeError, "cannot be sent over RPC"),
+    ("mock_step_result(result=bytes)", lambda m: m.mock_step_result("s", b"x"), TypeError, "not serialisable"),
+    ("mock_step_result(result=deep)", lambda m: m.mock_step_result("s", deeply_nested(10_000)), TypeError, "nested too deeply"),
+    *[(f"mock_step_error(error={shown(v)})", lambda m, v=v: m.mock_step_error("s", v), TypeError, "needs an exception") for v in (None, 42, b"x")],
+    *[(f"mock_step_error(times={shown(v)})", lambda m, v=v: m.mock_step_error("s", ValueError("x"), v), TypeError, TIMES) for v in ("2", [], 1.5, True)],
+    *[(f"force_step_timeout(times={shown(v)})", lambda m, v=v: m.force_step_timeout("s", v), ValueError, TIMES) for v in (0, -1)],
+    *[(f"force_event_timeout({shown(v)})", lambda m, v=v: m.force_event_timeout(v), TypeError, SELECTOR) for v in (None, 42, b"x")],
+    *[(f"mock_event({shown(v)})", lambda m, v=v: m.mock_event(v), TypeError, "mock_event needs") for v in (None, 42, [], {"payload": 1})],
+    ("mock_event(unknown key)", lambda m: m.mock_event({"type": "t", "payloda": 1}), TypeError, "unknown key(s) 'payloda'"),
+    *[(f"mock_event(type={shown(v)})", lambda m, v=v: m.mock_event({"type": v}), WorkflowError, "Event type") for v in (None, 42, b"x")],
+    ("mock_event(payload=tuple)", lambda m: m.mock_event({"type": "t", "payload": (1,)}), WorkflowError, "use a list instead of a tuple"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "text"), [case[1:] for case in MODIFIER_CASES], ids=[case[0] for case in MODIFIER_CASES])
+async def test_modifier_methods_refuse_wrong_arguments_with_a_specific_error(call, error, text):
+    emu = echo_emulator()
+    async with emu:
+        async with introspect_workflow_instance(emu.env.ECHO, "m1") as intro:
+            with pytest.raises(error) as info:
+                await intro.modify(call)
+            assert text in str(info.value)
+        async with introspect_workflow(emu.env.ECHO) as all_intro:  # modify_all refuses it at once too
+            with pytest.raises(error) as recorded:
+                await all_intro.modify_all(call)
+            assert text in str(recorded.value)
+            await assert_others_unaffected(emu)  # and the next create is not affected
