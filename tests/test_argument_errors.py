@@ -438,3 +438,101 @@ async def test_modifier_methods_refuse_wrong_arguments_with_a_specific_error(cal
                 await all_intro.modify_all(call)
             assert text in str(recorded.value)
             await assert_others_unaffected(emu)  # and the next create is not affected
+
+
+# -- add_workflow and from_config ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("binding", "problem"),
+    [
+        ("class", 'binding name "class" is a Python keyword, so env.class cannot be written'),
+        ("None", 'binding name "None" is a Python keyword'),
+        ("MY-WF", 'binding name "MY-WF" is not a valid Python identifier'),
+        ("1ST", 'binding name "1ST" is not a valid Python identifier'),
+        ("", 'binding name "" is not a valid Python identifier'),
+    ],
+    ids=["class", "None", "dash", "digit", "empty"],
+)
+def test_binding_names_follow_one_rule_in_add_workflow_and_the_config(tmp_path, binding, problem):
+    emu = Emulator()
+    with pytest.raises(ConfigError) as added:
+        emu.add_workflow("echo", Echo, binding=binding)
+    config = write_project(tmp_path)
+    config.write_text(config.read_text().replace('"binding": "ECHO"', f'"binding": "{binding}"'))
+    with pytest.raises(ConfigError) as loaded:
+        Emulator.from_config(config)
+    assert problem in str(added.value) and problem in str(loaded.value)
+    fix = "not starting with a digit and not a Python keyword"
+    assert fix in str(added.value) and fix in str(loaded.value)
+    assert "workflows[0].binding" in str(loaded.value)
+    assert list(emu.env) == []
+
+
+def test_add_workflow_derived_binding_that_breaks_the_rule_says_to_pass_binding():
+    with pytest.raises(ConfigError, match=r"made from the workflow name; pass binding="):
+        Emulator().add_workflow("1-flow", Echo)
+
+
+@pytest.mark.parametrize(
+    ("options", "text"),
+    [
+        ({"binding": 42}, "binding must be a str"),
+        ({"binding": b"X"}, "binding must be a str"),
+        ({"binding": []}, "binding must be a str"),
+        ({"compatibility_flags": "python_workers"}, "compatibility_flags must be a list of str"),
+        ({"compatibility_flags": 42}, "compatibility_flags must be a list of str"),
+        ({"compatibility_flags": [b"x"]}, "compatibility_flags must be a list of str"),
+        ({"step_limit": "10"}, "limits.steps must be a positive integer"),
+        ({"step_limit": 0}, "limits.steps must be a positive integer"),
+        ({"compatibility_date": 20260101}, "compatibility_date must be a date"),
+    ],
+    ids=["binding-int", "binding-bytes", "binding-list", "flags-str", "flags-int", "flags-bytes",
+         "steps-str", "steps-zero", "date-int"],
+)
+def test_add_workflow_options_of_the_wrong_type_are_config_errors(options, text):
+    emu = Emulator()
+    with pytest.raises(ConfigError, match=text):
+        emu.add_workflow("echo", Echo, **options)
+    assert list(emu.env) == []
+    emu.add_workflow("echo", Echo)  # the name was not taken by the refused call
+
+
+@pytest.mark.parametrize("name", [*WRONG, *ODD_TEXT, "a" * 65, "-x", "a b"], ids=[*WRONG_IDS, "surrogate", "nul", "long", "dash", "space"])
+def test_add_workflow_name_is_checked(name):
+    with pytest.raises(ConfigError, match="Workflow names must be 1-64 characters long"):
+        Emulator().add_workflow(name, Echo)
+
+
+@pytest.mark.parametrize("cls", [*WRONG, "Echo", Echo(None, None)], ids=[*WRONG_IDS, "str", "instance"])
+def test_add_workflow_class_is_checked(cls):
+    with pytest.raises(ConfigError, match=r"is not a class with a run\(self, event, step\) method"):
+        Emulator().add_workflow("echo", cls)
+
+
+@pytest.mark.parametrize("path", [42, b"wrangler.jsonc", [], object()], ids=["int", "bytes", "list", "object"])
+def test_from_config_path_of_the_wrong_type_is_named(path):
+    with pytest.raises(TypeError, match="from_config: path must be a wrangler config file or a directory"):
+        Emulator.from_config(path)
+
+
+@pytest.mark.parametrize("env", [42, b"x", []], ids=["int", "bytes", "list"])
+def test_from_config_env_of_the_wrong_type_is_named(tmp_path, env):
+    with pytest.raises(TypeError, match="from_config: env must be the name of an environment"):
+        Emulator.from_config(write_project(tmp_path), env=env)
+
+
+@pytest.mark.parametrize("path", ["nowhere/\x00/wrangler.jsonc", "nowhere/\ud800.jsonc"], ids=["nul", "surrogate"])
+def test_from_config_odd_path_is_a_config_error(path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        Emulator.from_config(path)
+
+
+async def test_from_config_accepts_var_names_wrangler_accepts(tmp_path):
+    config = write_project(tmp_path, extra=', "vars": {"my-var": 1, "class": 2, "PLAIN": 3}')
+    emu = Emulator.from_config(config, clock="virtual", vars={"PLAIN": "mine"})
+    assert (emu.env["my-var"], emu.env["class"], emu.env.PLAIN) == (1, 2, "mine")
+    async with emu:
+        inst = await emu.env.ECHO.create(id="e1", params=1)
+        await emu.run_until_idle()
+        assert (await inst.status())["output"] == 1
