@@ -95,6 +95,12 @@ class ConfigWarning(UserWarning):
     """
 
 
+def quoted(text: str) -> str:
+    """``text`` in double quotes for a message, or its ``repr`` when it has characters a terminal
+    cannot show (a lone surrogate, NUL, a newline), so the message itself stays printable."""
+    return f'"{text}"' if text.isprintable() else repr(text)
+
+
 def format_ms(value: float) -> str:
     """Milliseconds as JavaScript prints a number: ``1000`` not ``1000.0``."""
     if float(value).is_integer():

@@ -397,8 +397,13 @@ async def test_modify_all_refuses_a_bad_event_type_when_recorded_not_at_each_cre
 # -- modifier methods ---------------------------------------------------------------------------
 
 def shown(value):
-    """A stable test id for a value (object() reprs hold addresses, which differ between runs)."""
-    return "object()" if type(value) is object else repr(value)
+    """A short, stable test id for a value (object() reprs hold addresses, which differ between runs)."""
+    if type(value) is object:
+        return "object()"
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        return "deeply-nested"
+    text = repr(value)
+    return text if len(text) <= 24 else f"{text[:12]}...({len(text)} chars)"
 
 
 SELECTOR = 'a step selector is a name, {"name": str, "index": int} or a StepSelector'
@@ -536,3 +541,120 @@ async def test_from_config_accepts_var_names_wrangler_accepts(tmp_path):
         inst = await emu.env.ECHO.create(id="e1", params=1)
         await emu.run_until_idle()
         assert (await inst.status())["output"] == 1
+
+
+# -- the sweep: binding and instance methods ----------------------------------------------------
+
+NOT_A_DICT = "expected a dict of options"
+BINDING_CASES = [
+    *[(f"create(id={shown(v)})", lambda w, v=v: w.create(id=v), WorkflowError, "instance.invalid_id")
+      for v in (42, [], b"x", object(), *ODD_TEXT, "", "-x", "x" * 101, "a b", "ok\n")],
+    *[(f"create({shown(v)})", lambda w, v=v: w.create(v), TypeError, NOT_A_DICT) for v in (42, [], b"x", object(), "id")],
+    ("create(unknown option)", lambda w: w.create(id="x", param={}), TypeError, "unknown option(s) param"),
+    ("create(dict and kwargs)", lambda w: w.create({"id": "x"}, params={}), TypeError, "not both"),
+    *[(f"create(params={shown(v)})", lambda w, v=v: w.create(params=v), WorkflowError, "instance.invalid_params")
+      for v in (b"x", object(), {1, 2}, (1,), deeply_nested(10_000), {"k": object()})],
+    *[(f"create_batch({shown(v)})", lambda w, v=v: w.create_batch(v), TypeError, "create_batch takes a list")
+      for v in (None, 42, b"x", object(), "abc", {"id": "x"})],
+    *[(f"create_batch([{shown(v)}])", lambda w, v=v: w.create_batch([v]), WorkflowError, "each createBatch item must be a dict")
+      for v in (42, [], b"x", object(), "x")],
+    ("create_batch([])", lambda w: w.create_batch([]), WorkflowError, "at least 1 instance"),
+    ("create_batch(101)", lambda w: w.create_batch([{}] * 101), WorkflowError, "100 instances at a time"),
+    ("create_batch(unknown option)", lambda w: w.create_batch([{"idd": "x"}]), WorkflowError, "unknown createBatch option(s): idd"),
+    *[(f"get({shown(v)})", lambda w, v=v: w.get(v), WorkflowError, "instance ids are str") for v in (None, 42, [], b"x", object())],
+    *[(f"get({shown(v)})", lambda w, v=v: w.get(v), WorkflowError, "instance.not_found") for v in (*ODD_TEXT, "", "x" * 1000)],
+]
+
+
+@pytest.mark.parametrize(("call", "error", "text"), [c[1:] for c in BINDING_CASES], ids=[c[0] for c in BINDING_CASES])
+async def test_binding_methods_refuse_wrong_arguments(call, error, text):
+    emu = echo_emulator()
+    async with emu:
+        with pytest.raises(error) as info:
+            await call(emu.env.ECHO)
+        assert text in str(info.value)
+        str(info.value).encode("utf-8")  # printable: no lone surrogate in the message
+        await assert_others_unaffected(emu)
+
+
+INSTANCE_CASES = [
+    *[(f"send_event({shown(v)})", lambda i, v=v: i.send_event(v), TypeError, NOT_A_DICT) for v in (42, [], b"x", object(), "go")],
+    ("send_event(no type)", lambda i: i.send_event(payload=1), TypeError, 'needs a "type"'),
+    ("send_event(unknown key)", lambda i: i.send_event(type="go", payloda=1), TypeError, "unknown option(s) payloda"),
+    *[(f"send_event(type={shown(v)})", lambda i, v=v: i.send_event(type=v), WorkflowError, "workflow.invalid_event_type")
+      for v in (None, 42, [], b"x", object(), *ODD_TEXT)],
+    *[(f"send_event(payload={shown(v)})", lambda i, v=v: i.send_event(type="go", payload=v), WorkflowError, "workflow.invalid_event_payload")
+      for v in (b"x", object(), (1,), deeply_nested(10_000), "x" * (1024 * 1024 + 1))],
+    *[(f"terminate({shown(v)})", lambda i, v=v: i.terminate(v), TypeError, NOT_A_DICT) for v in (42, [], b"x", object())],
+    ("terminate(unknown key)", lambda i: i.terminate({"rollbak": True}), TypeError, "unknown option(s) rollbak"),
+    *[(f"restart({shown(v)})", lambda i, v=v: i.restart(v), TypeError, NOT_A_DICT) for v in (42, [], b"x", object())],
+    ("restart(unknown key)", lambda i: i.restart({"form": {"name": "first"}}), TypeError, "unknown option(s) form"),
+    *[(f"restart(from={shown(v)})", lambda i, v=v: i.restart({"from": v}), WorkflowError, 'restart "from" must be a dict')
+      for v in (42, [], b"x", object(), "first")],
+    *[(f"restart(from.name={shown(v)})", lambda i, v=v: i.restart({"from": {"name": v}}), WorkflowError, "instance.cannot_restart")
+      for v in (None, 42, *ODD_TEXT)],
+    *[(f"restart(from.count={shown(v)})", lambda i, v=v: i.restart({"from": {"name": "first", "count": v}}), WorkflowError, 'a positive int "count"')
+      for v in (None, "1", 0, 1.0, True)],
+    ("restart(from.type)", lambda i: i.restart({"from": {"name": "first", "type": "step"}}), WorkflowError, "waitForEvent"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "text"), [c[1:] for c in INSTANCE_CASES], ids=[c[0] for c in INSTANCE_CASES])
+async def test_instance_methods_refuse_wrong_arguments_and_leave_the_instance_as_it_was(call, error, text):
+    emu = echo_emulator()
+    async with emu:
+        inst = await emu.env.WAITER.create(id="w1")
+        await emu.advance(0)
+        before = await inst.describe()
+        with pytest.raises(error) as info:
+            await call(inst)
+        assert text in str(info.value)
+        str(info.value).encode("utf-8")
+        assert await inst.describe() == before
+        await inst.send_event(type="go", payload="after")
+        await emu.run_until_idle()
+        assert await inst.status() == {"status": "complete", "output": "after"}
+        await assert_others_unaffected(emu)
+
+
+# -- the sweep: step.sleep, sleep_until and wait_for_event --------------------------------------
+
+STEP_CASES = [
+    *[(f"sleep({shown(v)}, 1)", lambda s, v=v: s.sleep(v, 1), "The name of a sleep must be a str of valid text")
+      for v in (None, 42, [], b"x", object(), "\ud800")],
+    *[(f"sleep('s', {shown(v)})", lambda s, v=v: s.sleep("s", v), 'sleep duration for "s"')
+      for v in (None, [], b"x", object(), "\ud800", "a\x00b", "10 fortnights", float("nan"))],
+    ("sleep('s', 400 days)", lambda s: s.sleep("s", "400 days"), "longer than the maximum"),
+    *[(f"sleep_until({shown(v)}, later)", lambda s, v=v: s.sleep_until(v, START_MS + 1000), "The name of a sleep must be a str")
+      for v in (None, 42, b"x", "\ud800")],
+    *[(f"sleep_until('s', {shown(v)})", lambda s, v=v: s.sleep_until("s", v), "needs a datetime (naive means UTC) or epoch milliseconds")
+      for v in (None, [], b"x", object(), "2026-01-02", True)],
+    *[(f"wait_for_event({shown(v)}, 'go')", lambda s, v=v: s.wait_for_event(v, "go"), "The name of a wait_for_event must be a str")
+      for v in (None, 42, b"x", "\ud800")],
+    *[(f"wait_for_event('w', 'go', timeout={shown(v)})", lambda s, v=v: s.wait_for_event("w", "go", timeout=v), 'timeout of the event wait "w"')
+      for v in ([], b"x", object(), "soon", 10, "400 days")],
+]
+
+
+@pytest.mark.parametrize(("call", "text"), [c[1:] for c in STEP_CASES], ids=[c[0] for c in STEP_CASES])
+async def test_step_methods_refuse_wrong_arguments_with_cloudflares_fatal_error(call, text):
+    async def body(step):
+        return await call(step)
+
+    error = await outcome_of(body)
+    assert isinstance(error, WorkflowFatalError)
+    assert text in str(error)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [lambda s: s.sleep("s"), lambda s: s.sleep("s", 1, 2), lambda s: s.sleep(name="s", duration=1)],
+    ids=["one-arg", "three-args", "keywords"],
+)
+async def test_sleep_with_the_wrong_number_of_arguments_is_a_type_error(call):
+    async def body(step):
+        return await call(step)
+
+    error = await outcome_of(body)
+    assert isinstance(error, TypeError)
+    assert "step.sleep takes exactly two positional arguments (name, duration)" in str(error)

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 import pluggy
 
 from ..compat import Compatibility
-from ..errors import ConfigError, NonRetryableError, StepError, WorkflowError, is_non_retryable
+from ..errors import ConfigError, NonRetryableError, StepError, WorkflowError, is_non_retryable, quoted
 from ..limits import Limits
 from ..serialization import NotSerialisable, RpcTypeError, decode, encode, iso_from_ms
 from ..stepconfig import PRODUCTION_DEFAULTS
@@ -745,7 +745,7 @@ class Engine:
             (s for s in record.steps.values() if s.kind == kind and s.name == name), key=lambda s: s.seq
         )
         if len(matches) < count:
-            raise WorkflowError("instance.cannot_restart", f'Step "{name}" not found in execution history')
+            raise WorkflowError("instance.cannot_restart", f"Step {quoted(name)} not found in execution history")
         return matches[count - 1]
 
     def delete(self, workflow: str, instance_id: str) -> None:
