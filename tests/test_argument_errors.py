@@ -61,6 +61,19 @@ async def outcome_of(body, **emulator_options):
     return caught.get("error")
 
 
+async def decorated_step_error(*args, emulator_options=None, **kwargs):
+    """The exception ``run`` sees for ``@step.do(*args, **kwargs)`` on a function, then awaiting it."""
+
+    async def body(step):
+        @step.do(*args, **kwargs)
+        async def x():
+            return 1
+
+        return await x()
+
+    return await outcome_of(body, **(emulator_options or {}))
+
+
 # -- step.do: the call form with a wrong argument (issue 14) ------------------------------------
 
 
@@ -119,14 +132,7 @@ async def test_call_form_still_runs_with_right_arguments():
 
 @pytest.mark.parametrize("concurrent", WRONG, ids=WRONG_IDS)
 async def test_decorator_concurrent_must_be_a_bool(concurrent):
-    async def body(step):
-        @step.do("x", concurrent=concurrent)
-        async def x():
-            return 1
-
-        return await x()
-
-    error = await outcome_of(body)
+    error = await decorated_step_error("x", concurrent=concurrent)
     assert isinstance(error, TypeError)
     assert "concurrent must be True or False" in str(error)
 
@@ -143,27 +149,13 @@ async def test_decorator_must_decorate_a_function(func):
 
 @pytest.mark.parametrize("name", [[], {}, b"x", object(), 42], ids=["list", "dict", "bytes", "object", "int"])
 async def test_decorator_with_a_name_that_is_not_text_fails_with_cloudflares_error(name):
-    async def body(step):
-        @step.do(name)
-        async def x():
-            return 1
-
-        return await x()
-
-    error = await outcome_of(body)
+    error = await decorated_step_error(name)
     assert isinstance(error, WorkflowFatalError)
     assert "exceeds max length (256 chars) or invalid characters found" in str(error)
 
 
 async def test_unknown_keyword_argument_is_named_with_the_allowed_ones():
-    async def body(step):
-        @step.do("x", confg={})
-        async def x():
-            return 1
-
-        return await x()
-
-    error = await outcome_of(body)
+    error = await decorated_step_error("x", confg={})
     assert isinstance(error, TypeError)
     assert str(error).startswith("_WorkflowStepWrapper._do_implicit() got an unexpected keyword argument 'confg'")
     assert "step.do takes name, concurrent, config" in str(error)
@@ -171,27 +163,13 @@ async def test_unknown_keyword_argument_is_named_with_the_allowed_ones():
 
 @pytest.mark.parametrize("depends", [42, "a", b"x", object()], ids=["int", "str", "bytes", "object"])
 async def test_legacy_depends_must_be_a_list(depends):
-    async def body(step):
-        @step.do("x", depends=depends)
-        async def x(a):
-            return a
-
-        return await x()
-
-    error = await outcome_of(body, **LEGACY)
+    error = await decorated_step_error("x", depends=depends, emulator_options=LEGACY)
     assert isinstance(error, TypeError)
     assert "depends must be a list of functions decorated with step.do" in str(error)
 
 
 async def test_legacy_step_do_without_a_name_says_so():
-    async def body(step):
-        @step.do()
-        async def x():
-            return 1
-
-        return await x()
-
-    error = await outcome_of(body, **LEGACY)
+    error = await decorated_step_error(emulator_options=LEGACY)
     assert isinstance(error, TypeError)
     assert str(error).startswith("_WorkflowStepWrapper._do_legacy() missing 1 required positional argument: 'name'")
     assert "every step needs a name" in str(error)
@@ -322,33 +300,6 @@ async def test_params_nested_too_deeply_are_a_workflow_error_not_a_recursion_err
             await inst.send_event(type="go", payload=deeply_nested(depth))
         assert event_info.value.code == "workflow.invalid_event_payload"
         await assert_others_unaffected(emu)
-
-
-@pytest.mark.parametrize(
-    ("from_step", "unknown"),
-    [
-        ({"name": "first", "cout": 2}, "'cout'"),
-        ({"name": "first", "step": "x", "kind": "do"}, "'kind', 'step'"),
-        ({"nmae": "first"}, "'nmae'"),
-    ],
-    ids=["typo-count", "two-unknown", "typo-name"],
-)
-async def test_restart_from_with_an_unknown_key_names_it_and_the_allowed_ones(from_step, unknown):
-    emu = echo_emulator()
-    async with emu:
-        inst = await emu.env.WAITER.create(id="w1")
-        await emu.advance(0)
-        before = await inst.describe()
-        with pytest.raises(WorkflowError) as info:
-            await inst.restart({"from": from_step})
-        assert info.value.code == "instance.cannot_restart"
-        assert f"unknown key(s) {unknown}" in str(info.value)
-        assert "the allowed keys are name, count, type" in str(info.value)
-        assert await inst.describe() == before  # nothing was restarted
-        await inst.restart({"from": {"name": "first", "count": 1, "type": "do"}})
-        await inst.send_event(type="go", payload="now")
-        await emu.run_until_idle()
-        assert await inst.status() == {"status": "complete", "output": "now"}
 
 
 # -- event types: one rule for send_event, wait_for_event and mock_event -------------------------
@@ -596,6 +547,11 @@ INSTANCE_CASES = [
     *[(f"restart(from.count={shown(v)})", lambda i, v=v: i.restart({"from": {"name": "first", "count": v}}), WorkflowError, 'a positive int "count"')
       for v in (None, "1", 0, 1.0, True)],
     ("restart(from.type)", lambda i: i.restart({"from": {"name": "first", "type": "step"}}), WorkflowError, "waitForEvent"),
+    # issue 14: unknown keys inside "from" were ignored
+    *[(f"restart(from with unknown {keys})", lambda i, v=v: i.restart({"from": v}), WorkflowError,
+       f"instance.cannot_restart) restart \"from\" has unknown key(s) {keys}; the allowed keys are name, count, type")
+      for v, keys in (({"name": "first", "cout": 2}, "'cout'"), ({"name": "first", "step": "x", "kind": "do"}, "'kind', 'step'"),
+                      ({"nmae": "first"}, "'nmae'"))],
 ]
 
 

@@ -35,30 +35,14 @@ CLEAN = """{
 
 # (label, config text, the key the warning names, words from the warning)
 FINDINGS = [
-    (
-        "unknown-top-level-key",
-        CLEAN.replace('"name": "p",', '"name": "p",\n  "workflow": [],'),
-        "wrangler.jsonc:3:3: workflow:",
-        'unexpected field "workflow"',
-    ),
-    (
-        "steps-above-maximum",
-        CLEAN.replace('"class_name": "Echo"', '"class_name": "Echo", "limits": {"steps": 30000}'),
-        "workflows[0].limits.steps:",
-        "exceeds the production maximum of 25,000",
-    ),
-    (
-        "missing-python-workers-flag",
-        CLEAN.replace('"compatibility_flags": ["python_workers"]', '"compatibility_flags": []'),
-        "compatibility_flags:",
-        'requires the "python_workers" compatibility flag',
-    ),
-    (
-        "cron-schedules",
-        CLEAN.replace('"class_name": "Echo"', '"class_name": "Echo", "schedules": ["0 * * * *"]'),
-        "workflows[0].schedules:",
-        "does not run cron schedules",
-    ),
+    ("unknown-top-level-key", CLEAN.replace('"name": "p",', '"name": "p",\n  "workflow": [],'),
+     "wrangler.jsonc:3:3: workflow:", 'unexpected field "workflow"'),
+    ("steps-above-maximum", CLEAN.replace('"class_name": "Echo"', '"class_name": "Echo", "limits": {"steps": 30000}'),
+     "workflows[0].limits.steps:", "exceeds the production maximum of 25,000"),
+    ("missing-python-workers-flag", CLEAN.replace('["python_workers"]', "[]"),
+     "compatibility_flags:", 'requires the "python_workers" compatibility flag'),
+    ("cron-schedules", CLEAN.replace('"class_name": "Echo"', '"class_name": "Echo", "schedules": ["0 * * * *"]'),
+     "workflows[0].schedules:", "does not run cron schedules"),
 ]
 
 
