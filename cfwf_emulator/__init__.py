@@ -13,6 +13,7 @@ from .clock import RealClock, VirtualClock
 from .emulator import Emulator
 from .errors import (
     ConfigError,
+    ConfigWarning,
     NonRetryableError,
     StepError,
     WorkflowError,
@@ -26,6 +27,7 @@ from .store.sqlite import StoreError
 
 __all__ = [
     "ConfigError",
+    "ConfigWarning",
     "Emulator",
     "Limits",
     "NonRetryableError",

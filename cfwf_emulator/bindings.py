@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import WorkflowError
+from .errors import WorkflowError, quoted
 
 if TYPE_CHECKING:
     from .emulator import Emulator
@@ -68,10 +68,15 @@ class Workflow:
     async def get(self, instance_id: str) -> "WorkflowInstance":
         """A handle to an existing instance; ``WorkflowError(instance.not_found)`` otherwise."""
         engine = await self._emulator._ready_engine()
-        if not isinstance(instance_id, str) or not engine.exists(self.name, instance_id):
+        if not isinstance(instance_id, str):
             raise WorkflowError(
                 "instance.not_found",
-                f'Instance not found: no instance "{instance_id}" in workflow "{self.name}"',
+                f"Instance not found: instance ids are str, got {type(instance_id).__name__} {instance_id!r}",
+            )
+        if not engine.exists(self.name, instance_id):
+            raise WorkflowError(
+                "instance.not_found",
+                f'Instance not found: no instance {quoted(instance_id)} in workflow "{self.name}"',
             )
         return WorkflowInstance(self._emulator, self.name, instance_id)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import warnings
 import weakref
 from datetime import datetime
 from typing import Any, Awaitable, Iterator, TypeVar
@@ -19,10 +20,11 @@ from typing import Any, Awaitable, Iterator, TypeVar
 from .bindings import Workflow
 from .clock import Clock, VirtualClock, resolve_clock
 from .compat import Compatibility
+from .config.bindings import BINDING_NAME_FIX, binding_name_problem
 from .durations import DurationError, parse_duration_or_timedelta
 from .engine.core import Engine, WorkflowDefinition, check_workflow_name
 from .engine.scheduler import Scheduler
-from .errors import ConfigError
+from .errors import ConfigError, ConfigWarning
 from .hooks import make_plugin_manager
 from .limits import Limits, resolve_limits
 from .serialization import utc_from_ms
@@ -35,13 +37,17 @@ T = TypeVar("T")
 LOCK_WAIT_S = 30.0
 
 
+def _check_flags(flags: object) -> None:
+    if isinstance(flags, str) or not isinstance(flags, (list, tuple)) or not all(isinstance(f, str) for f in flags):
+        raise ConfigError(f'compatibility_flags must be a list of str, such as ["python_workers"], got {flags!r}')
+
+
 def _check_options(vars: object, flags: object, freeze_user_time: object) -> None:
     """Reject malformed constructor options with a message saying what to pass."""
     if vars is not None:
         if not isinstance(vars, dict) or not all(isinstance(key, str) and key.isidentifier() for key in vars):
             raise ConfigError(f"vars must be a dict whose keys are identifiers (names on env), got {vars!r}")
-    if isinstance(flags, str) or not isinstance(flags, (list, tuple)) or not all(isinstance(f, str) for f in flags):
-        raise ConfigError(f"compatibility_flags must be a list of str, got {flags!r}")
+    _check_flags(flags)
     if not isinstance(freeze_user_time, bool):
         raise ConfigError(f"freeze_user_time must be True or False, got {freeze_user_time!r}")
 
@@ -149,19 +155,32 @@ class Emulator:
         without it the config is searched upward from the working directory, as wrangler does.
         ``env`` selects a named environment (``env.<name>``). ``options`` are the constructor's
         (``clock``, ``storage``, ``limits``, ...); a ``compatibility_date`` or
-        ``compatibility_flags`` given here overrides the config's. Raises ``ConfigError`` naming
-        the file, the key, the line and the fix when the config is wrong.
+        ``compatibility_flags`` given here overrides the config's; ``vars`` are added to the
+        config's (and win over them). Raises ``ConfigError`` naming the file, the key, the line
+        and the fix when the config is wrong; emits a :class:`~cfwf_emulator.ConfigWarning` for
+        each non-fatal finding (an unknown key, say), attributed to the caller.
         """
         from .config import load_config
         from .project import wire_project
         from .workers import install
 
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise TypeError(
+                f"from_config: path must be a wrangler config file or a directory holding one "
+                f"(str or os.PathLike), got {path!r}"
+            )
+        if env is not None and not isinstance(env, str):
+            raise TypeError(f"from_config: env must be the name of an environment in the config, got {env!r}")
         project = load_config(path, env=env)
+        for message in dict.fromkeys(project.warnings):
+            warnings.warn(message, ConfigWarning, stacklevel=2)
         install()
         options.setdefault("compatibility_date", project.compatibility_date)
         options.setdefault("compatibility_flags", project.compatibility_flags)
-        options["vars"] = {**project.vars, **(options.get("vars") or {})}
         emulator = cls(**options)
+        for name, value in project.vars.items():  # any name wrangler accepts; env["my-var"] reads it
+            if name not in emulator.env:
+                emulator.env._set(name, value)
         emulator.project = project
         emulator.module = wire_project(emulator, project)
         return emulator
@@ -187,9 +206,17 @@ class Emulator:
         check_workflow_name(name)
         if not isinstance(cls, type) or not callable(getattr(cls, "run", None)):
             raise ConfigError(f"Workflow {name!r}: {cls!r} is not a class with a run(self, event, step) method")
-        binding = binding or name.upper().replace("-", "_")
-        if not isinstance(binding, str) or not binding.isidentifier():
-            raise ConfigError(f"Workflow {name!r}: binding {binding!r} is not a valid identifier")
+        derived = binding is None
+        if binding is None:
+            binding = name.upper().replace("-", "_")
+        if not isinstance(binding, str):
+            raise ConfigError(f"Workflow {name!r}: binding must be a str (its name on env), got {binding!r}")
+        problem = binding_name_problem(binding)
+        if problem is not None:
+            source = " (made from the workflow name; pass binding=)" if derived else ""
+            raise ConfigError(f"Workflow {name!r}: {problem}{source}; {BINDING_NAME_FIX}")
+        if compatibility_flags is not None:
+            _check_flags(compatibility_flags)
         if binding in self.env:
             raise ConfigError(f"env already has a binding or var named {binding!r}")
         limits = self.limits if step_limit is None else self.limits.with_steps(step_limit)

@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "ConfigError",
+    "ConfigWarning",
     "NonRetryableError",
     "StepError",
     "WorkflowError",
@@ -82,6 +83,22 @@ class WorkflowFatalError(StepError):
 
 class ConfigError(Exception):
     """A wrangler configuration or an emulator option is invalid; the message says how to fix it."""
+
+
+class ConfigWarning(UserWarning):
+    """A wrangler configuration has a non-fatal problem (an unknown key, a step limit above
+    production's, a missing ``python_workers`` flag, cron ``schedules`` that are not run).
+
+    ``Emulator.from_config`` emits one per finding; the message starts with
+    ``<file>:<line>:<col>: <key>:``. Turn them into errors with
+    ``-W error::cfwf_emulator.ConfigWarning`` (or ``filterwarnings`` in pytest's config).
+    """
+
+
+def quoted(text: str) -> str:
+    """``text`` in double quotes for a message, or its ``repr`` when it has characters a terminal
+    cannot show (a lone surrogate, NUL, a newline), so the message itself stays printable."""
+    return f'"{text}"' if text.isprintable() else repr(text)
 
 
 def format_ms(value: float) -> str:

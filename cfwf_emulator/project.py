@@ -79,11 +79,19 @@ def import_main(path: Path) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except KeyboardInterrupt:
         del sys.modules[name]
-        raise ConfigError(
-            f"{path}: importing the main module failed: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise
+    except BaseException as exc:  # sys.exit() at import time too: it must not end the host
+        del sys.modules[name]
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        hint = (
+            "; main must not call sys.exit() or exit() at import time (guard it with "
+            'if __name__ == "__main__":)'
+            if isinstance(exc, SystemExit)
+            else ""
+        )
+        raise ConfigError(f"{path}: importing the main module failed: {detail}{hint}") from exc
     return module
 
 

@@ -93,6 +93,51 @@ def _callback_invoker(callback: Callable[..., Any]) -> Callable[[Callable[[], An
     return lambda _make_ctx: callback()
 
 
+def _is_call_form(args: tuple[Any, ...]) -> bool:
+    """``(name, callback)`` or ``(name, config-or-None, callback)``."""
+    if len(args) == 2:
+        return callable(args[1])
+    return len(args) == 3 and (args[1] is None or isinstance(args[1], dict)) and callable(args[2])
+
+
+class _WorkflowStepWrapper:
+    """The signatures of ``step.do`` in Cloudflare's Python SDK (``workers/entrypoints.py``).
+
+    Binding arguments to these methods makes Python raise exactly the ``TypeError`` text users
+    see on Cloudflare, which the emulator's messages then start with.
+    """
+
+    def _do_implicit(
+        self, name: Any = None, *, concurrent: Any = False, config: Any = None
+    ) -> tuple[Any, Any, Any, Any]:
+        return name, None, concurrent, config
+
+    def _do_legacy(
+        self, name: Any, depends: Any = None, concurrent: Any = False, config: Any = None
+    ) -> tuple[Any, Any, Any, Any]:
+        return name, depends, concurrent, config
+
+
+_SDK_STEP = _WorkflowStepWrapper()
+
+
+def _show(value: Any) -> str:
+    """A short rendering of an argument for messages: functions by name, long reprs cut."""
+    if callable(value) and hasattr(value, "__name__"):
+        return f"<function {value.__name__}>"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _describe(value: Any) -> str:
+    """``list []``, ``int 42``, ``function cb``, ``None``."""
+    if value is None:
+        return "None"
+    if callable(value) and hasattr(value, "__name__"):
+        return f"function {value.__name__}"
+    return f"{type(value).__name__} {_show(value)}"
+
+
 class WorkflowStep:
     """The ``step`` argument of ``run``; a new one is made for every run of an instance."""
 
@@ -117,41 +162,88 @@ class WorkflowStep:
         Decorator, legacy: ``@step.do("name", depends=[a, b], concurrent=False, config=None)``.
         Call form: ``await step.do("name", callback)`` or ``await step.do("name", config, callback)``
         where ``callback`` is sync or async and takes no argument or one (the step context).
+        Wrong arguments raise ``TypeError`` starting with what Cloudflare's Python SDK says, then
+        which argument is wrong and how to write the step.
         """
-        if not kwargs and args and (
-            (len(args) == 2 and callable(args[1]))
-            or (len(args) == 3 and (args[1] is None or isinstance(args[1], dict)) and callable(args[2]))
-        ):
+        if not kwargs and _is_call_form(args):
             name, config, callback = (args[0], None, args[1]) if len(args) == 2 else args
             return self._runner.do(name, config, _callback_invoker(callback))
-        if self._implicit:
-            return self._decorator_implicit(*args, **kwargs)
-        return self._decorator_legacy(*args, **kwargs)
-
-    def _decorator_implicit(
-        self, name: Any = None, *, concurrent: bool = False, config: Any = None
-    ) -> Callable[[Callable[..., Any]], Callable[[], Awaitable[Any]]]:
+        signature = _SDK_STEP._do_implicit if self._implicit else _SDK_STEP._do_legacy
+        try:
+            name, depends, concurrent, config = signature(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{exc}: {self._explain(args, kwargs)}") from None
         if callable(name):
+            usage = '@step.do() or @step.do("name")' if self._implicit else '@step.do("name")'
+            raise TypeError(f"step.do must be called before decorating: write {usage}, not a bare @step.do")
+        if not self._implicit and 2 <= len(args) <= 3 and (callable(args[-1]) or isinstance(args[1], dict)):
+            raise TypeError(self._explain(args, kwargs))  # a call form with a wrong argument
+        if depends is not None and not isinstance(depends, (list, tuple)):
             raise TypeError(
-                "step.do must be called before decorating: write @step.do() or @step.do(\"name\"), "
-                "not a bare @step.do"
+                f"step.do: depends must be a list of functions decorated with step.do, got "
+                f"{_describe(depends)}. {self._usage()}"
             )
-        return self._decorator(name, None, concurrent, config)
-
-    def _decorator_legacy(
-        self, name: Any, depends: Any = None, concurrent: bool = False, config: Any = None
-    ) -> Callable[[Callable[..., Any]], Callable[[], Awaitable[Any]]]:
-        if callable(name):
-            raise TypeError(
-                "step.do must be called before decorating: write @step.do(\"name\"), not a bare @step.do"
-            )
+        if not isinstance(concurrent, bool):
+            hint = f" ({self._explain(args, kwargs)})" if len(args) == 3 else f" {self._usage()}"
+            raise TypeError(f"step.do: concurrent must be True or False, got {_describe(concurrent)}.{hint}")
         return self._decorator(name, depends, concurrent, config)
+
+    def _usage(self) -> str:
+        if self._implicit:
+            return (
+                'Write the decorator form: @step.do("name", config={...}) above a def or async def, '
+                "then await the decorated function"
+            )
+        return (
+            'Write the decorator form: @step.do("name", depends=[...], config={...}) above a def or '
+            "async def, then await the decorated function"
+        )
+
+    def _explain(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        """Which argument of a refused ``step.do(...)`` is wrong, what it must be, and the fix."""
+        shown = ", ".join([*map(_show, args), *(f"{key}={_show(value)}" for key, value in kwargs.items())])
+        allowed = ("name", "concurrent", "config") if self._implicit else ("name", "depends", "concurrent", "config")
+        problems = []
+        unknown = [key for key in kwargs if key not in allowed]
+        if unknown:
+            problems.append(
+                f"unknown keyword argument(s) {', '.join(unknown)}; step.do takes {', '.join(allowed)}"
+            )
+            if "depends" in unknown:
+                problems.append(
+                    "under implicit dependencies (compatibility date 2026-02-25 or later) a step's "
+                    "parameters named after earlier steps receive their results; depends=[...] is "
+                    "the legacy form (earlier dates or the no_python_workflows_implicit_dependencies flag)"
+                )
+        if len(args) > 3:
+            problems.append(f"at most 3 positional arguments (name, config, callback) are allowed, got {len(args)}")
+        elif len(args) >= 2:
+            if kwargs:
+                problems.append("the call form step.do(name, [config], callback) takes no keyword arguments")
+            if len(args) == 3 and not (args[1] is None or isinstance(args[1], dict)):
+                problems.append(f"config (argument 2) must be a dict or None, got {_describe(args[1])}")
+            if not callable(args[-1]):
+                problems.append(
+                    f"callback (argument {len(args)}) must be callable (a function taking no argument "
+                    f"or the step context), got {_describe(args[-1])}"
+                )
+            problems.append(
+                "the call form step.do(name, [config], callback) is an emulator extension; "
+                "Cloudflare's Python SDK has only the decorator"
+            )
+        elif not args and "name" not in kwargs and not self._implicit:
+            problems.append("under legacy dependencies every step needs a name: @step.do(\"name\")")
+        return f"in step.do({shown}): {'; '.join(problems) or 'wrong arguments'}. {self._usage()}"
 
     def _decorator(
         self, name: Any, depends: Any, concurrent: bool, config: Any
     ) -> Callable[[Callable[..., Any]], Callable[[], Awaitable[Any]]]:
         def decorate(func: Callable[..., Any]) -> Callable[[], Awaitable[Any]]:
-            step_name = func.__name__ if name is None else name
+            if not callable(func):
+                raise TypeError(
+                    f"@step.do(...) must decorate a function (def or async def), got {_describe(func)}"
+                )
+            step_name = getattr(func, "__name__", None) if name is None else name
 
             async def wrapper() -> Any:
                 slots = self._dependency_slots(func, depends)
@@ -159,7 +251,8 @@ class WorkflowStep:
                 return await self._run_declared(wrapper, step_name, config, func, results)
 
             wrapper._step_name = step_name  # type: ignore[attr-defined]
-            self.step_closures[step_name] = wrapper
+            if isinstance(step_name, str):  # other names fail when awaited, with Cloudflare's error
+                self.step_closures[step_name] = wrapper
             return wrapper
 
         return decorate

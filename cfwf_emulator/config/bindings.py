@@ -16,7 +16,16 @@ from .jsonc import KeyPath
 from .project import D1Config, KVConfig, R2Config, UnsupportedBindingConfig, WorkflowConfig
 from .source import Diagnostics, describe_value, format_key_path
 
-__all__ = ["NAME_RULE", "UNSUPPORTED_KINDS", "BindingName", "Bindings", "is_identifier", "read_bindings"]
+__all__ = [
+    "BINDING_NAME_FIX",
+    "NAME_RULE",
+    "UNSUPPORTED_KINDS",
+    "BindingName",
+    "Bindings",
+    "binding_name_problem",
+    "is_identifier",
+    "read_bindings",
+]
 
 NAME_RULE = (
     "Workflow names must be 1-64 characters long, start with a letter, number, or underscore, "
@@ -93,6 +102,29 @@ _PY_TYPES: dict[str, type] = {"string": str, "boolean": bool, "object": dict}
 def is_identifier(name: str) -> bool:
     """True when ``name`` can be written as ``env.<name>`` in Python."""
     return name.isidentifier() and not keyword.iskeyword(name)
+
+
+BINDING_NAME_FIX = (
+    'use letters, digits and underscores, not starting with a digit and not a Python keyword, '
+    'e.g. "MY_BINDING"'
+)
+"""How to name a binding, said after :func:`binding_name_problem`'s finding."""
+
+
+def binding_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a binding on ``env`` (None when it can).
+
+    The one rule for bindings from a config and from ``Emulator.add_workflow``: the emulator
+    exposes each as ``env.<binding>``, so it must be a Python identifier and not a keyword.
+    """
+    if keyword.iskeyword(name):
+        return f"binding name {describe_value(name)} is a Python keyword, so env.{name} cannot be written"
+    if not name.isidentifier():
+        return (
+            f"binding name {describe_value(name)} is not a valid Python identifier "
+            "(the emulator exposes it as env.<binding>)"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -178,13 +210,9 @@ def _binding_field(
     binding = _required_string(diag, entry, "binding", key)
     if binding is None:
         return None
-    if not is_identifier(binding):
-        diag.error(
-            key + ("binding",),
-            f"binding name {describe_value(binding)} is not a valid Python identifier "
-            "(the emulator exposes it as env.<binding>)",
-            'use letters, digits and underscores, not starting with a digit, e.g. "MY_BINDING"',
-        )
+    problem = binding_name_problem(binding)
+    if problem is not None:
+        diag.error(key + ("binding",), problem, BINDING_NAME_FIX)
         return None
     out.names.setdefault(kind, []).append(BindingName(binding, kind, key + ("binding",)))
     return binding

@@ -20,9 +20,9 @@ from typing import Any, Callable, Iterable
 import pluggy
 
 from ..compat import Compatibility
-from ..errors import ConfigError, NonRetryableError, StepError, WorkflowError, is_non_retryable
+from ..errors import ConfigError, NonRetryableError, StepError, WorkflowError, is_non_retryable, quoted
 from ..limits import Limits
-from ..serialization import NotSerialisable, decode, encode, iso_from_ms
+from ..serialization import NotSerialisable, RpcTypeError, decode, encode, iso_from_ms
 from ..stepconfig import PRODUCTION_DEFAULTS
 from ..store import Store
 from .records import TERMINAL, InstanceRecord, StepRecord
@@ -42,6 +42,7 @@ NON_RETRYABLE_GENERIC = (
     "and it was not handled"
 )
 STEP_TYPES = ("do", "sleep", "waitForEvent")
+RESTART_FROM_KEYS = ("name", "count", "type")
 RESUMABLE = frozenset({"queued", "running", "waiting"})
 #: Hibernated instances woken per event-loop turn when many of their timers end at once: waking
 #: 100,000 in one turn held them all in memory together (benchmarks: peak resident memory).
@@ -75,6 +76,31 @@ class LiveInstance:
 
 class StorageWarning(UserWarning):
     """An instance stopped because its state could not be saved (disk full, read-only, ...)."""
+
+
+def encode_input(value: Any, code: str, subject: str) -> str:
+    """The JSON text of params or an event payload a caller sends, else ``WorkflowError(code)``.
+
+    ``subject`` names the value in the message (``"Instance params"``, ``"Event payload"``).
+    """
+    try:
+        return encode(value)
+    except RpcTypeError as exc:
+        if "tuple" in str(exc):
+            fix = "use a list instead of a tuple"
+        elif str(exc).startswith("Awaitable"):
+            fix = "await it and send the result"
+        else:
+            fix = "send binary data as text (base64, say)"
+        raise WorkflowError(
+            code, f"{subject} cannot be sent over RPC (Cloudflare's Python SDK: {exc}); {fix}"
+        ) from None
+    except NotSerialisable as exc:
+        raise WorkflowError(code, f"{subject} cannot be stored: {exc}") from None
+
+
+def _invalid_event_type(message: str) -> WorkflowError:
+    return WorkflowError("workflow.invalid_event_type", message)
 
 
 def check_workflow_name(name: object) -> str:
@@ -480,10 +506,7 @@ class Engine:
 
     @staticmethod
     def _encode_params(params: Any) -> str:
-        try:
-            return encode({} if params is None else params)
-        except NotSerialisable as exc:
-            raise WorkflowError("instance.invalid_params", f"Instance params are not serialisable: {exc}") from None
+        return encode_input({} if params is None else params, "instance.invalid_params", "Instance params")
 
     def create(self, workflow: str, instance_id: str | None, params: Any) -> str:
         """Create and queue an instance; return its id."""
@@ -696,6 +719,13 @@ class Engine:
 
     @staticmethod
     def _restart_point(record: InstanceRecord, from_step: Any) -> StepRecord:
+        unknown = sorted(map(repr, set(from_step) - set(RESTART_FROM_KEYS))) if isinstance(from_step, dict) else []
+        if unknown:
+            raise WorkflowError(
+                "instance.cannot_restart",
+                f'restart "from" has unknown key(s) {", ".join(unknown)}; the allowed keys are '
+                f"{', '.join(RESTART_FROM_KEYS)}",
+            )
         if not isinstance(from_step, dict) or not isinstance(from_step.get("name"), str):
             raise WorkflowError(
                 "instance.cannot_restart",
@@ -715,7 +745,7 @@ class Engine:
             (s for s in record.steps.values() if s.kind == kind and s.name == name), key=lambda s: s.seq
         )
         if len(matches) < count:
-            raise WorkflowError("instance.cannot_restart", f'Step "{name}" not found in execution history')
+            raise WorkflowError("instance.cannot_restart", f"Step {quoted(name)} not found in execution history")
         return matches[count - 1]
 
     def delete(self, workflow: str, instance_id: str) -> None:
@@ -730,7 +760,7 @@ class Engine:
     def send_event(self, workflow: str, instance_id: str, event_type: Any, payload: Any) -> None:
         """Buffer an event for the instance and wake the oldest waiter of that type."""
         live = self._live(workflow, instance_id)
-        check_event_type(event_type, lambda message: WorkflowError("workflow.invalid_event_type", message))
+        check_event_type(event_type, _invalid_event_type)
         record = live.record
         if record.status in TERMINAL:
             raise WorkflowError(
@@ -738,10 +768,7 @@ class Engine:
                 f'Cannot send event "{event_type}" to instance "{instance_id}": it is '
                 f"{record.status} and will never wait for events again",
             )
-        try:
-            payload_json = encode(payload)
-        except NotSerialisable as exc:
-            raise WorkflowError("workflow.invalid_event_payload", f"Event payload is not serialisable: {exc}") from None
+        payload_json = encode_input(payload, "workflow.invalid_event_payload", "Event payload")
         limit = live.workflow.limits.event_payload_bytes
         if len(payload_json.encode()) > limit:
             raise WorkflowError(
@@ -783,12 +810,15 @@ class Engine:
         if self.exists(workflow, instance_id):
             self.store.save_header(self._live(workflow, instance_id).record)
 
-    def mock_event(self, workflow: str, instance_id: str, event_type: str, payload: Any) -> None:
+    @staticmethod
+    def check_mocked_event(event_type: Any, payload: Any) -> str:
+        """The JSON of a mocked event's payload, once its type passes ``send_event``'s rule."""
+        check_event_type(event_type, _invalid_event_type)
+        return encode_input(payload, "workflow.invalid_event_payload", "Event payload")
+
+    def mock_event(self, workflow: str, instance_id: str, event_type: Any, payload: Any) -> None:
         """Buffer a mocked event: it survives restarts and satisfies the first wait of its type."""
-        try:
-            payload_json = encode(payload)
-        except NotSerialisable as exc:
-            raise WorkflowError("workflow.invalid_event_payload", f"Event payload is not serialisable: {exc}") from None
+        payload_json = self.check_mocked_event(event_type, payload)
         entry, live = self._modifiable(workflow, instance_id)
         event = {"type": event_type, "payload": payload_json, "ms": self.now(), "mocked": True}
         entry["modifiers"].setdefault("events", []).append(dict(event))

@@ -6,14 +6,12 @@ called, so code ported from JavaScript (``await m.disable_sleeps()``) works as i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generator
+from typing import Any, Generator, Protocol
 
+from ..engine.core import Engine
 from ..errors import NonRetryableError, StepError
-from ..serialization import NotSerialisable, encode
+from ..serialization import NotSerialisable, RpcTypeError, encode
 from .selector import to_selector
-
-if TYPE_CHECKING:
-    from ..engine.core import Engine
 
 __all__ = ["InstanceModifier", "ModificationRecorder"]
 
@@ -36,7 +34,9 @@ _DONE = _Done()
 def _check_times(times: Any) -> int | None:
     if times is None:
         return None
-    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+    if isinstance(times, bool) or not isinstance(times, int):
+        raise TypeError(f"times must be a positive int or None (every attempt), got {times!r}")
+    if times < 1:
         raise ValueError(f"times must be a positive int or None (every attempt), got {times!r}")
     return times
 
@@ -51,10 +51,26 @@ def _error_record(error: Any) -> dict[str, str]:
     raise TypeError(f'mock_step_error needs an exception or {{"name", "message"}}, got {error!r}')
 
 
+class _Host(Protocol):
+    """What a modifier changes: the engine, or a rehearsal of it (``ModificationRecorder``)."""
+
+    def modifiers_for(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        """The modifications of one instance, to change in place."""
+        ...
+
+    def save_modifiers(self, workflow: str, instance_id: str) -> None:
+        """Keep the changed modifications."""
+        ...
+
+    def mock_event(self, workflow: str, instance_id: str, event_type: Any, payload: Any) -> None:
+        """Check and deliver a mocked event."""
+        ...
+
+
 class InstanceModifier:
     """Changes what one instance will do: mock results, errors, timeouts and events, skip waits."""
 
-    def __init__(self, engine: "Engine", workflow: str, instance_id: str) -> None:
+    def __init__(self, engine: _Host, workflow: str, instance_id: str) -> None:
         self._engine = engine
         self._workflow = workflow
         self._id = instance_id
@@ -67,6 +83,11 @@ class InstanceModifier:
         return _DONE
 
     def _select(self, key: str, steps: Any) -> _Done:
+        if steps is not None and not isinstance(steps, (list, tuple)):
+            raise TypeError(
+                f'{key}(steps): steps must be a list of step selectors (names or {{"name": str, '
+                f'"index": int}}), or None for every step; got {steps!r}, e.g. write {key}(["my step"])'
+            )
         mods = self._mods()
         if steps is None:
             mods[key] = True
@@ -94,7 +115,7 @@ class InstanceModifier:
             raise RuntimeError(f"{PREFIX} Trying to mock step '{selector.name}' multiple times!")
         try:
             results[key] = encode(result)
-        except NotSerialisable as exc:
+        except (NotSerialisable, RpcTypeError) as exc:
             raise TypeError(f"{PREFIX} the mocked result of step '{selector.name}' is not serialisable: {exc}") from None
         return self._saved()
 
@@ -118,9 +139,15 @@ class InstanceModifier:
         return self._failure(step, entry, "force timeout")
 
     def mock_event(self, event: Any) -> _Done:
-        """Send ``{"type", "payload"}`` now; it also survives restarts of the instance."""
-        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        """Send ``{"type", "payload"}`` now; it also survives restarts of the instance.
+
+        The type follows the same rule as ``send_event`` and ``wait_for_event``.
+        """
+        if not isinstance(event, dict) or "type" not in event:
             raise TypeError(f'mock_event needs {{"type": str, "payload": ...}}, got {event!r}')
+        unknown = sorted(map(repr, set(event) - {"type", "payload"}))
+        if unknown:
+            raise TypeError(f"mock_event: unknown key(s) {', '.join(unknown)}; an event has type and payload")
         self._engine.mock_event(self._workflow, self._id, event["type"], event.get("payload"))
         return _DONE
 
@@ -141,6 +168,24 @@ class InstanceModifier:
     forceEventTimeout = force_event_timeout
 
 
+class _Rehearsal:
+    """Stands in for the engine while ``modify_all`` records: every check runs, nothing is kept."""
+
+    def __init__(self) -> None:
+        self._modifiers: dict[str, Any] = {}
+
+    def modifiers_for(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        """The rehearsal's own modifications."""
+        return self._modifiers
+
+    def save_modifiers(self, workflow: str, instance_id: str) -> None:
+        """Nothing to keep."""
+
+    def mock_event(self, workflow: str, instance_id: str, event_type: Any, payload: Any) -> None:
+        """Check the event as the engine would."""
+        Engine.check_mocked_event(event_type, payload)
+
+
 class ModificationRecorder:
     """What ``modify_all`` callbacks receive: the same methods, recorded to replay on each new instance."""
 
@@ -151,6 +196,7 @@ class ModificationRecorder:
 
     def __init__(self) -> None:
         self.operations: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self._rehearsal = InstanceModifier(_Rehearsal(), "", "")
 
     def __getattr__(self, name: str) -> Any:
         method = {"disableSleeps": "disable_sleeps", "disableRetryDelays": "disable_retry_delays",
@@ -161,6 +207,7 @@ class ModificationRecorder:
             raise AttributeError(name)
 
         def record(*args: Any, **kwargs: Any) -> _Done:
+            getattr(self._rehearsal, method)(*args, **kwargs)  # wrong arguments fail here, not at create
             self.operations.append((method, args, kwargs))
             return _DONE
 
