@@ -130,11 +130,15 @@ async def test_call_form_still_runs_with_right_arguments():
     assert await outcome_of(body) is None
 
 
-@pytest.mark.parametrize("concurrent", WRONG, ids=WRONG_IDS)
-async def test_decorator_concurrent_must_be_a_bool(concurrent):
-    error = await decorated_step_error("x", concurrent=concurrent)
+async def test_decorator_concurrent_must_not_be_a_callback():
+    error = await decorated_step_error("x", concurrent=_callback)
     assert isinstance(error, TypeError)
     assert "concurrent must be True or False" in str(error)
+
+
+@pytest.mark.parametrize("concurrent", WRONG, ids=WRONG_IDS)
+async def test_decorator_concurrent_is_read_by_truthiness_as_cloudflares_sdk_does(concurrent):
+    assert await decorated_step_error("x", concurrent=concurrent) is None
 
 
 @pytest.mark.parametrize("func", WRONG, ids=WRONG_IDS)

@@ -183,10 +183,12 @@ class WorkflowStep:
                 f"step.do: depends must be a list of functions decorated with step.do, got "
                 f"{_describe(depends)}. {self._usage()}"
             )
-        if not isinstance(concurrent, bool):
+        # The SDK reads concurrent by truthiness; a callable, or a non-bool third positional
+        # argument, is a call form step.do(name, config, callback) gone wrong.
+        if callable(concurrent) or (len(args) == 3 and not isinstance(concurrent, bool)):
             hint = f" ({self._explain(args, kwargs)})" if len(args) == 3 else f" {self._usage()}"
             raise TypeError(f"step.do: concurrent must be True or False, got {_describe(concurrent)}.{hint}")
-        return self._decorator(name, depends, concurrent, config)
+        return self._decorator(name, depends, bool(concurrent), config)
 
     def _usage(self) -> str:
         if self._implicit:
