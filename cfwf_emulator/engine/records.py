@@ -228,7 +228,7 @@ class InstanceRecord:
         Raises ``ValueError``/``TypeError`` naming what is wrong when the data is malformed (a
         missing or unknown field, an unknown status or step kind, a malformed event).
         """
-        unknown = _object("header", header).keys() - set(_HEADER_FIELDS)
+        unknown = _object("header", header).keys() - _HEADER_KEYS
         if unknown:
             raise ValueError(f"the header has unknown fields {sorted(map(str, unknown))}")
         record = cls(**header)
@@ -249,3 +249,4 @@ def _object(what: str, data: Any) -> dict[str, Any]:
 
 _STEP_FIELDS = tuple(f.name for f in fields(StepRecord))
 _HEADER_FIELDS = tuple(f.name for f in fields(InstanceRecord) if f.name not in ("steps", "events"))
+_HEADER_KEYS = frozenset(_HEADER_FIELDS)
