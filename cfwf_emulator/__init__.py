@@ -20,8 +20,8 @@ from .errors import (
     WorkflowFatalError,
     WorkflowTimeoutError,
 )
-from .engine.core import StorageWarning
 from .limits import Limits
+from .store.base import StorageWarning
 from .store.lock import StateLockedError
 from .store.sqlite import StoreError
 

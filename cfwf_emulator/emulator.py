@@ -130,8 +130,9 @@ class Emulator:
         self.on_locked = on_locked
         self._scheduler = Scheduler(self.clock)
         self._store = open_store(storage)
-        self._lock = StateLock(self._store.path) if isinstance(self._store, SQLiteStore) else None
+        self._lock: StateLock | None = None
         if isinstance(self._store, SQLiteStore):
+            self._lock = self._store.lock
             weakref.finalize(self, self._store.close)
         self._engine = Engine(self._store, self._scheduler, self.hooks, self.env)
         if hibernate == "always":
@@ -292,7 +293,12 @@ class Emulator:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Bind to the running event loop and resume unfinished instances (``async with`` does this)."""
+        """Bind to the running event loop and resume unfinished instances (``async with`` does this).
+
+        With SQLite storage this takes the state file's lock first (``on_locked``), then opens the
+        file (creating or upgrading it). A start that fails for any reason gives back everything
+        it took: the lock, the file, the loop.
+        """
         loop = asyncio.get_running_loop()
         if self._loop is loop:
             return
@@ -300,12 +306,16 @@ class Emulator:
             raise RuntimeError(
                 "This emulator is running in another event loop; create one emulator per loop"
             )
-        if self._lock is not None:
-            await self._lock.acquire(None if self.on_locked == "error" else LOCK_WAIT_S)
+        if isinstance(self._store, SQLiteStore):
+            await self._store.acquire(None if self.on_locked == "error" else LOCK_WAIT_S)
         self._loop = loop
-        if self.freeze_user_time:
-            self._freeze()
-        self._engine.start(loop)
+        try:
+            if self.freeze_user_time:
+                self._freeze()
+            self._engine.start(loop)
+        except BaseException:
+            await self.aclose()
+            raise
 
     def _freeze(self) -> None:
         from freezegun import freeze_time
@@ -323,17 +333,17 @@ class Emulator:
             return
         try:
             await self._engine.stop()
-            if isinstance(self._store, SQLiteStore):
-                self._store.checkpoint()
         finally:
             self._loop = None
-            if self._lock is not None:
-                self._lock.release()
-            if self._freezer is not None:
-                assert isinstance(self.clock, VirtualClock)
-                self.clock.on_change = None
-                self._freezer.stop()
-                self._freezer = None
+            try:
+                if isinstance(self._store, SQLiteStore):
+                    self._store.release()  # checkpoint, close the file, give the lock up
+            finally:
+                if self._freezer is not None:
+                    assert isinstance(self.clock, VirtualClock)
+                    self.clock.on_change = None
+                    self._freezer.stop()
+                    self._freezer = None
 
     async def __aenter__(self) -> "Emulator":
         await self.start()

@@ -695,7 +695,7 @@ def test_a_corrupt_instance_row_gives_a_store_error_naming_the_file_and_instance
         async with emu:
             await (await emu.env.STEPS.get("s1")).status()
 
-    with pytest.raises(StoreError) as caught:
+    with pytest.raises(StoreError) as caught, pytest.warns(StorageWarning, match="cannot resume instance steps/s1"):
         asyncio.run(reopen())
     assert str(state) in str(caught.value)
     assert "s1" in str(caught.value)
@@ -749,7 +749,7 @@ def test_a_state_file_in_a_read_only_directory_gives_a_specific_error_and_stays_
     with read_only_directory(folder):
         _assert_creating_fails(folder)
         with pytest.raises(StoreError) as caught:
-            emulator(state)
+            asyncio.run(emulator(state).start())
         message = str(caught.value)
         assert str(state) in message
         assert "not a cfwf-emulator state file" not in message
@@ -769,7 +769,7 @@ def test_a_new_state_file_in_a_read_only_directory_cannot_be_created(tmp_path: P
     state = folder / "state.db"
     with read_only_directory(folder):
         with pytest.raises(StoreError) as caught:
-            emulator(state)
+            asyncio.run(emulator(state).start())
     assert str(state) in str(caught.value)
     assert "cannot open the state file" in str(caught.value)
     assert not state.exists()

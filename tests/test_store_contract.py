@@ -167,8 +167,26 @@ def test_save_header_persists_every_header_field(store: Any, persisted: Callable
     record.modifiers["disable_retry_delays"] = True
     record.next_seq = 9
     expected_header = copy.deepcopy(record.header_json())
+    expected_events = copy.deepcopy(list(record.events))
     store.save_header(record)
-    assert persisted().load_instance("orders", "i1").header_json() == expected_header
+    loaded = persisted().load_instance("orders", "i1")
+    assert loaded.header_json() == expected_header
+    assert list(loaded.events) == expected_events and len(expected_events) == 2
+
+
+def test_buffered_events_keep_their_order_through_takes_and_appends(store: Any, persisted: Callable[[], Any]) -> None:
+    record = make_record()
+    store.insert_instance(record)
+    for index, kind in enumerate(["b", "approval", "b", "c"]):
+        record.events.append({"type": kind, "payload": str(index), "ms": START_MS + index})
+    store.save_header(record)
+    assert record.events.take("approval")["payload"] == json.dumps(NESTED, ensure_ascii=False)
+    assert record.events.take("b")["payload"] == "0"
+    record.events.append({"type": "b", "payload": "4", "ms": START_MS + 4})
+    store.save_header(record)
+    loaded = persisted().load_instance("orders", "i1")
+    assert [(e["type"], e["payload"]) for e in loaded.events] == [("approval", "1"), ("b", "2"), ("c", "3"), ("b", "4")]
+    assert loaded.events.take("b")["payload"] == "2" and loaded.events.take("b")["payload"] == "4"
 
 
 def test_save_step_persists_a_new_step(store: Any, persisted: Callable[[], Any]) -> None:
@@ -189,7 +207,7 @@ def test_save_step_with_header_persists_step_and_header_together(store: Any, per
                       end_ms=START_MS + 5 * SECOND, config={"type": "approval", "timeout": "1 hour"},
                       result='{"type":"approval","timestamp":1767225600005,"payload":{"ok":true}}')
     record.steps[step.key] = step
-    record.events = []  # the buffered event was consumed by this wait
+    assert record.events.take("approval") is not None  # the buffered event was consumed by this wait
     record.next_seq = 4
     store.save_step(record, step, header=True)
     loaded = persisted().load_instance("orders", "i1")

@@ -25,6 +25,7 @@ from ..limits import Limits
 from ..serialization import NotSerialisable, RpcTypeError, decode, encode, iso_from_ms
 from ..stepconfig import PRODUCTION_DEFAULTS
 from ..store import Store
+from ..store.base import CorruptInstanceError, StorageWarning
 from .records import TERMINAL, InstanceRecord, StepRecord
 from .run import Run, check_event_type, run_instance
 from .scheduler import Scheduler
@@ -72,10 +73,6 @@ class LiveInstance:
     pause_gate: "asyncio.Future[None] | None" = None
     waiters: "dict[str, deque[asyncio.Future[None]]]" = field(default_factory=dict)
     status_unsaved: bool = False
-
-
-class StorageWarning(UserWarning):
-    """An instance stopped because its state could not be saved (disk full, read-only, ...)."""
 
 
 def encode_input(value: Any, code: str, subject: str) -> str:
@@ -164,7 +161,17 @@ class Engine:
 
     def _recover(self, definition: WorkflowDefinition) -> None:
         for instance_id in self.store.instance_ids(definition.name):
-            live = self._live(definition.name, instance_id)
+            try:
+                live = self._live(definition.name, instance_id)
+            except CorruptInstanceError as exc:
+                # quarantined: left out here, and its reads raise this error until it is deleted
+                warnings.warn(
+                    f"cfwf-emulator cannot resume instance {definition.name}/{instance_id}: {exc}. "
+                    "The other instances run.",
+                    StorageWarning,
+                    stacklevel=2,
+                )
+                continue
             record = live.record
             if record.status == "waitingForPause":
                 self._set_status(live, "paused")
@@ -180,7 +187,7 @@ class Engine:
     @staticmethod
     def _wake_deadline(record: InstanceRecord) -> float | None:
         """When a waiting instance needs to run again; None when it must run now."""
-        buffered = {event["type"] for event in record.events}
+        buffered = record.events.types()
         deadlines = []
         for step in record.steps.values():
             if step.state not in ("running", "waiting") or step.deadline_ms is None:
@@ -541,7 +548,7 @@ class Engine:
             entry = pending[record.id]
             if entry is not None:
                 record.modifiers = entry["modifiers"]
-                record.events = entry["events"]
+                record.events.replace(entry["events"])
         try:
             insert_all = getattr(self.store, "insert_instances", None)
             if insert_all is not None:
@@ -691,7 +698,7 @@ class Engine:
         self._cancel(live)
         for step in doomed:
             del record.steps[step.key]
-        record.events = self._mocked_events_after_restart(record)
+        record.events.replace(self._mocked_events_after_restart(record))
         record.output = None
         record.error = None
         record.end_ms = None
@@ -749,10 +756,17 @@ class Engine:
         return matches[count - 1]
 
     def delete(self, workflow: str, instance_id: str) -> None:
-        """Stop the instance (no rollbacks) and remove all its state; the id becomes free."""
-        live = self._live(workflow, instance_id)
-        self._cancel(live)
-        del self.live[(workflow, instance_id)]
+        """Stop the instance (no rollbacks) and remove all its state; the id becomes free.
+
+        A corrupt instance (one whose saved state cannot be read) is deleted too.
+        """
+        try:
+            live: LiveInstance | None = self._live(workflow, instance_id)
+        except CorruptInstanceError:
+            live = None  # it never ran: only its rows go
+        if live is not None:
+            self._cancel(live)
+            del self.live[(workflow, instance_id)]
         self.store.delete_instance(workflow, instance_id)
 
     # -- events ----------------------------------------------------------------------------
@@ -835,11 +849,7 @@ class Engine:
 
     def take_buffered_event(self, live: LiveInstance, event_type: str) -> dict[str, Any] | None:
         """Remove and return the oldest buffered event of ``event_type`` (the caller persists)."""
-        events = live.record.events
-        for index, event in enumerate(events):
-            if event["type"] == event_type:
-                return events.pop(index)
-        return None
+        return live.record.events.take(event_type)
 
 
 def _describe_step(step: StepRecord) -> dict[str, Any]:

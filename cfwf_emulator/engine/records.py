@@ -2,14 +2,17 @@
 
 Everything here is plain data that converts to and from JSON (``to_json``/``from_json``), so a
 durable store can keep it as JSON in SQLite and the memory store can keep the objects themselves.
+``from_json`` checks what it rebuilds (known fields, statuses and step kinds), so a damaged row is
+reported as corrupt instead of running as something it never was.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Iterable, Iterator
 
-__all__ = ["InstanceRecord", "StepRecord", "StepKey", "TERMINAL", "STATUSES"]
+__all__ = ["EventBuffer", "InstanceRecord", "StepRecord", "StepKey", "TERMINAL", "STATUSES"]
 
 StepKey = tuple[str, str, int]
 
@@ -24,6 +27,125 @@ STATUSES = (
     "waitingForPause",
 )
 TERMINAL = frozenset({"complete", "errored", "terminated"})
+STEP_KINDS = frozenset({"do", "sleep", "waitForEvent"})
+STEP_STATES = frozenset({"running", "waiting", "ok", "error"})
+
+
+class EventBuffer:
+    """An instance's buffered events, oldest first; each is ``{"type", "payload", "ms"}`` (plus
+    ``"mocked"`` for a mocked one).
+
+    Appending one and taking the oldest of a type (what an event wait does) cost O(1), however many
+    are buffered. Every event gets a sequence number, unique within the instance, so a durable
+    store can keep one row per event: once :meth:`track` is called the buffer notes each change,
+    and the store writes just those (:meth:`changes`, then :meth:`saved`) with the instance's next
+    write, so a write costs O(1) in the number of events already stored.
+    """
+
+    __slots__ = ("_events", "_by_type", "_next_seq", "_changes")
+
+    def __init__(self, events: Iterable[dict[str, Any]] = ()) -> None:
+        self._events: dict[int, dict[str, Any]] = {}
+        self._by_type: dict[str, deque[int]] = {}
+        self._next_seq = 0
+        self._changes: dict[int, dict[str, Any] | None] | None = None
+        for event in events:
+            self.append(event)
+
+    @classmethod
+    def restore(cls, rows: Iterable[tuple[int, Any]]) -> "EventBuffer":
+        """The buffer a store saved as ``(seq, event)`` rows (in ``seq`` order), tracking changes.
+
+        Raises ``ValueError`` naming the first malformed event.
+        """
+        buffer = cls()
+        for seq, event in rows:
+            if (
+                not isinstance(seq, int)
+                or not isinstance(event, dict)
+                or not isinstance(event.get("type"), str)
+                or not isinstance(event.get("payload"), str)
+            ):
+                raise ValueError(f"buffered event {seq!r} is malformed: {str(event)[:200]}")
+            buffer._add(seq, event)
+            buffer._next_seq = max(buffer._next_seq, seq + 1)
+        buffer.track()
+        return buffer
+
+    def _add(self, seq: int, event: dict[str, Any]) -> None:
+        self._events[seq] = event
+        queue = self._by_type.get(event["type"])
+        if queue is None:
+            queue = self._by_type[event["type"]] = deque()
+        queue.append(seq)
+        if self._changes is not None:
+            self._changes[seq] = event
+
+    def append(self, event: dict[str, Any]) -> None:
+        """Buffer ``event`` after the others."""
+        self._add(self._next_seq, event)
+        self._next_seq += 1
+
+    def take(self, event_type: str) -> dict[str, Any] | None:
+        """Remove and return the oldest event of ``event_type``, or None when there is none."""
+        queue = self._by_type.get(event_type)
+        if not queue:
+            return None
+        seq = queue.popleft()
+        if not queue:
+            del self._by_type[event_type]
+        if self._changes is not None:
+            self._changes[seq] = None
+        return self._events.pop(seq)
+
+    def replace(self, events: Iterable[dict[str, Any]]) -> None:
+        """Drop every buffered event and buffer ``events`` instead (a restart)."""
+        if self._changes is not None:
+            self._changes.update(dict.fromkeys(self._events))
+        self._events.clear()
+        self._by_type.clear()
+        for event in events:
+            self.append(event)
+
+    def types(self) -> set[str]:
+        """The types of the buffered events."""
+        return set(self._by_type)
+
+    def rows(self) -> list[tuple[int, dict[str, Any]]]:
+        """Every buffered event with its sequence number, oldest first."""
+        return list(self._events.items())
+
+    def track(self) -> None:
+        """Start noting changes (a store calls this once everything buffered so far is saved)."""
+        self._changes = {}
+
+    def changes(self) -> list[tuple[int, dict[str, Any] | None]]:
+        """What changed since :meth:`track` or :meth:`saved`: ``(seq, event)`` for an event
+        buffered, ``(seq, None)`` for one removed."""
+        return [] if not self._changes else list(self._changes.items())
+
+    def saved(self) -> None:
+        """The store has persisted :meth:`changes`."""
+        if self._changes:
+            self._changes = {}
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self._events.values())
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EventBuffer):
+            return list(self) == list(other)
+        if isinstance(other, list):
+            return list(self) == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"EventBuffer({list(self)!r})"
 
 
 @dataclass(slots=True)
@@ -59,8 +181,11 @@ class StepRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "StepRecord":
-        """Rebuild a record from :meth:`to_json` output."""
-        return cls(**data)
+        """Rebuild a record from :meth:`to_json` output; ``ValueError``/``TypeError`` when malformed."""
+        step = cls(**_object("step", data))
+        if step.kind not in STEP_KINDS or step.state not in STEP_STATES:
+            raise ValueError(f"step {step.name!r} has kind {step.kind!r} and state {step.state!r}")
+        return step
 
 
 @dataclass(slots=True)
@@ -78,24 +203,50 @@ class InstanceRecord:
     output: str | None = None
     error: dict[str, Any] | None = None
     pause_ms: float | None = None
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: EventBuffer = field(default_factory=EventBuffer)
     modifiers: dict[str, Any] = field(default_factory=dict)
     next_seq: int = 0
     steps: dict[StepKey, StepRecord] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.events, EventBuffer):  # a plain list of events
+            self.events = EventBuffer(self.events)
+
     def header_json(self) -> dict[str, Any]:
-        """The header (everything but the steps) as a JSON-ready dict."""
+        """The header (everything but the steps and the buffered events) as a JSON-ready dict."""
         return {name: getattr(self, name) for name in _HEADER_FIELDS}
 
     @classmethod
-    def from_json(cls, header: dict[str, Any], steps: list[dict[str, Any]]) -> "InstanceRecord":
-        """Rebuild a record from its header and step dicts."""
+    def from_json(
+        cls,
+        header: dict[str, Any],
+        steps: list[dict[str, Any]],
+        events: "Iterable[tuple[int, Any]]" = (),
+    ) -> "InstanceRecord":
+        """Rebuild a record from its header, step dicts and ``(seq, event)`` rows.
+
+        Raises ``ValueError``/``TypeError`` naming what is wrong when the data is malformed (a
+        missing or unknown field, an unknown status or step kind, a malformed event).
+        """
+        unknown = _object("header", header).keys() - _HEADER_KEYS
+        if unknown:
+            raise ValueError(f"the header has unknown fields {sorted(map(str, unknown))}")
         record = cls(**header)
+        if record.status not in STATUSES:
+            raise ValueError(f"unknown status {record.status!r}")
+        record.events = EventBuffer.restore(events)
         for data in steps:
             step = StepRecord.from_json(data)
             record.steps[step.key] = step
         return record
 
 
+def _object(what: str, data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise TypeError(f"the {what} is a JSON {type(data).__name__}, not an object")
+    return data
+
+
 _STEP_FIELDS = tuple(f.name for f in fields(StepRecord))
-_HEADER_FIELDS = tuple(f.name for f in fields(InstanceRecord) if f.name != "steps")
+_HEADER_FIELDS = tuple(f.name for f in fields(InstanceRecord) if f.name not in ("steps", "events"))
+_HEADER_KEYS = frozenset(_HEADER_FIELDS)

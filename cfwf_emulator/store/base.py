@@ -11,6 +11,12 @@ running instances' steps that way and lets no workflow code run past a write unt
 done; a store without it is called with ``save_step``. ``insert_instances(records)``, when
 offered, persists a ``create_batch`` in one atomic write (else ``insert_instance`` is called for
 each).
+
+Buffered events are not part of the header: ``record.events`` is an
+:class:`~cfwf_emulator.engine.records.EventBuffer`. A store either keeps the record objects (the
+memory store) or persists the events itself; the SQLite store keeps one row per event and, with
+each write of an instance, writes only the events buffered or taken since its last write
+(``EventBuffer.changes``), so storing an event never costs more as more are buffered.
 """
 
 from __future__ import annotations
@@ -18,8 +24,32 @@ from __future__ import annotations
 from typing import Iterable, Protocol
 
 from ..engine.records import InstanceRecord, StepRecord
+from ..errors import ConfigError
 
-__all__ = ["Store"]
+__all__ = ["CorruptInstanceError", "StorageWarning", "Store", "StoreError"]
+
+
+class StoreError(ConfigError):
+    """The state file cannot be used (foreign, newer, corrupt, read-only, full, a link); what
+    could not be done was not done, and the message says what to do."""
+
+
+class CorruptInstanceError(StoreError):
+    """One instance's saved state cannot be read; the other instances are not affected.
+
+    ``workflow`` and ``instance_id`` name it; deleting it (``instance.delete()``) removes it.
+    """
+
+    def __init__(self, message: str, workflow: str, instance_id: str) -> None:
+        super().__init__(message)
+        self.workflow = workflow
+        self.instance_id = instance_id
+
+
+class StorageWarning(UserWarning):
+    """Something about stored state the user should know, while everything else goes on: an
+    instance stopped because its state could not be saved (disk full, read-only, ...), a corrupt
+    instance left out when resuming, an empty state file taken as a new one."""
 
 
 class Store(Protocol):

@@ -3,9 +3,21 @@
 Every store call is applied atomically and committed before it returns, so a process killed at
 any moment leaves the last completed write on disk. Journal writes made by running instances
 (``save_step_deferred``) are group-committed: every write made before the event loop's next turn
-shares one commit, and the engine lets no user code run past a write until its commit is done. The file is marked as ours (``application_id``) and
-versioned (``user_version``): a foreign file or one from a newer version is refused with an error
-saying so, before anything is written to it.
+shares one commit, and the engine lets no user code run past a write until its commit is done.
+
+Opening is in two stages. Constructing the store only reads the first page of the file (by its
+own ``open`` with ``O_NOFOLLOW``, not through SQLite) and refuses, with an error saying what to do,
+a file that is not ours (``application_id``), has a schema version (``user_version``) this code
+cannot read or upgrade, or is a symbolic link, as are its ``-wal``, ``-shm``, ``-journal`` and
+``.lock`` companions; nothing is created or written. The owner (:meth:`SQLiteStore.acquire`, or
+the first write) then takes the state lock (:mod:`.lock`) and only then creates the schema of a
+new file or upgrades an older one, in one transaction; a store that does not own the lock only
+reads. Buffered events are kept one row per event (schema version 2; version 1 kept them inside
+the instance header and is upgraded on open).
+
+SQLite opens files by path: the link checks run just before it does, so a link planted between
+the check and the open by someone who can write to the state file's directory is not detected.
+Keep that directory writable only by you.
 """
 
 from __future__ import annotations
@@ -14,27 +26,48 @@ import asyncio
 import json
 import os
 import sqlite3
+import warnings
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
+
+from contextlib import contextmanager
 
 from ..engine.records import InstanceRecord, StepRecord
 from ..errors import ConfigError
+from .base import CorruptInstanceError, StorageWarning, StoreError
+from .lock import StateLock, link_refused, open_no_follow
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore", "StoreError"]
 
 APPLICATION_ID = 0x63667766  # "cfwf"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Older schema versions this code upgrades on open.
+UPGRADABLE = (1,)
 SYNCHRONOUS = ("FULL", "NORMAL")
+#: Files next to the state file that SQLite or the lock may open: none may be a link.
+COMPANIONS = ("-wal", "-shm", "-journal", ".lock")
 
-_SCHEMA = """
+_EVENTS_TABLE = """
+CREATE TABLE events (
+    workflow TEXT NOT NULL,
+    id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (workflow, id, seq)
+)
+"""
+
+_SCHEMA = [
+    """
 CREATE TABLE instances (
     workflow TEXT NOT NULL,
     id TEXT NOT NULL,
     created INTEGER NOT NULL,
     header TEXT NOT NULL,
     PRIMARY KEY (workflow, id)
-);
-CREATE INDEX instances_by_creation ON instances (created);
+)""",
+    "CREATE INDEX instances_by_creation ON instances (created)",
+    """
 CREATE TABLE steps (
     workflow TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -43,16 +76,18 @@ CREATE TABLE steps (
     count INTEGER NOT NULL,
     data TEXT NOT NULL,
     PRIMARY KEY (workflow, id, kind, name, count)
-);
+)""",
+    _EVENTS_TABLE,
+    """
 CREATE TABLE resources (
     name TEXT PRIMARY KEY,
     data TEXT NOT NULL
-);
-"""
+)""",
+]
 
-
-class StoreError(ConfigError):
-    """The state file cannot be used (foreign, newer, corrupt, read-only, full); nothing was changed."""
+#: What :meth:`SQLiteStore._inspect` finds: no file, an empty one, or one without tables yet.
+MISSING, EMPTY, BLANK = "missing", "empty", "blank"
+_MAGIC = b"SQLite format 3\x00"
 
 
 def _dumps(value: Any) -> str:
@@ -66,33 +101,105 @@ def _dumps(value: Any) -> str:
 
 
 class SQLiteStore:
-    """Instance records in one SQLite file; one writer (the engine) at a time.
+    """Instance records in one SQLite file; one writer (the owner of the state lock) at a time.
 
     ``synchronous`` is ``"FULL"`` (default: a commit survives power loss) or ``"NORMAL"`` (faster;
-    the last commits may be lost on an OS crash, never on a process crash).
+    the last commits may be lost on an OS crash, never on a process crash). Constructing it checks
+    the file without writing anything; :meth:`acquire` (or the first write) makes this store the
+    owner; :meth:`close` gives everything up, and the store can be acquired again afterwards.
     """
 
     def __init__(self, path: "str | os.PathLike[str]", *, synchronous: str = "FULL", busy_timeout_ms: int = 5_000) -> None:
         if synchronous not in SYNCHRONOUS:
             raise ConfigError(f'synchronous must be "FULL" or "NORMAL", got {synchronous!r}')
         self.path = Path(path)
+        self.lock = StateLock(self.path)
+        self._synchronous = synchronous
+        self._busy_timeout_ms = int(busy_timeout_ms)
         self._batch: "asyncio.Future[None] | None" = None
+        self._db: sqlite3.Connection | None = None
+        self._prepared = False
+        self._owner = False
+        self._inspect()
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def _inspect(self) -> str | int:
+        """What the file is, from its first page, read without SQLite and without following a
+        link: ``MISSING``, ``EMPTY`` (0 bytes), ``BLANK`` (SQLite, no tables) or our schema
+        version. Raises :class:`StoreError` for a file to refuse. Writes nothing."""
+        for suffix in COMPANIONS:
+            companion = Path(f"{self.path}{suffix}")
+            if companion.is_symlink():
+                raise link_refused(companion, f"state file's {suffix} companion")
         try:
-            self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+            fd = open_no_follow(self.path, os.O_RDONLY, "state file")
+        except FileNotFoundError:
+            if not self.path.parent.is_dir():
+                raise StoreError(
+                    f"{self.path}: cannot open the state file: its directory {self.path.parent} does "
+                    "not exist; create it or point storage at another path"
+                ) from None
+            return MISSING
+        except OSError as exc:
+            raise StoreError(
+                f"{self.path}: cannot open the state file ({exc.strerror}). Check the path and its "
+                "permissions."
+            ) from None
+        try:
+            size = os.fstat(fd).st_size
+            page = os.pread(fd, 512, 0)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot read the state file ({exc.strerror})") from None
+        finally:
+            os.close(fd)
+        if size == 0:
+            return EMPTY
+        if len(page) < 108 or not page.startswith(_MAGIC):
+            raise StoreError(
+                f"{self.path}: this is not a cfwf-emulator state file (not an SQLite database); "
+                "point storage at another path"
+            )
+        application_id = int.from_bytes(page[68:72], "big", signed=True)
+        version = int.from_bytes(page[60:64], "big", signed=True)
+        # the schema table's root page: a leaf (type 13) with no cell holds no table yet
+        blank = page[100] == 13 and int.from_bytes(page[103:105], "big") == 0
+        return self._classify(application_id, version, blank)
+
+    def _classify(self, application_id: int, version: int, blank: bool) -> str | int:
+        if application_id not in (0, APPLICATION_ID) or (application_id == 0 and not blank):
+            raise StoreError(
+                f"{self.path}: this SQLite database is not a cfwf-emulator state file "
+                f"(application_id {application_id}); point storage at another path"
+            )
+        if blank:
+            return BLANK
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: the state file has schema version {version}, newer than this "
+                f"cfwf-emulator understands ({SCHEMA_VERSION}); upgrade cfwf-emulator"
+            )
+        if version != SCHEMA_VERSION and version not in UPGRADABLE:
+            raise StoreError(
+                f"{self.path}: the state file has schema version {version}, which this "
+                f"cfwf-emulator cannot read or upgrade (it reads versions {UPGRADABLE[0]} to "
+                f"{SCHEMA_VERSION}); restore it from a backup or point storage at another path"
+            )
+        return version
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_timeout_ms / 1000
             )
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the state file: {exc}. Check the path and its permissions.") from None
-        try:
-            self._open(synchronous, busy_timeout_ms)
-        except BaseException:
-            self._db.close()
-            raise
+        db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        return db
 
-    def _open(self, synchronous: str, busy_timeout_ms: int) -> None:
-        db = self._db
+    def _check(self, db: sqlite3.Connection) -> str | int:
+        """``_inspect`` through SQLite, which also sees what is still in the WAL."""
         try:
-            db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             application_id = db.execute("PRAGMA application_id").fetchone()[0]
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
@@ -107,37 +214,143 @@ class SQLiteStore:
                 f"{self.path}: this is not a cfwf-emulator state file (SQLite says: {exc}); "
                 "point storage at another path"
             ) from None
-        if tables and application_id != APPLICATION_ID:
-            raise StoreError(
-                f"{self.path}: this SQLite database is not a cfwf-emulator state file "
-                f"(application_id {application_id}); point storage at another path"
-            )
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: the state file has schema version {version}, newer than this "
-                f"cfwf-emulator understands ({SCHEMA_VERSION}); upgrade cfwf-emulator"
-            )
+        return self._classify(application_id, version, not tables)
+
+    def _reader(self) -> sqlite3.Connection | None:
+        """The connection to read with; None while there is no file with tables to read."""
+        if self._db is not None:
+            return self._db
+        if self._inspect() in (MISSING, EMPTY):
+            return None
+        db = self._connect()
         try:
+            if self._check(db) == BLANK:
+                db.close()
+                return None
+        except BaseException:
+            db.close()
+            raise
+        self._db = db
+        return db
+
+    async def acquire(self, wait: float | None = None) -> None:
+        """Become the owner until :meth:`release`: take the state lock, waiting up to ``wait``
+        real seconds for it (None: ``StateLockedError`` at once), then open the file for writing,
+        creating the schema of a new file or upgrading an older one. A failure leaves nothing
+        taken."""
+        if self._owner:
+            return
+        await self.lock.acquire(wait)
+        try:
+            self._prepared = False  # check the file again: it may have changed while not ours
+            self._prepare()
+        except BaseException:
+            self.lock.release()
+            raise
+        self._owner = True
+
+    @contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        """The connection to write with. A store that does not own the file (no emulator runs
+        it) holds the lock just for the write: ``StateLockedError`` if an emulator runs it."""
+        if self._owner:
+            assert self._db is not None
+            yield self._db
+            return
+        self.lock.acquire_now()
+        try:
+            self._prepare()
+            assert self._db is not None
+            yield self._db
+        finally:
+            self.lock.release()
+
+    def _prepare(self) -> None:
+        """With the lock held: open the file for writing (initialised or upgraded as needed)."""
+        if self._prepared and self._db is not None:
+            return
+        self._close_connection()
+        found = self._inspect()
+        db = self._connect()
+        try:
+            version = self._check(db)
+            db.execute(f"PRAGMA synchronous = {self._synchronous}")
+            if version == BLANK:
+                self._transaction(db, "initialise", self._initialise)
+                if found == EMPTY:
+                    warnings.warn(
+                        f"{self.path} is empty (0 bytes): it was taken as a new state file with no "
+                        "instances. If it should hold instances, it was truncated or copied "
+                        "badly: stop, and restore it from a backup.",
+                        StorageWarning,
+                        stacklevel=4,
+                    )
+            elif version != SCHEMA_VERSION:
+                self._transaction(db, f"upgrade (from schema version {version})", self._upgrade)
             db.execute("PRAGMA journal_mode = WAL")
-            db.execute(f"PRAGMA synchronous = {synchronous}")
-            if not tables:
-                db.execute("BEGIN IMMEDIATE")
-                for statement in filter(None, (part.strip() for part in _SCHEMA.split(";"))):
-                    db.execute(statement)
-                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                db.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except BaseException:
+            db.close()
+            raise
+        self._db = db
+        self._prepared = True
+
+    def _transaction(self, db: sqlite3.Connection, what: str, body: Any) -> None:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            body(db)
+            db.execute("COMMIT")
+        except (sqlite3.Error, ValueError) as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
-            raise StoreError(f"{self.path}: cannot initialise the state file: {exc}") from None
+            raise StoreError(
+                f"{self.path}: cannot {what} the state file, nothing was changed: {exc}. Check the "
+                "free disk space and the file's permissions, then start again."
+            ) from None
+
+    @staticmethod
+    def _initialise(db: sqlite3.Connection) -> None:
+        for statement in _SCHEMA:
+            db.execute(statement)
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @staticmethod
+    def _upgrade(db: sqlite3.Connection) -> None:
+        """Version 1 to 2: each instance's buffered events leave its header for the events table.
+
+        A header that cannot be parsed is left as it is: the instance is reported corrupt when
+        loaded, and the others are upgraded.
+        """
+        db.execute(_EVENTS_TABLE)
+        for workflow, instance_id, text in db.execute("SELECT workflow, id, header FROM instances").fetchall():
+            try:
+                header = json.loads(text)
+            except ValueError:
+                continue
+            if not isinstance(header, dict) or not isinstance(header.get("events"), list):
+                continue
+            events = header.pop("events")
+            db.executemany(
+                "INSERT INTO events (workflow, id, seq, data) VALUES (?, ?, ?, ?)",
+                [(workflow, instance_id, seq, _dumps(event)) for seq, event in enumerate(events)],
+            )
+            db.execute(
+                "UPDATE instances SET header = ? WHERE workflow = ? AND id = ?",
+                (_dumps(header), workflow, instance_id),
+            )
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- transactions --------------------------------------------------------------------------
 
-    def _write(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
-        """Apply ``statements`` and commit now, with any deferred writes still pending."""
-        self._apply(statements)
-        self._commit()
+    def _write(self, statements: list[tuple[str, tuple[Any, ...]]], record: InstanceRecord | None = None) -> None:
+        """Apply ``statements`` (and ``record``'s event changes) and commit now, with any deferred
+        writes still pending. ``record``'s event changes count as saved only once committed, so a
+        failed write is tried again with its next write."""
+        with self._locked():
+            self._apply(statements)
+            self._commit()
+        if record is not None:
+            record.events.saved()
 
     def _apply(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
         """Apply ``statements`` atomically inside the open transaction (opening one if needed).
@@ -146,6 +359,7 @@ class SQLiteStore:
         transaction, which also fails the deferred writes waiting for the next commit.
         """
         db = self._db
+        assert db is not None and self._prepared
         opened = not db.in_transaction
         try:
             db.execute("BEGIN IMMEDIATE" if opened else "SAVEPOINT write")
@@ -167,6 +381,7 @@ class SQLiteStore:
 
     def _commit(self) -> None:
         """Make every applied write durable: one commit (one fsync with ``synchronous=FULL``)."""
+        assert self._db is not None
         try:
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -180,7 +395,7 @@ class SQLiteStore:
 
     def _abandon(self, error: StoreError) -> None:
         """Roll back the open transaction; deferred writes waiting in it fail with ``error``."""
-        if self._db.in_transaction:
+        if self._db is not None and self._db.in_transaction:
             try:
                 self._db.execute("ROLLBACK")
             except sqlite3.Error:
@@ -208,6 +423,22 @@ class SQLiteStore:
             except StoreError:
                 pass  # the batch carries the error to its waiters
 
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection | None]:
+        """The connection for a read of several statements, seen as one snapshot (a store that
+        does not own the file reads while the owner writes); None when there is nothing to read."""
+        db = self._reader()
+        snapshot = db is not None and not self._owner and not db.in_transaction
+        if snapshot:
+            assert db is not None
+            db.execute("BEGIN")
+        try:
+            yield db
+        finally:
+            if snapshot:
+                assert db is not None
+                db.execute("COMMIT")
+
     @staticmethod
     def _header_row(record: InstanceRecord) -> tuple[str, tuple[Any, ...]]:
         return (
@@ -222,10 +453,34 @@ class SQLiteStore:
             (record.workflow, record.id, step.kind, step.name, step.count, _dumps(step.to_json())),
         )
 
+    @staticmethod
+    def _event_row(record: InstanceRecord, seq: int, event: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        return (
+            "INSERT OR REPLACE INTO events (workflow, id, seq, data) VALUES (?, ?, ?, ?)",
+            (record.workflow, record.id, seq, _dumps(event)),
+        )
+
+    def _event_changes(self, record: InstanceRecord) -> list[tuple[str, tuple[Any, ...]]]:
+        """One statement per event buffered or taken since the instance's last write."""
+        return [
+            self._event_row(record, seq, event) if event is not None else (
+                "DELETE FROM events WHERE workflow = ? AND id = ? AND seq = ?",
+                (record.workflow, record.id, seq),
+            )
+            for seq, event in record.events.changes()
+        ]
+
+    def _record_rows(self, record: InstanceRecord, step: StepRecord, header: bool) -> list[tuple[str, tuple[Any, ...]]]:
+        record.steps[step.key] = step
+        statements = [self._step_row(record, step)]
+        if header:
+            statements.append(self._header_row(record))
+        return statements + self._event_changes(record)
+
     # -- the Store interface -------------------------------------------------------------------
 
     def insert_instance(self, record: InstanceRecord) -> None:
-        """Persist a new instance with its steps (usually none)."""
+        """Persist a new instance with its steps and buffered events (usually none)."""
         self.insert_instances([record])
 
     def insert_instances(self, records: list[InstanceRecord]) -> None:
@@ -238,34 +493,56 @@ class SQLiteStore:
                 (record.workflow, record.id, _dumps(record.header_json())),
             ))
             statements += [self._step_row(record, step) for step in record.steps.values()]
+            statements += [self._event_row(record, seq, event) for seq, event in record.events.rows()]
         self._write(statements)
+        for record in records:
+            record.events.track()
 
     def load_instance(self, workflow: str, instance_id: str) -> InstanceRecord | None:
-        """The instance with its steps, or None."""
+        """The instance with its steps and buffered events, or None.
+
+        Raises :class:`CorruptInstanceError` when its saved state cannot be read.
+        """
+        key = (workflow, instance_id)
         try:
-            row = self._db.execute(
-                "SELECT header FROM instances WHERE workflow = ? AND id = ?", (workflow, instance_id)
-            ).fetchone()
-            if row is None:
-                return None
-            steps = self._db.execute(
-                "SELECT data FROM steps WHERE workflow = ? AND id = ?", (workflow, instance_id)
-            ).fetchall()
-            return InstanceRecord.from_json(json.loads(row[0]), [json.loads(data) for (data,) in steps])
+            with self._reading() as db:
+                if db is None:
+                    return None
+                row = db.execute("SELECT header FROM instances WHERE workflow = ? AND id = ?", key).fetchone()
+                if row is None:
+                    return None
+                steps = db.execute("SELECT data FROM steps WHERE workflow = ? AND id = ?", key).fetchall()
+                header = json.loads(row[0])
+                if isinstance(header, dict) and "events" in header:  # schema version 1, read as it is
+                    events = list(enumerate(header.pop("events")))
+                else:
+                    events = [
+                        (seq, json.loads(data))
+                        for seq, data in db.execute(
+                            "SELECT seq, data FROM events WHERE workflow = ? AND id = ? ORDER BY seq", key
+                        )
+                    ]
+                return InstanceRecord.from_json(header, [json.loads(data) for (data,) in steps], events)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: reading instance {workflow}/{instance_id} failed: {exc}") from None
         except (ValueError, TypeError, KeyError) as exc:
-            raise StoreError(
+            raise CorruptInstanceError(
                 f"{self.path}: the saved state of instance {workflow}/{instance_id} is corrupt "
-                f"({type(exc).__name__}: {exc}); delete the instance or restore the file from a backup"
+                f"({type(exc).__name__}: {exc}); delete the instance (await instance.delete()) or "
+                "restore the file from a backup",
+                workflow,
+                instance_id,
             ) from None
 
     def has_instance(self, workflow: str, instance_id: str) -> bool:
         """Whether the instance exists (without loading it)."""
         try:
-            row = self._db.execute(
-                "SELECT 1 FROM instances WHERE workflow = ? AND id = ?", (workflow, instance_id)
-            ).fetchone()
+            with self._reading() as db:
+                if db is None:
+                    return False
+                row = db.execute(
+                    "SELECT 1 FROM instances WHERE workflow = ? AND id = ?", (workflow, instance_id)
+                ).fetchone()
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: reading instance {workflow}/{instance_id} failed: {exc}") from None
         return row is not None
@@ -273,9 +550,12 @@ class SQLiteStore:
     def instance_ids(self, workflow: str) -> list[str]:
         """Ids of ``workflow``'s instances, oldest first."""
         try:
-            rows = self._db.execute(
-                "SELECT id FROM instances WHERE workflow = ? ORDER BY created", (workflow,)
-            ).fetchall()
+            with self._reading() as db:
+                if db is None:
+                    return []
+                rows = db.execute(
+                    "SELECT id FROM instances WHERE workflow = ? ORDER BY created", (workflow,)
+                ).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(
                 f"{self.path}: listing the instances of {workflow} failed ({exc}); the file may be "
@@ -284,29 +564,28 @@ class SQLiteStore:
         return [instance_id for (instance_id,) in rows]
 
     def save_header(self, record: InstanceRecord) -> None:
-        """Persist the instance header."""
-        self._write([self._header_row(record)])
+        """Persist the instance header and the events buffered or taken since its last write."""
+        self._write([self._header_row(record), *self._event_changes(record)], record)
 
     def save_step(self, record: InstanceRecord, step: StepRecord, *, header: bool = False) -> None:
         """Persist one step, and the header when asked, in one transaction."""
-        record.steps[step.key] = step
-        statements = [self._step_row(record, step)]
-        if header:
-            statements.append(self._header_row(record))
-        self._write(statements)
+        self._write(self._record_rows(record, step, header), record)
 
     def save_step_deferred(
         self, record: InstanceRecord, step: StepRecord, *, header: bool = False
     ) -> "asyncio.Future[None]":
         """Like ``save_step``, but committed together with every write made before the event
         loop's next turn (group commit). The returned future completes when the write is durable,
-        or fails with ``StoreError``; the engine lets no user code run past the write until then.
+        or fails with ``StoreError``; the engine lets no user code run past the write until then
+        (and drops the instance from memory when it fails). A store no emulator owns writes at once.
         """
-        record.steps[step.key] = step
-        statements = [self._step_row(record, step)]
-        if header:
-            statements.append(self._header_row(record))
-        self._apply(statements)
+        if not self._owner:
+            self.save_step(record, step, header=header)
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        self._apply(self._record_rows(record, step, header))
+        record.events.saved()
         if self._batch is None:
             loop = asyncio.get_running_loop()
             self._batch = loop.create_future()
@@ -323,13 +602,15 @@ class SQLiteStore:
             for step in steps
         ]
         statements.append(self._header_row(record))
-        self._write(statements)
+        self._write(statements + self._event_changes(record), record)
 
     def delete_instance(self, workflow: str, instance_id: str) -> None:
-        """Remove an instance and its steps."""
+        """Remove an instance, its steps and its buffered events."""
+        key = (workflow, instance_id)
         self._write([
-            ("DELETE FROM steps WHERE workflow = ? AND id = ?", (workflow, instance_id)),
-            ("DELETE FROM instances WHERE workflow = ? AND id = ?", (workflow, instance_id)),
+            ("DELETE FROM steps WHERE workflow = ? AND id = ?", key),
+            ("DELETE FROM events WHERE workflow = ? AND id = ?", key),
+            ("DELETE FROM instances WHERE workflow = ? AND id = ?", key),
         ])
 
     def save_resource(self, name: str, data: Any) -> None:
@@ -338,12 +619,16 @@ class SQLiteStore:
 
     def load_resource(self, name: str) -> Any:
         """A binding's persisted state, or None."""
-        row = self._db.execute("SELECT data FROM resources WHERE name = ?", (name,)).fetchone()
+        with self._reading() as db:
+            row = None if db is None else db.execute("SELECT data FROM resources WHERE name = ?", (name,)).fetchone()
         return None if row is None else json.loads(row[0])
 
     def checkpoint(self) -> None:
         """Commit any deferred writes and move the WAL into the main file, so that the state file
         alone (without its ``-wal``) holds everything: a copy of it is a complete backup."""
+        if not self._owner:
+            return
+        assert self._db is not None
         if self._db.in_transaction:
             self._commit()
         try:
@@ -351,15 +636,33 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: checkpointing the state file failed: {exc}") from None
 
-    def close(self) -> None:
-        """Commit any deferred writes and close the database (again: nothing happens)."""
+    def release(self) -> None:
+        """Checkpoint (see :meth:`checkpoint`), close the file and give the lock up; the store
+        can be acquired again. Raises ``StoreError`` if the checkpoint fails, after closing."""
         try:
-            pending = self._db.in_transaction
-        except sqlite3.ProgrammingError:
-            return  # already closed
-        if pending:
+            self.checkpoint()
+        finally:
+            self.close()
+
+    def _close_connection(self) -> None:
+        db, self._db = self._db, None
+        self._prepared = False
+        if db is None:
+            return
+        if self._owner and db.in_transaction:
+            self._db = db
             try:
                 self._commit()
             except StoreError:
                 pass  # their runs were told; the file keeps the last commit
-        self._db.close()
+            self._db = None
+        db.close()
+
+    def close(self) -> None:
+        """Commit any deferred writes, close the file and give the lock up (again: nothing
+        happens); the store can be acquired again."""
+        try:
+            self._close_connection()
+        finally:
+            self._owner = False
+            self.lock.release()

@@ -69,6 +69,15 @@ def read_instance(db: "str | os.PathLike[str]", workflow: str, instance_id: str)
                 (workflow, instance_id),
             ):
                 steps[(kind, name, int(count))] = json.loads(data)
-            return InstanceView(json.loads(row[0]), steps)
+            header = json.loads(row[0])
+            if "events" in tables:  # schema version 2: buffered events are rows, not in the header
+                header["events"] = [
+                    json.loads(data)
+                    for (data,) in con.execute(
+                        "SELECT data FROM events WHERE workflow = ? AND id = ? ORDER BY seq",
+                        (workflow, instance_id),
+                    )
+                ]
+            return InstanceView(header, steps)
         finally:
             con.close()

@@ -1,0 +1,498 @@
+"""The state file itself: links next to it, schema upgrades, refused and empty files, two processes
+racing for a new file, failed starts, corrupt instances, and what one event costs to store.
+
+Most tests use the workflows of ``tests/data/state_v1.py`` (the ones the committed version-1
+state file was made with).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import gc
+import multiprocessing
+import os
+import random
+import re
+import shutil
+import sqlite3
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any, Iterator
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # plain `pytest` puts tests/ on sys.path, not the repository root
+    sys.path.insert(0, str(REPO))
+
+from cfwf_emulator import (  # noqa: E402
+    Emulator,
+    StateLockedError,
+    StorageWarning,
+    StoreError,
+    VirtualClock,
+    WorkflowEntrypoint,
+    WorkflowError,
+)
+from cfwf_emulator.engine.core import Engine  # noqa: E402
+from tests.data.state_v1 import MADE_AT, emulator  # noqa: E402
+
+FIXTURE_V1 = REPO / "tests" / "data" / "state-v1.sqlite3"
+APPLICATION_ID = 0x63667766  # "cfwf", what a cfwf-emulator state file is marked with
+PACKAGE = str(REPO / "cfwf_emulator")
+MINUTE = 60_000.0
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+
+
+def url(path: Path) -> str:
+    return f"sqlite:///{path}"  # an absolute path gives sqlite:////abs/path
+
+
+def run(emu: Emulator, body: Any = None) -> Any:
+    """Start ``emu`` in a new event loop, await ``body(emu)`` if given, and close it."""
+
+    async def main() -> Any:
+        async with emu:
+            return None if body is None else await body(emu)
+
+    return asyncio.run(main())
+
+
+def make_state_file(path: Path) -> None:
+    """A current state file with one complete instance (``quick/q1``) and one asleep (``sleeper/s1``)."""
+
+    async def body(emu: Emulator) -> None:
+        await emu.env.QUICK.create(id="q1", params={"n": 1})
+        await emu.env.SLEEPER.create(id="s1")
+        await emu.advance("1 minute")
+
+    run(emulator(url(path)), body)
+
+
+def open_files(state: Path) -> list[str]:
+    """The state file and its companions (-wal, -shm, .lock) this process holds open."""
+    names = {str(state), f"{state}-wal", f"{state}-shm", f"{state}.lock"}
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target in names:
+            held.append(target)
+    return sorted(held)
+
+
+def lock_is_free(state: Path) -> bool:
+    fd = os.open(f"{state}.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file in ``folder`` with its bytes and modification time."""
+    return {
+        entry.name: (entry.read_bytes(), entry.stat().st_mtime_ns)
+        for entry in sorted(folder.iterdir())
+        if entry.is_file() and not entry.is_symlink()
+    }
+
+
+# -- no link is followed -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm", "-journal", ".lock"])
+def test_a_link_in_place_of_the_state_file_or_a_companion_is_refused_and_its_target_untouched(
+    tmp_path: Path, suffix: str
+) -> None:
+    state = tmp_path / "state.db"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    if suffix == "":
+        victim = elsewhere / "real.db"
+        make_state_file(victim)
+    else:
+        victim = elsewhere / "precious.txt"
+        victim.write_text("precious data\n")
+        if suffix != "-journal":
+            make_state_file(state)
+    link = Path(f"{state}{suffix}")
+    gc.collect()  # no emulator of make_state_file holds the file any more
+    link.unlink(missing_ok=True)  # the lock file stays after use: replace it with the link
+    link.symlink_to(victim)
+    before = snapshot(elsewhere)
+
+    async def body(emu: Emulator) -> None:
+        await emu.env.QUICK.create(id="new", params={"n": 2})
+        await emu.run_until_idle()
+
+    with pytest.raises(StoreError) as caught:
+        run(emulator(url(state), at=MADE_AT + HOUR), body)
+    message = str(caught.value)
+    assert str(link) in message
+    assert "symbolic link" in message and "remove" in message
+    assert snapshot(elsewhere) == before
+    assert link.is_symlink()
+
+
+def test_a_dangling_lock_link_creates_nothing(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    target = tmp_path / "nowhere" / "lock"
+    target.parent.mkdir()
+    Path(f"{state}.lock").symlink_to(target)
+    with pytest.raises(StoreError, match="symbolic link"):
+        run(emulator(url(state)))
+    assert not target.exists()
+    assert not state.exists()
+
+
+# -- upgrading a version-1 state file ------------------------------------------------------
+
+
+def test_a_version_1_state_file_is_upgraded_on_start_and_everything_survives(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    shutil.copy(FIXTURE_V1, state)
+    emu = emulator(url(state), at=MADE_AT + 62 * MINUTE)
+    assert state.read_bytes() == FIXTURE_V1.read_bytes()  # constructing writes nothing
+
+    async def body(emu: Emulator) -> dict[str, Any]:
+        m1, m2 = await emu.env.MAILBOX.get("m1"), await emu.env.MAILBOX.get("m2")
+        s1, q1 = await emu.env.SLEEPER.get("s1"), await emu.env.QUICK.get("q1")
+        assert await q1.status() == {"status": "complete", "output": 8}
+        assert [(await i.status())["status"] for i in (m1, m2, s1)] == ["waiting"] * 3
+        for payload in ("a", "b", "c"):
+            await m2.send_event(type="msg", payload=payload)
+        await emu.advance("1 hour")  # m1 wakes at + 121 minutes and takes its buffered events
+        assert await m1.status() == {"status": "complete", "output": [1, 2, 3]}
+        assert await m2.status() == {"status": "complete", "output": ["a", "b", "c"]}
+        await emu.advance("1 day")
+        assert await s1.status() == {"status": "complete", "output": {"before": "b", "woke": True}}
+        return await m1.describe()
+
+    described = run(emu, body)
+    assert [(s["name"], s["output"]) for s in described["steps"]] == [
+        ("doze", None), ("msg 0", 1), ("msg 1", 2), ("msg 2", 3),
+    ]
+    db = sqlite3.connect(state)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("SELECT workflow, id, data FROM events").fetchall() == [
+            ("mailbox", "m1", '{"type":"other","payload":"\\"x\\"","ms":1767229320000.0}')
+        ]
+        assert not [h for (h,) in db.execute("SELECT header FROM instances") if '"events"' in h]
+    finally:
+        db.close()
+
+
+def test_a_version_1_file_run_by_another_owner_is_not_upgraded(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    shutil.copy(FIXTURE_V1, state)
+    before = snapshot(tmp_path)
+    fd = os.open(f"{state}.lock", os.O_RDWR | os.O_CREAT, 0o644)  # an older cfwf-emulator runs it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(StateLockedError):
+            run(emulator(url(state)))
+    finally:
+        os.close(fd)
+    after = snapshot(tmp_path)
+    del after["state.db.lock"]
+    assert after == before
+
+
+# -- what one event costs to store ----------------------------------------------------------
+
+
+class Inbox(WorkflowEntrypoint):
+    """Takes ``go`` events one after the other."""
+
+    async def run(self, event: Any, step: Any) -> None:
+        for index in range(100):
+            await step.wait_for_event(f"go {index}", "go", timeout="1 day")
+
+
+@contextmanager
+def counting_lines() -> Iterator[list[int]]:
+    """Count the lines of cfwf_emulator's code executed meanwhile: the work done, without a clock."""
+    count = [0]
+
+    def local(frame: FrameType, event: str, arg: Any) -> Any:
+        if event == "line":
+            count[0] += 1
+        return local
+
+    def calls(frame: FrameType, event: str, arg: Any) -> Any:
+        return local if frame.f_code.co_filename.startswith(PACKAGE) else None
+
+    previous = sys.gettrace()
+    sys.settrace(calls)
+    try:
+        yield count
+    finally:
+        sys.settrace(previous)
+
+
+async def work_of_one_event(storage: str, buffered: int) -> tuple[int, list[str]]:
+    """Lines executed and SQL statements (numbers masked) to send one event that a waiting
+    instance takes, while ``buffered`` events of another type wait in its buffer."""
+    emu = Emulator(clock=VirtualClock(MADE_AT, autojump=False), storage=storage)
+    emu.add_workflow("inbox", Inbox, binding="INBOX")
+    statements: list[str] = []
+    async with emu:
+        inst = await emu.env.INBOX.create(id="i1")
+        await emu.advance(0)
+        for _ in range(buffered):
+            await inst.send_event(type="other", payload="x")
+        for _ in range(2):  # the same history before the measured event, whatever ``buffered``
+            await inst.send_event(type="go", payload=None)
+            await emu.advance(0)
+        db = getattr(emu._store, "_db", None)
+        if db is not None:
+            db.set_trace_callback(lambda sql: statements.append(re.sub(r"\d+", "#", sql)))
+        with counting_lines() as lines:
+            await inst.send_event(type="go", payload=None)
+            await emu.advance(0)
+        if db is not None:
+            db.set_trace_callback(None)
+        steps = (await inst.describe())["steps"]
+        assert [s["success"] for s in steps] == [True, True, True, None]  # the third was taken
+    return lines[0], statements
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_storing_an_event_costs_the_same_with_10_or_5000_already_buffered(tmp_path: Path, kind: str) -> None:
+    few = await work_of_one_event("memory" if kind == "memory" else url(tmp_path / "few.db"), 10)
+    many = await work_of_one_event("memory" if kind == "memory" else url(tmp_path / "many.db"), 5000)
+    assert many == few
+    if kind == "sqlite":
+        statements = few[1]
+        assert any(s.startswith("INSERT OR REPLACE INTO events") for s in statements)
+        assert any(s.startswith("DELETE FROM events") for s in statements)
+        assert sum(map(len, many[1])) == sum(map(len, statements)) < 2_000
+
+
+# -- a failed start releases everything ----------------------------------------------------
+
+
+def test_a_failed_start_releases_the_lock_and_the_state_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = tmp_path / "state.db"
+    make_state_file(state)
+
+    def broken(self: Engine, loop: Any) -> None:
+        raise RuntimeError("the engine cannot start")
+
+    monkeypatch.setattr(Engine, "start", broken)
+    first = emulator(url(state), at=MADE_AT + 2 * DAY)
+    with pytest.raises(RuntimeError, match="cannot start"):
+        run(first)
+    assert open_files(state) == []
+    assert lock_is_free(state)
+    monkeypatch.undo()
+
+    async def body(emu: Emulator) -> Any:
+        await emu.run_until_idle()
+        return await (await emu.env.SLEEPER.get("s1")).status()
+
+    woke = {"status": "complete", "output": {"before": "b", "woke": True}}
+    assert run(emulator(url(state), at=MADE_AT + 2 * DAY), body) == woke
+    assert run(first, body) == woke  # the emulator whose start failed starts once the cause is gone
+    assert open_files(state) == []
+
+
+def test_a_start_refused_by_the_store_releases_the_lock(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    emu = emulator(url(state))  # no file yet; another program then puts a newer one there
+    state.unlink(missing_ok=True)
+    db = sqlite3.connect(state)
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.execute("PRAGMA user_version = 99")
+    db.execute("CREATE TABLE future (x)")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="schema version 99"):
+        run(emu)
+    assert open_files(state) == []
+    assert lock_is_free(state)
+
+
+# -- corrupt instances are quarantined -----------------------------------------------------
+
+
+def corrupt(state: Path, instance_id: str, header: str) -> None:
+    db = sqlite3.connect(state)
+    db.execute("UPDATE instances SET header = ? WHERE id = ?", (header, instance_id))
+    db.commit()
+    db.close()
+
+
+async def test_corrupt_instances_are_reported_and_deletable_while_the_others_run(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+
+    async def body(emu: Emulator) -> None:
+        for instance_id in ("q2", "q3"):
+            await emu.env.QUICK.create(id=instance_id, params={"n": 1})
+        await emu.env.SLEEPER.create(id="s1")
+        await emu.advance("1 minute")
+
+    await asyncio.to_thread(run, emulator(url(state)), body)
+    db = sqlite3.connect(state)
+    q3 = db.execute("SELECT header FROM instances WHERE id = 'q3'").fetchone()[0]
+    db.close()
+    corrupt(state, "q2", '{"workflow": "quick", "id": "q2", trunc')
+    corrupt(state, "q3", q3.replace('"status":"complete"', '"status":"bogus"'))
+
+    emu = emulator(url(state), at=MADE_AT + MINUTE)
+    with pytest.warns(StorageWarning) as warned:
+        await emu.start()
+    try:
+        messages = sorted(str(w.message) for w in warned if issubclass(w.category, StorageWarning))
+        assert len(messages) == 2
+        assert "quick/q2" in messages[0] and "JSONDecodeError" in messages[0]
+        assert "quick/q3" in messages[1] and "'bogus'" in messages[1]
+        for message in messages:
+            assert str(state) in message and "corrupt" in message and "delete" in message
+        await emu.advance("1 day")
+        s1 = await emu.env.SLEEPER.get("s1")
+        assert await s1.status() == {"status": "complete", "output": {"before": "b", "woke": True}}
+        for instance_id, what in (("q2", "JSONDecodeError"), ("q3", "'bogus'")):
+            inst = await emu.env.QUICK.get(instance_id)
+            for read in (inst.status, inst.describe, inst.pause):
+                with pytest.raises(StoreError) as caught:
+                    await read()
+                assert f"quick/{instance_id}" in str(caught.value) and what in str(caught.value)
+                assert "corrupt" in str(caught.value) and "delete" in str(caught.value)
+            await inst.delete()
+            with pytest.raises(WorkflowError, match="not found"):
+                await emu.env.QUICK.get(instance_id)
+        again = await emu.env.QUICK.create(id="q2", params={"n": 41})
+        await emu.run_until_idle()
+        assert await again.status() == {"status": "complete", "output": 42}
+    finally:
+        await emu.aclose()
+
+
+# -- two processes racing for a new state file ----------------------------------------------
+
+
+def _contender(path: str, on_locked: str, start: Any, hold: Any, results: Any) -> None:
+    """One process: wait for the other, open the state file, create an instance, report."""
+    outcome = "ok"
+    try:
+        start.wait(timeout=30)
+        emu = emulator(url(Path(path)), on_locked=on_locked)
+
+        async def body(emu: Emulator) -> None:
+            await emu.env.QUICK.create(id=f"p{os.getpid()}", params={"n": 1})
+            await emu.run_until_idle()
+            if hold is not None:
+                hold.wait(timeout=30)  # keep the lock until the other one has tried
+
+        run(emu, body)
+    except StateLockedError:
+        outcome = "locked"
+    except BaseException as exc:
+        outcome = f"{type(exc).__name__}: {exc}"
+    finally:
+        if hold is not None and outcome != "ok":
+            hold.wait(timeout=30)
+        results.put(outcome)
+
+
+@pytest.mark.parametrize("on_locked", ["error", "wait"])
+def test_two_processes_opening_a_new_state_file_at_once(tmp_path: Path, on_locked: str) -> None:
+    context = multiprocessing.get_context("fork")
+    for trial in range(10):
+        path = tmp_path / f"race-{trial}.db"
+        start = context.Barrier(2)
+        hold = context.Barrier(2) if on_locked == "error" else None
+        results = context.Queue()
+        workers = [
+            context.Process(target=_contender, args=(str(path), on_locked, start, hold, results))
+            for _ in range(2)
+        ]
+        for worker in workers:
+            worker.start()
+        outcomes = sorted(results.get(timeout=60) for _ in workers)
+        for worker in workers:
+            worker.join(timeout=60)
+        expected = ["locked", "ok"] if on_locked == "error" else ["ok", "ok"]
+        assert outcomes == expected, f"trial {trial}"
+        db = sqlite3.connect(path)
+        try:
+            created = db.execute("SELECT count(*) FROM instances").fetchone()[0]
+        finally:
+            db.close()
+        assert created == (1 if on_locked == "error" else 2)
+
+
+# -- empty and refused files ------------------------------------------------------------------
+
+
+def test_an_empty_file_becomes_a_new_state_file_with_a_warning(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    state.write_bytes(b"")
+
+    async def body(emu: Emulator) -> Any:
+        await emu.env.QUICK.create(id="q1", params={"n": 1})
+        await emu.run_until_idle()
+
+    with pytest.warns(StorageWarning, match=r"is empty \(0 bytes\).*no instances.*backup"):
+        run(emulator(url(state)), body)
+
+    async def read(emu: Emulator) -> Any:
+        return await (await emu.env.QUICK.get("q1")).status()
+
+    assert run(emulator(url(state)), read) == {"status": "complete", "output": 2}
+
+
+def _sqlite_file(path: Path, *statements: str) -> None:
+    db = sqlite3.connect(path)
+    for statement in statements:
+        db.execute(statement)
+    db.commit()
+    db.close()
+
+
+REFUSED = {
+    "not SQLite": lambda path: path.write_bytes(random.Random(7).randbytes(8192)),
+    "too short for SQLite": lambda path: path.write_bytes(b"SQLite format 3\x00"),
+    "another application": lambda path: _sqlite_file(path, "CREATE TABLE notes (text)"),
+    "another application id": lambda path: _sqlite_file(
+        path, "PRAGMA application_id = 1234", "CREATE TABLE notes (text)"
+    ),
+    "a newer schema": lambda path: _sqlite_file(
+        path, f"PRAGMA application_id = {APPLICATION_ID}", "PRAGMA user_version = 3", "CREATE TABLE f (x)"
+    ),
+    "a newer schema in WAL mode": lambda path: _sqlite_file(
+        path, "PRAGMA journal_mode = WAL", f"PRAGMA application_id = {APPLICATION_ID}",
+        "PRAGMA user_version = 3", "CREATE TABLE f (x)",
+    ),
+    "an unknown older schema": lambda path: _sqlite_file(
+        path, "PRAGMA journal_mode = WAL", f"PRAGMA application_id = {APPLICATION_ID}",
+        "CREATE TABLE instances (x)",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", REFUSED)
+def test_a_refused_state_file_is_not_modified(tmp_path: Path, kind: str) -> None:
+    state = tmp_path / "state.db"
+    REFUSED[kind](state)
+    os.utime(state, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+    before = snapshot(tmp_path)
+    assert list(before) == ["state.db"]
+    with pytest.raises(StoreError) as caught:
+        run(emulator(url(state)))
+    message = str(caught.value)
+    assert str(state) in message
+    assert "point storage at another path" in message or "upgrade cfwf-emulator" in message
+    assert snapshot(tmp_path) == before
