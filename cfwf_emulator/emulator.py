@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Awaitable, Iterator, TypeVar
 
 from .bindings import Workflow
-from .clock import Clock, VirtualClock, resolve_clock
+from .clock import LATEST_TIME_MS, Clock, VirtualClock, resolve_clock
 from .compat import Compatibility
 from .durations import DurationError, parse_duration_or_timedelta
 from .engine.core import Engine, WorkflowDefinition, check_workflow_name
@@ -384,6 +384,12 @@ class Emulator:
         scheduler = self._scheduler
         async with scheduler.driving():
             target = self.clock.now_ms() + ms
+            if target > LATEST_TIME_MS:
+                raise ValueError(
+                    f"advance({duration!r}) would move the clock past 9999-12-31T23:59:59.999Z, the "
+                    f"last time the emulator can show; advance by at most "
+                    f"{LATEST_TIME_MS - self.clock.now_ms():.0f} ms"
+                )
             await scheduler.settle(target)
             while scheduler.jump_to_next(limit=target):
                 await scheduler.settle(target)

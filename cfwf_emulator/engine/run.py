@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import math
 import re
 from collections import deque
 from datetime import datetime, timezone
@@ -20,6 +21,7 @@ from typing import (
 from ..authoring.entrypoint import ExecutionContext
 from ..authoring.event import make_event, make_step_event
 from ..authoring.step import WorkflowStep
+from ..clock import LATEST_TIME_MS
 from ..workers import CURRENT_ENV
 from ..durations import DurationError, parse_duration
 from ..errors import (
@@ -46,8 +48,6 @@ EVENT_TYPE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*\Z")
 _CONTROL = re.compile(r"[\x00-\x1f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 DELAY_FUNCTION_TIMEOUT_MS = 5_000.0
-#: 9999-12-31T23:59:59.999Z: the last instant a datetime can show; no timer may end later.
-LATEST_TIME_MS = 253_402_300_799_999.0
 INTERRUPTED_ATTEMPT = {
     "name": "WorkflowInternalError",
     "message": "Attempt failed due to internal workflows error",
@@ -103,14 +103,19 @@ def _require_name(kind: str, name: object) -> str:
 
 
 def _timestamp_ms(value: object) -> float:
+    hint = "pass a datetime (naive means UTC) or a finite number of epoch milliseconds"
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         return aware.timestamp() * 1000.0
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    raise WorkflowFatalError(
-        f"step.sleep_until needs a datetime (naive means UTC) or epoch milliseconds, got {value!r}"
-    )
+        try:
+            ms = float(value)
+        except OverflowError:  # an int too large for a float
+            ms = math.inf
+        if not math.isfinite(ms):
+            raise WorkflowFatalError(f"step.sleep_until needs a finite time, got {value!r}: {hint}")
+        return ms
+    raise WorkflowFatalError(f"step.sleep_until needs a time, got {value!r}: {hint}")
 
 
 _P = ParamSpec("_P")
@@ -569,7 +574,8 @@ class Run:
             return
         if step is None:
             now = self.engine.now()
-            step = self._new_step("sleep", name, count, "waiting", start_ms=now, deadline_ms=now + ms)
+            deadline = self._deadline(f'The sleep "{name}"', now + ms)
+            step = self._new_step("sleep", name, count, "waiting", start_ms=now, deadline_ms=deadline)
             self.engine.emit_sleep_start(self.live, step)
         await self._finish_sleep(step)
 
@@ -588,9 +594,20 @@ class Run:
             if target < now:
                 raise StepError("Error", "You can't sleep until a time in the past, time-traveler")
             self._check_sleep_length(name, target - now)
+            self._deadline(f'The sleep "{name}"', target)
             step = self._new_step("sleep", name, count, "waiting", start_ms=now, deadline_ms=target)
             self.engine.emit_sleep_start(self.live, step)
         await self._finish_sleep(step)
+
+    @staticmethod
+    def _deadline(what: str, deadline: float) -> float:
+        """``deadline``, unless it is later than any time the emulator can show."""
+        if not deadline <= LATEST_TIME_MS:
+            raise WorkflowFatalError(
+                f"{what} would end after 9999-12-31T23:59:59.999Z, the last time the emulator can "
+                "show; make it shorter"
+            )
+        return deadline
 
     def _check_sleep_length(self, name: str, ms: float) -> None:
         maximum = self.live.workflow.limits.max_sleep_ms
@@ -629,13 +646,14 @@ class Run:
             raise error_from_record(step.error)
         if step is None:
             now = self.engine.now()
+            deadline = self._deadline(f'The event wait "{name}"', now + timeout_ms)
             step = self._new_step(
                 "waitForEvent",
                 name,
                 count,
                 "waiting",
                 start_ms=now,
-                deadline_ms=now + timeout_ms,
+                deadline_ms=deadline,
                 config={"type": event_type, "timeout": timeout},
             )
             self.engine.emit_wait_start(self.live, step, event_type)
