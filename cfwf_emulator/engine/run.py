@@ -493,11 +493,12 @@ class Run:
         else:
             base = await self._call_delay_function(step, resolved, number, failure)
         delay = backoff_delay_ms(base, resolved.backoff, number)
-        if self.engine.now() + delay > LATEST_TIME_MS:
+        if not self.engine.now() + delay <= LATEST_TIME_MS:  # also when the delay is infinite
+            length = f"{format_ms(delay)}ms" if math.isfinite(delay) else "longer than any time can show"
             raise WorkflowFatalError(
                 f'The retry delay of step "{step.name}-{step.count}" after attempt {number} is '
-                f"{format_ms(delay)}ms, which ends after the year 9999; lower retries.limit, the "
-                "delay or the backoff"
+                f"{length}, which ends after the year 9999; lower retries.limit, the delay or "
+                "the backoff"
             )
         return delay
 
