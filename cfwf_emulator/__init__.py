@@ -20,6 +20,7 @@ from .errors import (
     WorkflowTimeoutError,
 )
 from .engine.core import StorageWarning
+from .hooks import ObserverWarning
 from .limits import Limits
 from .store.lock import StateLockedError
 from .store.sqlite import StoreError
@@ -29,6 +30,7 @@ __all__ = [
     "Emulator",
     "Limits",
     "NonRetryableError",
+    "ObserverWarning",
     "RealClock",
     "StateLockedError",
     "StepError",

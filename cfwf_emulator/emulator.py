@@ -334,14 +334,16 @@ class Emulator:
         return asyncio.run(main())
 
     def register(self, observer: object, name: str | None = None) -> None:
-        """Subscribe ``observer`` to engine events (methods named like :mod:`cfwf_emulator.hooks`)."""
+        """Subscribe ``observer`` to engine events (methods named like :mod:`cfwf_emulator.hooks`).
+
+        The same as ``emu.hooks.register(observer, name)``. An observer that raises is reported as
+        an :class:`~cfwf_emulator.hooks.ObserverWarning` and never changes an instance.
+        """
         self.hooks.register(observer, name)
-        self._engine.observed = True
 
     def unregister(self, observer: object) -> None:
         """Stop sending engine events to ``observer``."""
         self.hooks.unregister(observer)
-        self._engine.observed = bool(self.hooks.get_plugins())
 
     # -- time ------------------------------------------------------------------------------
 

@@ -323,7 +323,6 @@ class Run:
         if step is None:
             # saved together with its first attempt's start: one durable write, not two
             step = self._new_step("do", name, count, "running", save=False, config=resolved.view)
-            self.engine.emit_step_start(self.live, step)
         elif step.attempts and step.attempts[-1]["end"] is None:
             outcome = await self._close_interrupted_attempt(step, resolved)
             if outcome is not None:
@@ -356,6 +355,9 @@ class Run:
         is_new = self._unsaved_new_step is step
         self._unsaved_new_step = None
         self._save(self.record, step, header=is_new)
+        if is_new:
+            engine.emit_step_start(self.live, step, self._unflushed)
+
         def make_ctx() -> AttrDict:
             return AttrDict(
                 step=AttrDict(name=step.name, count=step.count),
@@ -433,8 +435,8 @@ class Run:
                 attempt.update(end=now, success=True)
                 step.state, step.result, step.end_ms = "ok", text, now
                 self._save(self.record, step)
-                engine.emit_attempt(self.live, step, number, None, None)
-                engine.emit_step_end(self.live, step)
+                engine.emit_attempt(self.live, step, number, None, None, self._unflushed)
+                engine.emit_step_end(self.live, step, self._unflushed)
                 await self._step_boundary()
                 if mocked is None and type(value) in _IMMUTABLE:
                     return value
@@ -474,14 +476,14 @@ class Run:
         if delay is not None:
             step.deadline_ms = engine.now() + delay
             self._save(self.record, step)
-            engine.emit_attempt(self.live, step, number, error, delay)
+            engine.emit_attempt(self.live, step, number, error, delay, self._unflushed)
             return None
         if non_retryable:
             error = {**error, "nonRetryable": True} if "nonRetryable" not in error else error
         step.state, step.error, step.end_ms = "error", error, engine.now()
         self._save(self.record, step)
-        engine.emit_attempt(self.live, step, number, attempt["error"], None)
-        engine.emit_step_end(self.live, step)
+        engine.emit_attempt(self.live, step, number, attempt["error"], None, self._unflushed)
+        engine.emit_step_end(self.live, step, self._unflushed)
         return error_from_record(error)
 
     async def _retry_delay(
@@ -577,7 +579,7 @@ class Run:
             now = self.engine.now()
             deadline = self._deadline(f'The sleep "{name}"', now + ms)
             step = self._new_step("sleep", name, count, "waiting", start_ms=now, deadline_ms=deadline)
-            self.engine.emit_sleep_start(self.live, step)
+            self.engine.emit_sleep_start(self.live, step, self._unflushed)
         await self._finish_sleep(step)
 
     @_durable_before_return
@@ -597,7 +599,7 @@ class Run:
             self._check_sleep_length(name, target - now)
             self._deadline(f'The sleep "{name}"', target)
             step = self._new_step("sleep", name, count, "waiting", start_ms=now, deadline_ms=target)
-            self.engine.emit_sleep_start(self.live, step)
+            self.engine.emit_sleep_start(self.live, step, self._unflushed)
         await self._finish_sleep(step)
 
     @staticmethod
@@ -626,7 +628,7 @@ class Run:
         await self._park(deadline)
         step.state, step.end_ms, step.deadline_ms = "ok", self.engine.now(), None
         self._save(self.record, step)
-        self.engine.emit_sleep_end(self.live, step)
+        self.engine.emit_sleep_end(self.live, step, self._unflushed)
         await self._step_boundary()
 
     # -- events ---------------------------------------------------------------------------
@@ -657,7 +659,7 @@ class Run:
                 deadline_ms=deadline,
                 config={"type": event_type, "timeout": timeout},
             )
-            self.engine.emit_wait_start(self.live, step, event_type)
+            self.engine.emit_wait_start(self.live, step, event_type, self._unflushed)
         return await self._receive(step, event_type)
 
     def _event_timeout(self, name: str, timeout: Any) -> float:
@@ -686,7 +688,7 @@ class Run:
                 )
                 step.state, step.result, step.end_ms, step.deadline_ms = "ok", result, engine.now(), None
                 self._save(self.record, step, header=True)
-                engine.emit_wait_end(self.live, step, event_type, False)
+                engine.emit_wait_end(self.live, step, event_type, False, self._unflushed)
                 await self._step_boundary()
                 return _event_from_result(step)
             if forced or engine.now() >= step.deadline_ms:
@@ -695,7 +697,7 @@ class Run:
                 error = error_to_record(WorkflowTimeoutError.after(timeout_ms))
                 step.state, step.error, step.end_ms, step.deadline_ms = "error", error, engine.now(), None
                 self._save(self.record, step)
-                engine.emit_wait_end(self.live, step, event_type, True)
+                engine.emit_wait_end(self.live, step, event_type, True, self._unflushed)
                 await self._step_boundary()
                 raise error_from_record(error)
             await self._wait_for_delivery(step.deadline_ms, event_type)
