@@ -13,9 +13,11 @@ import inspect
 import math
 import re
 from collections import deque
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import (
-    TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Coroutine, NoReturn, ParamSpec, TypeVar,
+    TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Coroutine, Iterator, NoReturn, ParamSpec,
+    TypeVar,
 )
 
 from ..authoring.entrypoint import ExecutionContext
@@ -221,6 +223,22 @@ class Run:
             self._unsaved_new_step = step
         return step
 
+    @contextmanager
+    def _attempt_in_flight(self) -> Iterator[None]:
+        """An attempt is in flight from its journaled start until its outcome is journaled.
+
+        Pause and hibernation wait while any attempt is in flight: stopping the run in between
+        would leave an attempt that never ran (or whose outcome was known) looking interrupted
+        on replay, burning a retry.
+        """
+        self.in_flight += 1
+        self.engine.refresh_activity(self.live)
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            self.engine.refresh_activity(self.live)
+
     def _may_hibernate(self, deadline: float) -> bool:
         threshold = self.engine.hibernate_after_ms
         return (
@@ -343,20 +361,62 @@ class Run:
         attempt = step.attempts[-1]
         attempt.update(end=self.engine.now(), success=False, error=dict(INTERRUPTED_ATTEMPT))
         error = StepError(INTERRUPTED_ATTEMPT["name"], INTERRUPTED_ATTEMPT["message"])
-        return await self._after_failure(step, resolved, len(step.attempts), error, False)
+        with self._attempt_in_flight():
+            return await self._after_failure(step, resolved, len(step.attempts), error, False)
 
     async def _one_attempt(
         self, step: StepRecord, resolved: ResolvedStepConfig, invoke: Callable[[Callable[[], Any]], Any]
     ) -> Any:
-        engine = self.engine
+        """Journal an attempt's start, run it, journal its outcome; then the step's boundary."""
         number = len(step.attempts) + 1
-        attempt: dict[str, Any] = {"start": engine.now(), "end": None, "success": None, "error": None}
+        attempt: dict[str, Any] = {"start": self.engine.now(), "end": None, "success": None, "error": None}
         step.attempts.append(attempt)
         is_new = self._unsaved_new_step is step
         self._unsaved_new_step = None
-        self._save(self.record, step, header=is_new)
-        if is_new:
-            engine.emit_step_start(self.live, step, self._unflushed)
+        with self._attempt_in_flight():
+            self._save(self.record, step, header=is_new)
+            if is_new:
+                self.engine.emit_step_start(self.live, step, self._unflushed)
+            failure, value, text = await self._attempt(step, resolved, invoke, number)
+            outcome: Exception | None = None
+            if failure is None:
+                now = self.engine.now()
+                attempt.update(end=now, success=True)
+                step.state, step.result, step.end_ms = "ok", text, now
+                self._save(self.record, step)
+                self.engine.emit_attempt(self.live, step, number, None, None, self._unflushed)
+                self.engine.emit_step_end(self.live, step, self._unflushed)
+            else:
+                attempt.update(end=self.engine.now(), success=False, error=error_to_record(failure))
+                outcome = await self._after_failure(
+                    step, resolved, number, failure, is_non_retryable(failure)
+                )
+        if failure is None:
+            await self._step_boundary()
+            return value if type(value) in _IMMUTABLE else decode(text)
+        if outcome is not None:
+            await self._step_boundary()
+            raise outcome
+        await self._after_attempt()
+        return _RETRY
+
+    async def _attempt(
+        self,
+        step: StepRecord,
+        resolved: ResolvedStepConfig,
+        invoke: Callable[[Callable[[], Any]], Any],
+        number: int,
+    ) -> tuple[BaseException | None, Any, str]:
+        """Run attempt ``number`` (or its test override): ``(failure, value, value as JSON)``."""
+        engine = self.engine
+        override = attempt_override(self.record.modifiers, step.name, step.count, number)
+        if override is not None:
+            kind, data = override
+            if kind == "error":
+                return error_from_record(data), None, ""
+            if kind == "timeout":
+                return WorkflowTimeoutError.after(0), None, ""
+            return self._checked_result(step, _MOCKED, data)
 
         def make_ctx() -> AttrDict:
             return AttrDict(
@@ -364,92 +424,64 @@ class Run:
                 attempt=number,
                 config=decode(resolved.view_json),
             )
+
+        await self._flush()
+        self._check_open()
         failure: BaseException | None = None
         value: Any = None
-        mocked: str | None = None
-        override = attempt_override(self.record.modifiers, step.name, step.count, number)
-        if override is not None:
-            kind, data = override
-            if kind == "error":
-                failure = error_from_record(data)
-            elif kind == "timeout":
-                failure = WorkflowTimeoutError.after(0)
-            else:
-                mocked = data
-        else:
-            await self._flush()
-            self._check_open()
-            self.in_flight += 1
-            engine.scheduler.enter_busy()
-            engine.refresh_activity(self.live)
-            try:
-                value = invoke(make_ctx)
-                if type(value) not in _PLAIN and inspect.isawaitable(value):
-                    value = await self._with_timeout(value, resolved.timeout_ms)
-            except asyncio.CancelledError as exc:
-                task = asyncio.current_task()
-                if task is None or task.cancelling() > 0:
-                    raise  # the engine is stopping this run (pause, terminate, ...)
-                failure = exc  # the callback itself raised it: an ordinary failed attempt
-            except (InstanceAbort, RunClosed):
-                raise
-            except Exception as exc:  # noqa: BLE001 - every user error is an attempt failure
-                failure = exc
-            finally:
-                self.in_flight -= 1
-                engine.scheduler.leave_busy()
-                engine.refresh_activity(self.live)
-            self._check_open()
-        if failure is None:
-            try:
-                text = mocked if mocked is not None else encode(value)
-            except RpcTypeError as exc:
-                failure = TypeError(str(exc))
-            except NotSerialisable:
-                attempt.update(
-                    end=engine.now(),
-                    success=False,
-                    error={
-                        "name": "WorkflowFatalError",
-                        "message": f'Value returned from step "{step.name}" is not serialisable',
-                    },
-                )
-                step.state, step.end_ms, step.error = "error", engine.now(), attempt["error"]
-                self._save(self.record, step)
-                self.abort(
-                    {
-                        "name": "WorkflowFatalError",
-                        "message": "The execution of the Workflow instance was terminated, as the "
-                        f'step "{step.name}" returned a value which is not serialisable',
-                    }
-                )
-        if failure is None:
-            limit = self.live.workflow.limits.step_result_bytes
-            if len(text) > limit // 4 and len(text.encode()) > limit:
-                failure = StepError(
-                    "WorkflowInternalError",
-                    f"Step {step.name}-{step.count} output is too large. Maximum allowed size is 1MiB.",
-                )
-            else:
-                now = engine.now()
-                attempt.update(end=now, success=True)
-                step.state, step.result, step.end_ms = "ok", text, now
-                self._save(self.record, step)
-                engine.emit_attempt(self.live, step, number, None, None, self._unflushed)
-                engine.emit_step_end(self.live, step, self._unflushed)
-                await self._step_boundary()
-                if mocked is None and type(value) in _IMMUTABLE:
-                    return value
-                return decode(text)
-        non_retryable = is_non_retryable(failure)
-        error = error_to_record(failure)
-        attempt.update(end=engine.now(), success=False, error=error)
-        outcome = await self._after_failure(step, resolved, number, failure, non_retryable)
-        if outcome is not None:
-            await self._step_boundary()
-            raise outcome
-        await self._after_attempt()
-        return _RETRY
+        engine.scheduler.enter_busy()
+        try:
+            value = invoke(make_ctx)
+            if type(value) not in _PLAIN and inspect.isawaitable(value):
+                value = await self._with_timeout(value, resolved.timeout_ms)
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is None or task.cancelling() > 0:
+                raise  # the engine is stopping this run (pause, terminate, ...)
+            failure = exc  # the callback itself raised it: an ordinary failed attempt
+        except (InstanceAbort, RunClosed):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every user error is an attempt failure
+            failure = exc
+        finally:
+            engine.scheduler.leave_busy()
+        self._check_open()
+        if failure is not None:
+            return failure, None, ""
+        try:
+            text = encode(value)
+        except RpcTypeError as exc:
+            return TypeError(str(exc)), None, ""
+        except NotSerialisable:
+            self._fail_unserialisable(step)
+        return self._checked_result(step, value, text)
+
+    def _checked_result(self, step: StepRecord, value: Any, text: str) -> tuple[StepError | None, Any, str]:
+        limit = self.live.workflow.limits.step_result_bytes
+        if len(text) > limit // 4 and len(text.encode()) > limit:
+            return StepError(
+                "WorkflowInternalError",
+                f"Step {step.name}-{step.count} output is too large. Maximum allowed size is 1MiB.",
+            ), None, ""
+        return None, value, text
+
+    def _fail_unserialisable(self, step: StepRecord) -> NoReturn:
+        """The step returned what no JSON can hold: the step and the whole instance fail."""
+        now = self.engine.now()
+        error = {
+            "name": "WorkflowFatalError",
+            "message": f'Value returned from step "{step.name}" is not serialisable',
+        }
+        step.attempts[-1].update(end=now, success=False, error=error)
+        step.state, step.end_ms, step.error = "error", now, error
+        self._save(self.record, step)
+        self.abort(
+            {
+                "name": "WorkflowFatalError",
+                "message": "The execution of the Workflow instance was terminated, as the "
+                f'step "{step.name}" returned a value which is not serialisable',
+            }
+        )
 
     async def _after_failure(
         self,
@@ -730,6 +762,7 @@ class Run:
 
 
 _RETRY = object()
+_MOCKED = object()  # the value of a mocked step result: only its JSON text exists
 _IMMUTABLE = frozenset({int, float, str, bool, type(None)})
 _PLAIN = _IMMUTABLE | {dict, list}
 
