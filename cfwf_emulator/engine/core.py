@@ -185,6 +185,21 @@ class Engine:
             stacklevel=2,
         )
 
+    def interrupted(self, live: LiveInstance, run: Run) -> None:
+        """User code raised ``KeyboardInterrupt`` or ``SystemExit``: stop the instance as a crash would.
+
+        The exception goes on to stop the event loop (and the process); the instance's run stops
+        here and the instance leaves memory. Its journal is what counts: the attempt that was
+        running was journaled as started before its callback ran, so the next time the emulator
+        starts it counts as interrupted and is retried as its config says.
+        """
+        if live.run is not run:
+            return  # this run had already been stopped
+        self._cancel(live)
+        key = (live.record.workflow, live.record.id)
+        if self.live.get(key) is live:
+            del self.live[key]
+
     # -- hibernation -----------------------------------------------------------------------
 
     def release_if_finished(self, live: LiveInstance) -> None:
@@ -459,6 +474,7 @@ class Engine:
         loop = self._require_loop()
         live.pause_pending = False
         live.task = loop.create_task(run_instance(self, live), name=f"cfwf:{live.record.id}")
+        live.task.add_done_callback(_retrieve)
 
     def _cancel(self, live: LiveInstance) -> None:
         sleeper = self.sleepers.pop((live.record.workflow, live.record.id), None)
@@ -823,6 +839,13 @@ class Engine:
             if event["type"] == event_type:
                 return events.pop(index)
         return None
+
+
+def _retrieve(task: "asyncio.Task[None]") -> None:
+    """Mark a finished instance task's exception as seen: a ``KeyboardInterrupt`` or
+    ``SystemExit`` it raised already went on to stop the event loop."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _describe_step(step: StepRecord) -> dict[str, Any]:

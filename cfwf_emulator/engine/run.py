@@ -76,6 +76,12 @@ class RunClosed(BaseException):
     """A step was called by a task left over from a run that has already ended."""
 
 
+#: Ctrl-C and ``sys.exit()``: raised by user code, they stop the process, never fail an attempt.
+PROCESS_EXITS = (KeyboardInterrupt, SystemExit)
+#: The engine's own signals passing through user code: never an attempt failure either.
+ENGINE_SIGNALS = (InstanceAbort, RunClosed, StorageAbort)
+
+
 def _utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
@@ -135,6 +141,14 @@ def _durable_before_return(
         except Exception:
             await self._flush()
             raise
+        except PROCESS_EXITS as exc:
+            if asyncio.current_task() is not self.live.task:
+                # a task of the workflow's own (asyncio.gather): the exception leaves the event loop
+                # from that task; stop the whole run now, and let it not leave a second time when
+                # it reaches run() through the gather
+                self.escaped = exc
+                self.engine.interrupted(self.live, self)
+            raise
         await self._flush()
         return result
 
@@ -155,6 +169,9 @@ class Run:
         self.parked = 0
         self.closed = False
         self.aborted: dict[str, Any] | None = None
+        #: A KeyboardInterrupt/SystemExit that already left the event loop from a task of the
+        #: workflow's own.
+        self.escaped: BaseException | None = None
         self._unsaved_new_step: StepRecord | None = None
         self._loop = asyncio.get_running_loop()
         self._save_deferred = getattr(engine.store, "save_step_deferred", None)
@@ -439,10 +456,10 @@ class Run:
             if task is None or task.cancelling() > 0:
                 raise  # the engine is stopping this run (pause, terminate, ...)
             failure = exc  # the callback itself raised it: an ordinary failed attempt
-        except (InstanceAbort, RunClosed):
+        except ENGINE_SIGNALS + PROCESS_EXITS:
             raise
-        except Exception as exc:  # noqa: BLE001 - every user error is an attempt failure
-            failure = exc
+        except BaseException as exc:  # noqa: BLE001 - any other exception of the callback's own
+            failure = exc  # (an Exception, a custom BaseException, GeneratorExit) fails the attempt
         finally:
             engine.scheduler.leave_busy()
         self._check_open()
@@ -556,9 +573,14 @@ class Run:
                 value = await self._with_timeout(value, DELAY_FUNCTION_TIMEOUT_MS)
         except WorkflowTimeoutError:
             raise WorkflowFatalError(f"{label} did not return within 5 seconds") from None
-        except (asyncio.CancelledError, InstanceAbort, RunClosed):
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is None or task.cancelling() > 0:
+                raise  # the engine is stopping this run
+            raise WorkflowFatalError(f"{label} threw an error: {exc!r}") from None
+        except ENGINE_SIGNALS + PROCESS_EXITS:
             raise
-        except Exception as exc:  # noqa: BLE001 - reported as the step's final error
+        except BaseException as exc:  # noqa: BLE001 - reported as the step's final error
             raise WorkflowFatalError(f"{label} threw an error: {exc}") from None
         finally:
             self.engine.scheduler.leave_busy()
@@ -819,14 +841,20 @@ async def run_instance(engine: "Engine", live: "LiveInstance") -> None:
             engine.finish_run(live, run, output=output)
     except StorageAbort as abort:
         engine.storage_failed(live, abort.error)
-    except asyncio.CancelledError:
-        pass
     except (RunClosed, InstanceAbort):
         pass
     except StoreError as exc:
         engine.storage_failed(live, exc)
-    except Exception as exc:  # noqa: BLE001 - an uncaught error ends the instance
-        try:
+    except PROCESS_EXITS as exc:
+        if exc is run.escaped:
+            return  # it stopped the event loop already, from the task that raised it
+        engine.interrupted(live, run)
+        raise
+    except BaseException as exc:  # noqa: BLE001 - an uncaught error ends the instance
+        task = asyncio.current_task()
+        if isinstance(exc, asyncio.CancelledError) and (task is None or task.cancelling() > 0):
+            return  # the engine stopped this run (pause, terminate, hibernation, shutdown)
+        try:  # anything else, a custom BaseException or a CancelledError run() raised included
             engine.finish_run(live, run, error=engine.uncaught_error(live, exc))
         except StoreError as store_error:
             engine.storage_failed(live, store_error)
