@@ -20,6 +20,7 @@ from .errors import (
     WorkflowFatalError,
     WorkflowTimeoutError,
 )
+from .hooks import ObserverWarning
 from .limits import Limits
 from .store.base import StorageWarning
 from .store.lock import StateLockedError
@@ -31,6 +32,7 @@ __all__ = [
     "Emulator",
     "Limits",
     "NonRetryableError",
+    "ObserverWarning",
     "RealClock",
     "StateLockedError",
     "StepError",

@@ -9,11 +9,19 @@ Neither reads ``time.time``/``datetime.now`` (which freezegun may patch); they u
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime, timezone
 from typing import Callable, Protocol, runtime_checkable
 
-__all__ = ["Clock", "RealClock", "VirtualClock", "resolve_clock"]
+__all__ = ["EARLIEST_TIME_MS", "LATEST_TIME_MS", "Clock", "RealClock", "VirtualClock", "resolve_clock"]
+
+#: 1970-01-01T00:00:00.000Z, the Unix epoch: the earliest time a virtual clock may start at.
+EARLIEST_TIME_MS = 0.0
+#: 9999-12-31T23:59:59.999Z: the last instant a ``datetime`` can show. No virtual clock starts or
+#: moves later, and no sleep, event wait or retry delay may end later.
+LATEST_TIME_MS = 253_402_300_799_999.0
+_RANGE = "from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z"
 
 
 def _wall_ms() -> float:
@@ -64,13 +72,13 @@ class VirtualClock:
     def __init__(self, start: "datetime | float | None" = None, *, autojump: bool = True) -> None:
         if start is None:
             self._now = float(int(_wall_ms()))
-        elif isinstance(start, datetime):
-            aware = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
-            self._now = aware.timestamp() * 1000.0
-        elif isinstance(start, (int, float)) and not isinstance(start, bool):
-            self._now = float(start)
+        elif isinstance(start, datetime) or (isinstance(start, (int, float)) and not isinstance(start, bool)):
+            self._now = _start_ms(start)
         else:
-            raise TypeError(f"VirtualClock start must be a datetime or epoch ms, got {start!r}")
+            raise TypeError(
+                f"VirtualClock start must be a datetime (naive means UTC) or epoch milliseconds, "
+                f"got {start!r}"
+            )
         self.autojump = autojump
         #: Called with the new time (epoch ms) whenever the clock moves (freezegun integration).
         self.on_change: Callable[[float], None] | None = None
@@ -87,6 +95,8 @@ class VirtualClock:
 
     def jump_to(self, ms: float) -> None:
         """Move the clock forward to ``ms``; a time in the past leaves it where it is."""
+        if not math.isfinite(ms):
+            raise ValueError(f"the virtual clock cannot move to {ms!r}: pass a finite time in epoch ms")
         if ms > self.now_ms():
             self._now = ms
             if self._flow_since is not None:
@@ -106,6 +116,24 @@ class VirtualClock:
         self._flow_cap = None
         if self.on_change is not None:
             self.on_change(self._now)
+
+
+def _start_ms(start: "datetime | float") -> float:
+    """A virtual clock's start in epoch ms, or a ValueError naming the value and the range."""
+    if isinstance(start, datetime):
+        aware = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+        ms = aware.timestamp() * 1000.0
+    else:
+        try:
+            ms = float(start)
+        except OverflowError:  # an int too large for a float
+            ms = math.inf
+    if not EARLIEST_TIME_MS <= ms <= LATEST_TIME_MS:  # also NaN
+        raise ValueError(
+            f"VirtualClock start {start!r} is not a time the emulator can show: pass a datetime "
+            f"{_RANGE} (naive means UTC), or epoch milliseconds from 0 to {LATEST_TIME_MS:.0f}"
+        )
+    return ms
 
 
 def resolve_clock(value: "str | Clock | None") -> Clock:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Awaitable, Iterator, TypeVar
 
 from .bindings import Workflow
-from .clock import Clock, VirtualClock, resolve_clock
+from .clock import LATEST_TIME_MS, Clock, VirtualClock, resolve_clock
 from .compat import Compatibility
 from .config.bindings import BINDING_NAME_FIX, binding_name_problem
 from .durations import DurationError, parse_duration_or_timedelta
@@ -371,14 +371,16 @@ class Emulator:
         return asyncio.run(main())
 
     def register(self, observer: object, name: str | None = None) -> None:
-        """Subscribe ``observer`` to engine events (methods named like :mod:`cfwf_emulator.hooks`)."""
+        """Subscribe ``observer`` to engine events (methods named like :mod:`cfwf_emulator.hooks`).
+
+        The same as ``emu.hooks.register(observer, name)``. An observer that raises is reported as
+        an :class:`~cfwf_emulator.hooks.ObserverWarning` and never changes an instance.
+        """
         self.hooks.register(observer, name)
-        self._engine.observed = True
 
     def unregister(self, observer: object) -> None:
         """Stop sending engine events to ``observer``."""
         self.hooks.unregister(observer)
-        self._engine.observed = bool(self.hooks.get_plugins())
 
     # -- time ------------------------------------------------------------------------------
 
@@ -421,6 +423,12 @@ class Emulator:
         scheduler = self._scheduler
         async with scheduler.driving():
             target = self.clock.now_ms() + ms
+            if target > LATEST_TIME_MS:
+                raise ValueError(
+                    f"advance({duration!r}) would move the clock past 9999-12-31T23:59:59.999Z, the "
+                    f"last time the emulator can show; advance by at most "
+                    f"{LATEST_TIME_MS - self.clock.now_ms():.0f} ms"
+                )
             await scheduler.settle(target)
             while scheduler.jump_to_next(limit=target):
                 await scheduler.settle(target)

@@ -1,7 +1,8 @@
 """Engine events as pluggy hookspecs, so observers never need the engine's internals.
 
-Register any object with matching methods through ``emu.register(observer)``; each method
-receives keyword arguments named as in the specs below (a subset is fine, as pluggy allows)::
+Register any object with matching methods through ``emu.register(observer)`` (or
+``emu.hooks.register(observer)``, the same plugin manager); each method receives keyword arguments
+named as in the specs below (a subset is fine, as pluggy allows)::
 
     class PrintStatus:
         @cfwf_emulator.hooks.hookimpl
@@ -9,15 +10,32 @@ receives keyword arguments named as in the specs below (a subset is fine, as plu
             print(instance_id, old, "->", new)
 
 Times (``at``) are the emulator clock's epoch milliseconds.
+
+Observers watch; they cannot change an instance. An observer that raises is reported as an
+:class:`ObserverWarning` naming the hook and the observer, and the engine goes on (other observers
+still hear the event). A hook that reports a state (a status, an attempt, a step's end, a sleep or
+an event wait) fires only once that state is committed to the store, so an observer never sees a
+state that a crash could still undo. Events reach observers in the order they happened.
 """
 
 from __future__ import annotations
 
+import asyncio
+import warnings
+from collections import deque
 from typing import Any
 
 import pluggy
 
-__all__ = ["PROJECT", "hookimpl", "hookspec", "EngineHookSpecs", "make_plugin_manager"]
+__all__ = [
+    "PROJECT",
+    "Announcer",
+    "EngineHookSpecs",
+    "ObserverWarning",
+    "hookimpl",
+    "hookspec",
+    "make_plugin_manager",
+]
 
 PROJECT = "cfwf"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -103,3 +121,71 @@ def make_plugin_manager() -> pluggy.PluginManager:
     manager = pluggy.PluginManager(PROJECT)
     manager.add_hookspecs(EngineHookSpecs)
     return manager
+
+
+class ObserverWarning(UserWarning):
+    """An observer's hook raised; the error was reported and the engine went on unaffected."""
+
+
+class Announcer:
+    """The one place that calls observers.
+
+    Each observer is called on its own, so one that raises is reported (``ObserverWarning``) and
+    neither the others nor the instance notice. Announcements fire in the order they are made,
+    each once the write it reports is committed: ``committed`` is the store's pending commit (a
+    future) when the write was deferred, None when it is already durable (or nothing is written).
+    A write whose commit failed is never announced.
+    """
+
+    def __init__(self, manager: pluggy.PluginManager) -> None:
+        self.manager = manager
+        self._queue: deque[tuple["asyncio.Future[None] | None", str, dict[str, Any]]] = deque()
+        self._waiting_on: "asyncio.Future[None] | None" = None
+
+    def wants(self, hook: str) -> bool:
+        """Whether any observer implements ``hook`` (so building its arguments is worth it)."""
+        caller: pluggy.HookCaller = getattr(self.manager.hook, hook)
+        return bool(caller.get_hookimpls())
+
+    def announce(self, hook: str, committed: "asyncio.Future[None] | None" = None, **kwargs: Any) -> None:
+        """Call ``hook``'s observers with ``kwargs`` once ``committed`` (if any) has succeeded."""
+        if not self.wants(hook):
+            return
+        self._queue.append((committed, hook, kwargs))
+        self._drain()
+
+    def _drain(self, _done: "asyncio.Future[None] | None" = None) -> None:
+        if _done is not None and _done is self._waiting_on:
+            self._waiting_on = None
+        queue = self._queue
+        while queue:
+            committed, hook, kwargs = queue[0]
+            if committed is not None and not committed.done():
+                if self._waiting_on is not committed:
+                    self._waiting_on = committed
+                    committed.add_done_callback(self._drain)
+                return
+            queue.popleft()
+            if committed is None or (not committed.cancelled() and committed.exception() is None):
+                self._call(hook, kwargs)
+
+    def _call(self, hook: str, kwargs: dict[str, Any]) -> None:
+        caller: pluggy.HookCaller = getattr(self.manager.hook, hook)
+        impls = caller.get_hookimpls()
+        for impl in reversed(impls):  # pluggy's calling order: last registered first
+            try:
+                if impl.hookwrapper or impl.wrapper:
+                    others = [other.plugin for other in impls if other.plugin is not impl.plugin]
+                    self.manager.subset_hook_caller(hook, others)(**kwargs)
+                else:
+                    impl.function(*[kwargs[name] for name in impl.argnames])
+            except (KeyboardInterrupt, SystemExit):
+                raise  # Ctrl-C or an exit request stops the process, from an observer too
+            except BaseException as exc:  # noqa: BLE001 - an observer never breaks the engine
+                warnings.warn(
+                    f"Observer {impl.plugin_name!r} ({type(impl.plugin).__name__}) raised "
+                    f"{type(exc).__name__} in {hook}: {exc}. The error was ignored: observers "
+                    "cannot change an instance; fix or unregister the observer.",
+                    ObserverWarning,
+                    stacklevel=2,
+                )

@@ -133,9 +133,16 @@ def _resolve(name: str, config: object, defaults: dict[str, Any]) -> ResolvedSte
 
 
 def backoff_delay_ms(base_ms: float, backoff: str, failed_attempt: int) -> float:
-    """The wait after attempt ``failed_attempt`` (1-based) failed: constant, linear, exponential."""
+    """The wait after attempt ``failed_attempt`` (1-based) failed: constant, linear, exponential.
+
+    Never raises: a wait too long for a float is ``math.inf`` (a zero base stays zero however many
+    attempts failed), for the caller to refuse as ending after the year 9999.
+    """
     if backoff == "constant":
         return base_ms
     if backoff == "linear":
         return base_ms * failed_attempt
-    return base_ms * float(2 ** (failed_attempt - 1))
+    try:
+        return math.ldexp(base_ms, failed_attempt - 1)  # base * 2**(n-1), exact, no int→float
+    except OverflowError:
+        return math.inf

@@ -15,12 +15,13 @@ import uuid
 import warnings
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, TypeAlias
 
 import pluggy
 
 from ..compat import Compatibility
 from ..errors import ConfigError, NonRetryableError, StepError, WorkflowError, is_non_retryable, quoted
+from ..hooks import Announcer
 from ..limits import Limits
 from ..serialization import NotSerialisable, RpcTypeError, decode, encode, iso_from_ms
 from ..stepconfig import PRODUCTION_DEFAULTS
@@ -44,6 +45,8 @@ NON_RETRYABLE_GENERIC = (
 )
 STEP_TYPES = ("do", "sleep", "waitForEvent")
 RESTART_FROM_KEYS = ("name", "count", "type")
+#: The store's pending group commit of a deferred write (None: already durable).
+Commit: TypeAlias = "asyncio.Future[None] | None"
 RESUMABLE = frozenset({"queued", "running", "waiting"})
 #: Hibernated instances woken per event-loop turn when many of their timers end at once: waking
 #: 100,000 in one turn held them all in memory together (benchmarks: peak resident memory).
@@ -126,7 +129,8 @@ class Engine:
         self.workflows: dict[str, WorkflowDefinition] = {}
         self.live: dict[tuple[str, str], LiveInstance] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.observed = False
+        #: Calls the observers registered on ``hooks`` (``emu.register`` or ``emu.hooks.register``).
+        self.announcer = Announcer(hooks)
         #: Test modifications and mocked events for instances not created yet, by (workflow, id).
         self.pending: dict[tuple[str, str], dict[str, Any]] = {}
         #: ``introspect_workflow`` sessions: called with (workflow, id) before a new instance starts.
@@ -214,6 +218,21 @@ class Engine:
             stacklevel=2,
         )
 
+    def interrupted(self, live: LiveInstance, run: Run) -> None:
+        """User code raised ``KeyboardInterrupt`` or ``SystemExit``: stop the instance as a crash would.
+
+        The exception goes on to stop the event loop (and the process); the instance's run stops
+        here and the instance leaves memory. Its journal is what counts: the attempt that was
+        running was journaled as started before its callback ran, so the next time the emulator
+        starts it counts as interrupted and is retried as its config says.
+        """
+        if live.run is not run:
+            return  # this run had already been stopped
+        self._cancel(live)
+        key = (live.record.workflow, live.record.id)
+        if self.live.get(key) is live:
+            del self.live[key]
+
     # -- hibernation -----------------------------------------------------------------------
 
     def release_if_finished(self, live: LiveInstance) -> None:
@@ -295,66 +314,75 @@ class Engine:
         """The emulator clock, epoch ms."""
         return self.scheduler.clock.now_ms()
 
-    def _hook(self, hook_name: str, **kwargs: Any) -> None:
-        if self.observed:
-            getattr(self.hooks.hook, hook_name)(**kwargs)
+    def _announce(self, hook: str, committed: Commit = None, **kwargs: Any) -> None:
+        self.announcer.announce(hook, committed, **kwargs)
 
-    def emit_step_start(self, live: LiveInstance, step: StepRecord) -> None:
-        """Announce the first attempt of a ``step.do``."""
-        self._hook(
-            "cfwf_step_start", workflow=live.workflow.name, instance_id=live.record.id,
+    def emit_step_start(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
+        """Announce the first attempt of a ``step.do`` (once that attempt's start is committed)."""
+        self._announce(
+            "cfwf_step_start", committed, workflow=live.workflow.name, instance_id=live.record.id,
             name=step.name, count=step.count, config=step.config or {}, at=step.start_ms,
         )
 
     def emit_attempt(
-        self, live: LiveInstance, step: StepRecord, attempt: int, error: Any, retry_delay_ms: float | None
+        self,
+        live: LiveInstance,
+        step: StepRecord,
+        attempt: int,
+        error: Any,
+        retry_delay_ms: float | None,
+        committed: Commit = None,
     ) -> None:
-        """Announce the end of an attempt."""
-        self._hook(
-            "cfwf_step_attempt", workflow=live.workflow.name, instance_id=live.record.id,
+        """Announce the end of an attempt (once it is committed)."""
+        self._announce(
+            "cfwf_step_attempt", committed, workflow=live.workflow.name, instance_id=live.record.id,
             name=step.name, count=step.count, attempt=attempt, success=error is None,
             error=error, retry_delay_ms=retry_delay_ms, at=self.now(),
         )
 
-    def emit_step_end(self, live: LiveInstance, step: StepRecord) -> None:
-        """Announce that a ``step.do`` finished for good."""
+    def emit_step_end(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
+        """Announce that a ``step.do`` finished for good (once that is committed)."""
         self.notify_change()
-        if self.observed:
-            self._hook(
-                "cfwf_step_end", workflow=live.workflow.name, instance_id=live.record.id,
+        if self.announcer.wants("cfwf_step_end"):
+            self._announce(
+                "cfwf_step_end", committed, workflow=live.workflow.name, instance_id=live.record.id,
                 name=step.name, count=step.count, success=step.state == "ok",
                 output=decode(step.result) if step.result is not None else None,
                 error=step.error, at=self.now(),
             )
 
-    def emit_sleep_start(self, live: LiveInstance, step: StepRecord) -> None:
-        """Announce a sleep."""
-        self._hook(
-            "cfwf_sleep_start", workflow=live.workflow.name, instance_id=live.record.id,
+    def emit_sleep_start(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
+        """Announce a sleep (once it is committed)."""
+        self._announce(
+            "cfwf_sleep_start", committed, workflow=live.workflow.name, instance_id=live.record.id,
             name=step.name, count=step.count, until=step.deadline_ms, at=step.start_ms,
         )
 
-    def emit_sleep_end(self, live: LiveInstance, step: StepRecord) -> None:
-        """Announce the end of a sleep."""
-        self._hook(
-            "cfwf_sleep_end", workflow=live.workflow.name, instance_id=live.record.id,
+    def emit_sleep_end(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
+        """Announce the end of a sleep (once it is committed)."""
+        self._announce(
+            "cfwf_sleep_end", committed, workflow=live.workflow.name, instance_id=live.record.id,
             name=step.name, count=step.count, at=self.now(),
         )
 
-    def emit_wait_start(self, live: LiveInstance, step: StepRecord, event_type: str) -> None:
-        """Announce an event wait."""
-        self._hook(
-            "cfwf_event_wait_start", workflow=live.workflow.name, instance_id=live.record.id,
-            name=step.name, count=step.count, event_type=event_type, until=step.deadline_ms,
-            at=step.start_ms,
+    def emit_wait_start(
+        self, live: LiveInstance, step: StepRecord, event_type: str, committed: Commit = None
+    ) -> None:
+        """Announce an event wait (once it is committed)."""
+        self._announce(
+            "cfwf_event_wait_start", committed, workflow=live.workflow.name,
+            instance_id=live.record.id, name=step.name, count=step.count, event_type=event_type,
+            until=step.deadline_ms, at=step.start_ms,
         )
 
-    def emit_wait_end(self, live: LiveInstance, step: StepRecord, event_type: str, timed_out: bool) -> None:
-        """Announce the end of an event wait."""
-        self._hook(
-            "cfwf_event_wait_end", workflow=live.workflow.name, instance_id=live.record.id,
-            name=step.name, count=step.count, event_type=event_type, timed_out=timed_out,
-            at=self.now(),
+    def emit_wait_end(
+        self, live: LiveInstance, step: StepRecord, event_type: str, timed_out: bool, committed: Commit = None
+    ) -> None:
+        """Announce the end of an event wait (once it is committed)."""
+        self._announce(
+            "cfwf_event_wait_end", committed, workflow=live.workflow.name,
+            instance_id=live.record.id, name=step.name, count=step.count, event_type=event_type,
+            timed_out=timed_out, at=self.now(),
         )
 
     # -- status ------------------------------------------------------------------------------
@@ -373,7 +401,7 @@ class Engine:
             self.store.save_header(record)
             live.status_unsaved = False
         self.notify_change()
-        self._hook(
+        self._announce(  # after save_header: the status it reports is committed
             "cfwf_instance_status_changed", workflow=record.workflow, instance_id=record.id,
             old=old, new=status, at=self.now(),
         )
@@ -479,6 +507,7 @@ class Engine:
         loop = self._require_loop()
         live.pause_pending = False
         live.task = loop.create_task(run_instance(self, live), name=f"cfwf:{live.record.id}")
+        live.task.add_done_callback(_retrieve)
 
     def _cancel(self, live: LiveInstance) -> None:
         sleeper = self.sleepers.pop((live.record.workflow, live.record.id), None)
@@ -564,7 +593,7 @@ class Engine:
         for record in records:
             live = LiveInstance(record, definition)
             self.live[(definition.name, record.id)] = live
-            self._hook(
+            self._announce(
                 "cfwf_instance_status_changed", workflow=definition.name, instance_id=record.id,
                 old=None, new="queued", at=now,
             )
@@ -850,6 +879,13 @@ class Engine:
     def take_buffered_event(self, live: LiveInstance, event_type: str) -> dict[str, Any] | None:
         """Remove and return the oldest buffered event of ``event_type`` (the caller persists)."""
         return live.record.events.take(event_type)
+
+
+def _retrieve(task: "asyncio.Task[None]") -> None:
+    """Mark a finished instance task's exception as seen: a ``KeyboardInterrupt`` or
+    ``SystemExit`` it raised already went on to stop the event loop."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _describe_step(step: StepRecord) -> dict[str, Any]:

@@ -10,16 +10,20 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import math
 import re
 from collections import deque
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import (
-    TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Coroutine, NoReturn, ParamSpec, TypeVar,
+    TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Coroutine, Iterator, NoReturn, ParamSpec,
+    TypeVar,
 )
 
 from ..authoring.entrypoint import ExecutionContext
 from ..authoring.event import make_event, make_step_event
 from ..authoring.step import WorkflowStep
+from ..clock import LATEST_TIME_MS
 from ..workers import CURRENT_ENV
 from ..durations import DurationError, parse_duration
 from ..errors import (
@@ -46,8 +50,6 @@ EVENT_TYPE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*\Z")
 _CONTROL = re.compile(r"[\x00-\x1f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 DELAY_FUNCTION_TIMEOUT_MS = 5_000.0
-#: 9999-12-31T23:59:59.999Z: the last instant a datetime can show; no timer may end later.
-LATEST_TIME_MS = 253_402_300_799_999.0
 INTERRUPTED_ATTEMPT = {
     "name": "WorkflowInternalError",
     "message": "Attempt failed due to internal workflows error",
@@ -72,6 +74,12 @@ class StorageAbort(BaseException):
 
 class RunClosed(BaseException):
     """A step was called by a task left over from a run that has already ended."""
+
+
+#: Ctrl-C and ``sys.exit()``: raised by user code, they stop the process, never fail an attempt.
+PROCESS_EXITS = (KeyboardInterrupt, SystemExit)
+#: The engine's own signals passing through user code: never an attempt failure either.
+ENGINE_SIGNALS = (InstanceAbort, RunClosed, StorageAbort)
 
 
 def _utf16_length(text: str) -> int:
@@ -103,14 +111,19 @@ def _require_name(kind: str, name: object) -> str:
 
 
 def _timestamp_ms(value: object) -> float:
+    hint = "pass a datetime (naive means UTC) or a finite number of epoch milliseconds"
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         return aware.timestamp() * 1000.0
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    raise WorkflowFatalError(
-        f"step.sleep_until needs a datetime (naive means UTC) or epoch milliseconds, got {value!r}"
-    )
+        try:
+            ms = float(value)
+        except OverflowError:  # an int too large for a float
+            ms = math.inf
+        if not math.isfinite(ms):
+            raise WorkflowFatalError(f"step.sleep_until needs a finite time, got {value!r}: {hint}")
+        return ms
+    raise WorkflowFatalError(f"step.sleep_until needs a time, got {value!r}: {hint}")
 
 
 _P = ParamSpec("_P")
@@ -127,6 +140,14 @@ def _durable_before_return(
             result = await method(self, *args, **kwargs)
         except Exception:
             await self._flush()
+            raise
+        except PROCESS_EXITS as exc:
+            if asyncio.current_task() is not self.live.task:
+                # a task of the workflow's own (asyncio.gather): the exception leaves the event loop
+                # from that task; stop the whole run now, and let it not leave a second time when
+                # it reaches run() through the gather
+                self.escaped = exc
+                self.engine.interrupted(self.live, self)
             raise
         await self._flush()
         return result
@@ -148,6 +169,9 @@ class Run:
         self.parked = 0
         self.closed = False
         self.aborted: dict[str, Any] | None = None
+        #: A KeyboardInterrupt/SystemExit that already left the event loop from a task of the
+        #: workflow's own.
+        self.escaped: BaseException | None = None
         self._unsaved_new_step: StepRecord | None = None
         self._loop = asyncio.get_running_loop()
         self._save_deferred = getattr(engine.store, "save_step_deferred", None)
@@ -215,6 +239,22 @@ class Run:
         else:
             self._unsaved_new_step = step
         return step
+
+    @contextmanager
+    def _attempt_in_flight(self) -> Iterator[None]:
+        """An attempt is in flight from its journaled start until its outcome is journaled.
+
+        Pause and hibernation wait while any attempt is in flight: stopping the run in between
+        would leave an attempt that never ran (or whose outcome was known) looking interrupted
+        on replay, burning a retry.
+        """
+        self.in_flight += 1
+        self.engine.refresh_activity(self.live)
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            self.engine.refresh_activity(self.live)
 
     def _may_hibernate(self, deadline: float) -> bool:
         threshold = self.engine.hibernate_after_ms
@@ -318,7 +358,6 @@ class Run:
         if step is None:
             # saved together with its first attempt's start: one durable write, not two
             step = self._new_step("do", name, count, "running", save=False, config=resolved.view)
-            self.engine.emit_step_start(self.live, step)
         elif step.attempts and step.attempts[-1]["end"] is None:
             outcome = await self._close_interrupted_attempt(step, resolved)
             if outcome is not None:
@@ -339,110 +378,127 @@ class Run:
         attempt = step.attempts[-1]
         attempt.update(end=self.engine.now(), success=False, error=dict(INTERRUPTED_ATTEMPT))
         error = StepError(INTERRUPTED_ATTEMPT["name"], INTERRUPTED_ATTEMPT["message"])
-        return await self._after_failure(step, resolved, len(step.attempts), error, False)
+        with self._attempt_in_flight():
+            return await self._after_failure(step, resolved, len(step.attempts), error, False)
 
     async def _one_attempt(
         self, step: StepRecord, resolved: ResolvedStepConfig, invoke: Callable[[Callable[[], Any]], Any]
     ) -> Any:
-        engine = self.engine
+        """Journal an attempt's start, run it, journal its outcome; then the step's boundary."""
         number = len(step.attempts) + 1
-        attempt: dict[str, Any] = {"start": engine.now(), "end": None, "success": None, "error": None}
+        attempt: dict[str, Any] = {"start": self.engine.now(), "end": None, "success": None, "error": None}
         step.attempts.append(attempt)
         is_new = self._unsaved_new_step is step
         self._unsaved_new_step = None
-        self._save(self.record, step, header=is_new)
+        with self._attempt_in_flight():
+            self._save(self.record, step, header=is_new)
+            if is_new:
+                self.engine.emit_step_start(self.live, step, self._unflushed)
+            failure, value, text = await self._attempt(step, resolved, invoke, number)
+            outcome: Exception | None = None
+            if failure is None:
+                now = self.engine.now()
+                attempt.update(end=now, success=True)
+                step.state, step.result, step.end_ms = "ok", text, now
+                self._save(self.record, step)
+                self.engine.emit_attempt(self.live, step, number, None, None, self._unflushed)
+                self.engine.emit_step_end(self.live, step, self._unflushed)
+            else:
+                attempt.update(end=self.engine.now(), success=False, error=error_to_record(failure))
+                outcome = await self._after_failure(
+                    step, resolved, number, failure, is_non_retryable(failure)
+                )
+        if failure is None:
+            await self._step_boundary()
+            return value if type(value) in _IMMUTABLE else decode(text)
+        if outcome is not None:
+            await self._step_boundary()
+            raise outcome
+        await self._after_attempt()
+        return _RETRY
+
+    async def _attempt(
+        self,
+        step: StepRecord,
+        resolved: ResolvedStepConfig,
+        invoke: Callable[[Callable[[], Any]], Any],
+        number: int,
+    ) -> tuple[BaseException | None, Any, str]:
+        """Run attempt ``number`` (or its test override): ``(failure, value, value as JSON)``."""
+        engine = self.engine
+        override = attempt_override(self.record.modifiers, step.name, step.count, number)
+        if override is not None:
+            kind, data = override
+            if kind == "error":
+                return error_from_record(data), None, ""
+            if kind == "timeout":
+                return WorkflowTimeoutError.after(0), None, ""
+            return self._checked_result(step, _MOCKED, data)
+
         def make_ctx() -> AttrDict:
             return AttrDict(
                 step=AttrDict(name=step.name, count=step.count),
                 attempt=number,
                 config=decode(resolved.view_json),
             )
+
+        await self._flush()
+        self._check_open()
         failure: BaseException | None = None
         value: Any = None
-        mocked: str | None = None
-        override = attempt_override(self.record.modifiers, step.name, step.count, number)
-        if override is not None:
-            kind, data = override
-            if kind == "error":
-                failure = error_from_record(data)
-            elif kind == "timeout":
-                failure = WorkflowTimeoutError.after(0)
-            else:
-                mocked = data
-        else:
-            await self._flush()
-            self._check_open()
-            self.in_flight += 1
-            engine.scheduler.enter_busy()
-            engine.refresh_activity(self.live)
-            try:
-                value = invoke(make_ctx)
-                if type(value) not in _PLAIN and inspect.isawaitable(value):
-                    value = await self._with_timeout(value, resolved.timeout_ms)
-            except asyncio.CancelledError as exc:
-                task = asyncio.current_task()
-                if task is None or task.cancelling() > 0:
-                    raise  # the engine is stopping this run (pause, terminate, ...)
-                failure = exc  # the callback itself raised it: an ordinary failed attempt
-            except (InstanceAbort, RunClosed):
-                raise
-            except Exception as exc:  # noqa: BLE001 - every user error is an attempt failure
-                failure = exc
-            finally:
-                self.in_flight -= 1
-                engine.scheduler.leave_busy()
-                engine.refresh_activity(self.live)
-            self._check_open()
-        if failure is None:
-            try:
-                text = mocked if mocked is not None else encode(value)
-            except RpcTypeError as exc:
-                failure = TypeError(str(exc))
-            except NotSerialisable:
-                attempt.update(
-                    end=engine.now(),
-                    success=False,
-                    error={
-                        "name": "WorkflowFatalError",
-                        "message": f'Value returned from step "{step.name}" is not serialisable',
-                    },
-                )
-                step.state, step.end_ms, step.error = "error", engine.now(), attempt["error"]
-                self._save(self.record, step)
-                self.abort(
-                    {
-                        "name": "WorkflowFatalError",
-                        "message": "The execution of the Workflow instance was terminated, as the "
-                        f'step "{step.name}" returned a value which is not serialisable',
-                    }
-                )
-        if failure is None:
-            limit = self.live.workflow.limits.step_result_bytes
-            if len(text) > limit // 4 and len(text.encode()) > limit:
-                failure = StepError(
-                    "WorkflowInternalError",
-                    f"Step {step.name}-{step.count} output is too large. Maximum allowed size is 1MiB.",
-                )
-            else:
-                now = engine.now()
-                attempt.update(end=now, success=True)
-                step.state, step.result, step.end_ms = "ok", text, now
-                self._save(self.record, step)
-                engine.emit_attempt(self.live, step, number, None, None)
-                engine.emit_step_end(self.live, step)
-                await self._step_boundary()
-                if mocked is None and type(value) in _IMMUTABLE:
-                    return value
-                return decode(text)
-        non_retryable = is_non_retryable(failure)
-        error = error_to_record(failure)
-        attempt.update(end=engine.now(), success=False, error=error)
-        outcome = await self._after_failure(step, resolved, number, failure, non_retryable)
-        if outcome is not None:
-            await self._step_boundary()
-            raise outcome
-        await self._after_attempt()
-        return _RETRY
+        engine.scheduler.enter_busy()
+        try:
+            value = invoke(make_ctx)
+            if type(value) not in _PLAIN and inspect.isawaitable(value):
+                value = await self._with_timeout(value, resolved.timeout_ms)
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is None or task.cancelling() > 0:
+                raise  # the engine is stopping this run (pause, terminate, ...)
+            failure = exc  # the callback itself raised it: an ordinary failed attempt
+        except ENGINE_SIGNALS + PROCESS_EXITS:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - any other exception of the callback's own
+            failure = exc  # (an Exception, a custom BaseException, GeneratorExit) fails the attempt
+        finally:
+            engine.scheduler.leave_busy()
+        self._check_open()
+        if failure is not None:
+            return failure, None, ""
+        try:
+            text = encode(value)
+        except RpcTypeError as exc:
+            return TypeError(str(exc)), None, ""
+        except NotSerialisable:
+            self._fail_unserialisable(step)
+        return self._checked_result(step, value, text)
+
+    def _checked_result(self, step: StepRecord, value: Any, text: str) -> tuple[StepError | None, Any, str]:
+        limit = self.live.workflow.limits.step_result_bytes
+        if len(text) > limit // 4 and len(text.encode()) > limit:
+            return StepError(
+                "WorkflowInternalError",
+                f"Step {step.name}-{step.count} output is too large. Maximum allowed size is 1MiB.",
+            ), None, ""
+        return None, value, text
+
+    def _fail_unserialisable(self, step: StepRecord) -> NoReturn:
+        """The step returned what no JSON can hold: the step and the whole instance fail."""
+        now = self.engine.now()
+        error = {
+            "name": "WorkflowFatalError",
+            "message": f'Value returned from step "{step.name}" is not serialisable',
+        }
+        step.attempts[-1].update(end=now, success=False, error=error)
+        step.state, step.end_ms, step.error = "error", now, error
+        self._save(self.record, step)
+        self.abort(
+            {
+                "name": "WorkflowFatalError",
+                "message": "The execution of the Workflow instance was terminated, as the "
+                f'step "{step.name}" returned a value which is not serialisable',
+            }
+        )
 
     async def _after_failure(
         self,
@@ -469,14 +525,14 @@ class Run:
         if delay is not None:
             step.deadline_ms = engine.now() + delay
             self._save(self.record, step)
-            engine.emit_attempt(self.live, step, number, error, delay)
+            engine.emit_attempt(self.live, step, number, error, delay, self._unflushed)
             return None
         if non_retryable:
             error = {**error, "nonRetryable": True} if "nonRetryable" not in error else error
         step.state, step.error, step.end_ms = "error", error, engine.now()
         self._save(self.record, step)
-        engine.emit_attempt(self.live, step, number, attempt["error"], None)
-        engine.emit_step_end(self.live, step)
+        engine.emit_attempt(self.live, step, number, attempt["error"], None, self._unflushed)
+        engine.emit_step_end(self.live, step, self._unflushed)
         return error_from_record(error)
 
     async def _retry_delay(
@@ -488,11 +544,12 @@ class Run:
         else:
             base = await self._call_delay_function(step, resolved, number, failure)
         delay = backoff_delay_ms(base, resolved.backoff, number)
-        if self.engine.now() + delay > LATEST_TIME_MS:
+        if not self.engine.now() + delay <= LATEST_TIME_MS:  # also when the delay is infinite
+            length = f"{format_ms(delay)}ms" if math.isfinite(delay) else "longer than any time can show"
             raise WorkflowFatalError(
                 f'The retry delay of step "{step.name}-{step.count}" after attempt {number} is '
-                f"{format_ms(delay)}ms, which ends after the year 9999; lower retries.limit, the "
-                "delay or the backoff"
+                f"{length}, which ends after the year 9999; lower retries.limit, the delay or "
+                "the backoff"
             )
         return delay
 
@@ -516,9 +573,14 @@ class Run:
                 value = await self._with_timeout(value, DELAY_FUNCTION_TIMEOUT_MS)
         except WorkflowTimeoutError:
             raise WorkflowFatalError(f"{label} did not return within 5 seconds") from None
-        except (asyncio.CancelledError, InstanceAbort, RunClosed):
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is None or task.cancelling() > 0:
+                raise  # the engine is stopping this run
+            raise WorkflowFatalError(f"{label} threw an error: {exc!r}") from None
+        except ENGINE_SIGNALS + PROCESS_EXITS:
             raise
-        except Exception as exc:  # noqa: BLE001 - reported as the step's final error
+        except BaseException as exc:  # noqa: BLE001 - reported as the step's final error
             raise WorkflowFatalError(f"{label} threw an error: {exc}") from None
         finally:
             self.engine.scheduler.leave_busy()
@@ -569,8 +631,9 @@ class Run:
             return
         if step is None:
             now = self.engine.now()
-            step = self._new_step("sleep", name, count, "waiting", start_ms=now, deadline_ms=now + ms)
-            self.engine.emit_sleep_start(self.live, step)
+            deadline = self._deadline(f'The sleep "{name}"', now + ms)
+            step = self._new_step("sleep", name, count, "waiting", start_ms=now, deadline_ms=deadline)
+            self.engine.emit_sleep_start(self.live, step, self._unflushed)
         await self._finish_sleep(step)
 
     @_durable_before_return
@@ -588,9 +651,20 @@ class Run:
             if target < now:
                 raise StepError("Error", "You can't sleep until a time in the past, time-traveler")
             self._check_sleep_length(name, target - now)
+            self._deadline(f'The sleep "{name}"', target)
             step = self._new_step("sleep", name, count, "waiting", start_ms=now, deadline_ms=target)
-            self.engine.emit_sleep_start(self.live, step)
+            self.engine.emit_sleep_start(self.live, step, self._unflushed)
         await self._finish_sleep(step)
+
+    @staticmethod
+    def _deadline(what: str, deadline: float) -> float:
+        """``deadline``, unless it is later than any time the emulator can show."""
+        if not deadline <= LATEST_TIME_MS:
+            raise WorkflowFatalError(
+                f"{what} would end after 9999-12-31T23:59:59.999Z, the last time the emulator can "
+                "show; make it shorter"
+            )
+        return deadline
 
     def _check_sleep_length(self, name: str, ms: float) -> None:
         maximum = self.live.workflow.limits.max_sleep_ms
@@ -608,7 +682,7 @@ class Run:
         await self._park(deadline)
         step.state, step.end_ms, step.deadline_ms = "ok", self.engine.now(), None
         self._save(self.record, step)
-        self.engine.emit_sleep_end(self.live, step)
+        self.engine.emit_sleep_end(self.live, step, self._unflushed)
         await self._step_boundary()
 
     # -- events ---------------------------------------------------------------------------
@@ -629,16 +703,17 @@ class Run:
             raise error_from_record(step.error)
         if step is None:
             now = self.engine.now()
+            deadline = self._deadline(f'The event wait "{name}"', now + timeout_ms)
             step = self._new_step(
                 "waitForEvent",
                 name,
                 count,
                 "waiting",
                 start_ms=now,
-                deadline_ms=now + timeout_ms,
+                deadline_ms=deadline,
                 config={"type": event_type, "timeout": timeout},
             )
-            self.engine.emit_wait_start(self.live, step, event_type)
+            self.engine.emit_wait_start(self.live, step, event_type, self._unflushed)
         return await self._receive(step, event_type)
 
     def _event_timeout(self, name: str, timeout: Any) -> float:
@@ -667,7 +742,7 @@ class Run:
                 )
                 step.state, step.result, step.end_ms, step.deadline_ms = "ok", result, engine.now(), None
                 self._save(self.record, step, header=True)
-                engine.emit_wait_end(self.live, step, event_type, False)
+                engine.emit_wait_end(self.live, step, event_type, False, self._unflushed)
                 await self._step_boundary()
                 return _event_from_result(step)
             if forced or engine.now() >= step.deadline_ms:
@@ -676,7 +751,7 @@ class Run:
                 error = error_to_record(WorkflowTimeoutError.after(timeout_ms))
                 step.state, step.error, step.end_ms, step.deadline_ms = "error", error, engine.now(), None
                 self._save(self.record, step)
-                engine.emit_wait_end(self.live, step, event_type, True)
+                engine.emit_wait_end(self.live, step, event_type, True, self._unflushed)
                 await self._step_boundary()
                 raise error_from_record(error)
             await self._wait_for_delivery(step.deadline_ms, event_type)
@@ -709,6 +784,7 @@ class Run:
 
 
 _RETRY = object()
+_MOCKED = object()  # the value of a mocked step result: only its JSON text exists
 _IMMUTABLE = frozenset({int, float, str, bool, type(None)})
 _PLAIN = _IMMUTABLE | {dict, list}
 
@@ -765,14 +841,20 @@ async def run_instance(engine: "Engine", live: "LiveInstance") -> None:
             engine.finish_run(live, run, output=output)
     except StorageAbort as abort:
         engine.storage_failed(live, abort.error)
-    except asyncio.CancelledError:
-        pass
     except (RunClosed, InstanceAbort):
         pass
     except StoreError as exc:
         engine.storage_failed(live, exc)
-    except Exception as exc:  # noqa: BLE001 - an uncaught error ends the instance
-        try:
+    except PROCESS_EXITS as exc:
+        if exc is run.escaped:
+            return  # it stopped the event loop already, from the task that raised it
+        engine.interrupted(live, run)
+        raise
+    except BaseException as exc:  # noqa: BLE001 - an uncaught error ends the instance
+        task = asyncio.current_task()
+        if isinstance(exc, asyncio.CancelledError) and (task is None or task.cancelling() > 0):
+            return  # the engine stopped this run (pause, terminate, hibernation, shutdown)
+        try:  # anything else, a custom BaseException or a CancelledError run() raised included
             engine.finish_run(live, run, error=engine.uncaught_error(live, exc))
         except StoreError as store_error:
             engine.storage_failed(live, store_error)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 from contextlib import asynccontextmanager
 from typing import AsyncIterator, Callable
 
@@ -107,7 +108,10 @@ class Scheduler:
     # -- timers ----------------------------------------------------------------------------
 
     def call_at(self, deadline: float, callback: Callable[[], None]) -> Timer:
-        """Run ``callback`` once the clock reaches ``deadline`` (epoch ms)."""
+        """Run ``callback`` once the clock reaches ``deadline`` (epoch ms, finite)."""
+        if not math.isfinite(deadline):
+            # one NaN in the heap breaks its order and every other instance's timers with it
+            raise ValueError(f"a timer needs a finite deadline in epoch ms, got {deadline!r}")
         timer = Timer(deadline, next(self._seq), callback)
         heapq.heappush(self._heap, timer)
         if not self.clock.virtual and (
