@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import shutil
 import sys
 import tempfile
+import warnings
 import weakref
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
-from .resources.kv import KVNamespace
-from .store.sqlite import SQLiteStore
+from .resources.kv import KVNamespace, entry_from_record, entry_record, lone_surrogate
+from .store.sqlite import SQLiteStore, StoreError
 
 if TYPE_CHECKING:
     from .config import ProjectConfig
@@ -31,31 +33,141 @@ __all__ = ["import_main", "wire_project"]
 
 
 class PersistentKVNamespace(KVNamespace):
-    """A KV namespace saved with the instance state after every change (durable storage only)."""
+    """A KV namespace kept in the state file, one row per key (durable storage only).
+
+    Key ``k`` of binding ``B`` is the row ``kv:B:k`` of the ``resources`` table; ``put`` and
+    ``delete`` write that row alone, so a write costs the same however many keys the namespace
+    holds. A namespace saved by an earlier version as one row (``kv:B``) loads; it is converted to
+    rows (and rows of expired keys are removed) with the namespace's first write, in the same
+    transaction, so loading writes nothing. A row that cannot be read makes only its own key unreadable:
+    reading the key raises :class:`StoreError` naming the binding and the key, and ``put`` or
+    ``delete`` of the key replace the row. If the old one-row save itself is unreadable, every
+    use of this namespace raises such an error (other namespaces are not affected).
+    """
 
     _store: SQLiteStore
-    _key: str
+    _prefix: str
+    _unreadable: dict[str, str]  # key -> why its saved row cannot be read
+    _broken: str | None  # why the namespace's one-row save cannot be read
+    _pending_saves: dict[str, Any]  # row name -> record, written with the first write
+    _pending_deletes: set[str]  # row names removed with the first write
 
     @classmethod
     def attach(cls, binding: str, now_ms: Any, store: SQLiteStore) -> "PersistentKVNamespace":
-        """The namespace ``binding``, loaded from ``store`` and saved back to it."""
+        """The namespace ``binding``, loaded from ``store`` and saved back to it key by key."""
+        if ":" in binding:
+            raise ValueError(
+                f"KV binding {binding!r}: a persisted binding name cannot contain ':' (it separates "
+                "the binding from the key in the saved rows); use a JavaScript identifier"
+            )
         namespace = cls(binding, now_ms)
         namespace._store = store
-        namespace._key = f"kv:{binding}"
-        saved = store.load_resource(namespace._key)
-        if saved is not None:
-            namespace.load(saved)
+        namespace._prefix = f"kv:{binding}:"
+        namespace._unreadable = {}
+        namespace._broken = None
+        namespace._pending_saves = {}
+        namespace._pending_deletes = set()
+        namespace._load()
         return namespace
 
-    async def put(self, key: Any, value: Any, options: Any = None, /, **kwargs: Any) -> None:
-        """``KVNamespace.put``, then save."""
-        await super().put(key, value, options, **kwargs)
-        self._store.save_resource(self._key, self.dump())
+    def _load(self) -> None:
+        legacy = f"kv:{self.binding}"
+        saves: dict[str, Any] = {}  # row name -> record: the one-row save, converted
+        deletes: set[str] = set()
+        try:
+            old = self._store.load_resource(legacy)
+        except ValueError as exc:  # not JSON
+            old = exc
+        if old is not None:
+            entries = old.get("entries") if isinstance(old, dict) else None
+            if not isinstance(entries, dict):
+                why = f"{type(old).__name__}: {old}" if isinstance(old, Exception) else "it has no entries"
+                self._broken = (
+                    f"its saved state (row {legacy!r} of the resources table in {self._store.path}) is "
+                    f"corrupt ({why}), so none of its keys can be read. Restore the state file from a "
+                    "backup, or delete that row to start the namespace empty: sqlite3 "
+                    f"{self._store.path} \"DELETE FROM resources WHERE name = '{legacy}'\""
+                )
+                return
+            for key, record in entries.items():
+                if lone_surrogate(key) >= 0:
+                    warnings.warn(
+                        f"KV namespace {self.binding}: dropped saved key {key!r} while converting the "
+                        "namespace to one row per key: it has a lone surrogate, which keys can no "
+                        "longer have",
+                        stacklevel=2,
+                    )
+                    continue
+                saves[self._prefix + key] = self._adopt(key, record)
+            deletes.add(legacy)
+        for name, data in self._store.load_resources(self._prefix):
+            saves.pop(name, None)  # a key's own row is newer than the one-row save
+            key = name[len(self._prefix) :]
+            try:
+                if not isinstance(data, str):
+                    raise TypeError(f"the row holds {type(data).__name__}, not JSON text")
+                self._adopt(key, json.loads(data))
+            except (TypeError, ValueError) as exc:
+                self._entries.pop(key, None)
+                self._unreadable[key] = f"{type(exc).__name__}: {exc}"
+        now = self._now_ms()
+        for key in [key for key, entry in self._entries.items() if entry.expired(now)]:
+            del self._entries[key]
+            saves.pop(self._prefix + key, None)
+            deletes.add(self._prefix + key)
+        self._pending_saves, self._pending_deletes = saves, deletes
 
-    async def delete(self, key: Any, /) -> None:
-        """``KVNamespace.delete``, then save."""
-        await super().delete(key)
-        self._store.save_resource(self._key, self.dump())
+    def _adopt(self, key: str, record: Any) -> Any:
+        """Take ``record`` as the entry of ``key`` (or note why it cannot be); return it as saved."""
+        try:
+            self._entries[key] = entry_from_record(record)
+        except (TypeError, ValueError) as exc:
+            self._entries.pop(key, None)
+            self._unreadable[key] = f"{type(exc).__name__}: {exc}"
+            return record
+        self._unreadable.pop(key, None)
+        return entry_record(self._entries[key])
+
+    def _fail_if_broken(self) -> None:
+        if self._broken is not None:
+            raise StoreError(f"KV namespace {self.binding}: {self._broken}")
+
+    def _check_readable(self, key: str) -> None:
+        self._fail_if_broken()
+        why = self._unreadable.get(key)
+        if why is not None:
+            raise StoreError(
+                f"KV namespace {self.binding}: the saved value of key {key!r} in {self._store.path} is "
+                f"corrupt ({why}); other keys are not affected. Overwrite it with put(), remove it "
+                "with delete(), or restore the state file from a backup."
+            )
+
+    def _unreadable_names(self) -> list[str]:
+        self._fail_if_broken()
+        return list(self._unreadable)
+
+    def _write_row(self, key: str, record: Any | None) -> None:
+        """Save ``record`` as the row of ``key`` (None: delete the row), with any conversion
+        still pending from loading, in one transaction."""
+        self._fail_if_broken()
+        name = self._prefix + key
+        saves = {row: data for row, data in self._pending_saves.items() if row != name}
+        deletes = self._pending_deletes - {name}
+        if record is None:
+            deletes.add(name)  # also the row of a key that expired in memory
+        else:
+            saves[name] = record
+        self._store.write_resources(saves.items(), deletes)
+        self._pending_saves, self._pending_deletes = {}, set()
+        self._unreadable.pop(key, None)
+
+    def _store_entry(self, key: str, entry: Any) -> None:
+        self._write_row(key, entry_record(entry))
+        super()._store_entry(key, entry)
+
+    def _remove_entry(self, key: str) -> None:
+        self._write_row(key, None)
+        super()._remove_entry(key)
 
 
 def import_main(path: Path) -> ModuleType:

@@ -37,6 +37,8 @@ MIN_TTL_SECONDS = 60
 MAX_LIST_LIMIT = 1000
 MAX_BULK_KEYS = 100
 _GET_TYPES = ("text", "json", "arrayBuffer", "stream")
+_INT32_MIN = -(2**31)
+_INT32_MAX = 2**31 - 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,9 +218,60 @@ class _Entry:
         self.expiration = expiration  # epoch seconds
         self.metadata = metadata  # JSON text
 
+    def expired(self, now_ms: float) -> bool:
+        return self.expiration is not None and self.expiration * 1000 <= now_ms
+
 
 def _utf8_len(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
+
+
+def lone_surrogate(text: str) -> int:
+    """The index of the first lone surrogate in ``text`` (which UTF-8 cannot encode), or -1."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return -1
+
+
+def refuse_lone_surrogate(what: str, text: str) -> None:
+    """``TypeError`` if ``text`` has a lone surrogate: Cloudflare would store U+FFFD in its place."""
+    at = lone_surrogate(text)
+    if at >= 0:
+        raise TypeError(
+            f"{what} has a lone surrogate (U+{ord(text[at]):04X} at index {at}), which is not valid "
+            "UTF-8; Cloudflare would silently store U+FFFD in its place. Fix the text, for example "
+            "with text.encode('utf-8', 'replace').decode('utf-8')."
+        )
+
+
+def js_int(what: str, value: Any) -> int:
+    """``value`` as the Workers runtime turns a number option into a 32-bit integer.
+
+    NaN and the infinities become 0 and fractions are cut toward zero, as in the runtime; beyond
+    the 32-bit range it raises the runtime's ``TypeError``. Non-numbers raise ``TypeError``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} must be a number, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        return 0
+    number = int(value)
+    if not _INT32_MIN <= number <= _INT32_MAX:
+        error = TypeError(
+            f"Value out of range. Must be between {_INT32_MIN} and {_INT32_MAX} (inclusive)."
+        )
+        error.add_note(f"cfwf-emulator: {what} was {value!r}; the Workers runtime takes a 32-bit integer here.")
+        raise error
+    return number
+
+
+def _non_finite_note(error: Exception, name: str, value: Any) -> Exception:
+    if isinstance(value, float) and not math.isfinite(value):
+        error.add_note(
+            f"cfwf-emulator: {name}={value!r}; the Workers runtime passes NaN and the infinities on as 0."
+        )
+    return error
 
 
 def _sort_key(name: str) -> bytes:
@@ -234,6 +287,7 @@ def _validate_key(operation: str, key: Any) -> str:
         raise TypeError('"." is not allowed as a key name.')
     if key == "..":
         raise TypeError('".." is not allowed as a key name.')
+    refuse_lone_surrogate(f"KV {operation.lower()}(): the key", key)
     length = _utf8_len(key)
     if length > MAX_KEY_BYTES:
         raise KVError(
@@ -244,10 +298,36 @@ def _validate_key(operation: str, key: Any) -> str:
     return key
 
 
-def _js_number(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def entry_record(entry: _Entry) -> dict[str, Any]:
+    """One entry as JSON-serialisable data (the value base64-encoded)."""
+    record: dict[str, Any] = {"value": base64.b64encode(entry.value).decode("ascii")}
+    if entry.expiration is not None:
+        record["expiration"] = entry.expiration
+    if entry.metadata is not None:
+        record["metadata"] = json.loads(entry.metadata)
+    return record
+
+
+def entry_from_record(record: Any) -> _Entry:
+    """The entry :func:`entry_record` made; ``ValueError`` saying what is wrong if it is not one."""
+    if not isinstance(record, dict):
+        raise ValueError(f"expected an object with a base64 value, got {type(record).__name__}")
+    try:
+        value = base64.b64decode(str(record["value"]), validate=True)
+    except KeyError:
+        raise ValueError("it has no value") from None
+    except binascii.Error as exc:
+        raise ValueError(f"its value is not base64 ({exc})") from None
+    expiration = record.get("expiration")
+    if expiration is not None and (
+        isinstance(expiration, bool)
+        or not isinstance(expiration, (int, float))
+        or not math.isfinite(expiration)
+    ):
+        raise ValueError(f"its expiration {expiration!r} is not a number of seconds")
+    metadata = record.get("metadata")
+    metadata_text = None if metadata is None else stringify_json(metadata, "metadata")
+    return _Entry(value, None if expiration is None else int(expiration), metadata_text)
 
 
 class KVNamespace:
@@ -255,6 +335,8 @@ class KVNamespace:
 
     ``now_ms`` returns the current time in epoch milliseconds (the emulator's clock, virtual in
     tests). Values are stored as bytes; ``dump()``/``load()`` move the whole state as JSON data.
+    Subclasses persist it by overriding ``_store_entry``/``_remove_entry`` (each write) and may
+    report keys they cannot read through ``_check_readable``/``_unreadable_names``.
     """
 
     def __init__(self, binding: str, now_ms: Callable[[], float]) -> None:
@@ -267,22 +349,34 @@ class KVNamespace:
 
     # -- helpers ------------------------------------------------------------------------------
 
+    def _store_entry(self, key: str, entry: _Entry) -> None:
+        """Keep ``entry`` under ``key`` (a persistent namespace saves it first)."""
+        self._entries[key] = entry
+
+    def _remove_entry(self, key: str) -> None:
+        """Forget ``key`` (a persistent namespace deletes its saved copy first)."""
+        self._entries.pop(key, None)
+
+    def _check_readable(self, key: str) -> None:
+        """Raise if the value of ``key`` exists but cannot be read (a corrupt saved copy)."""
+
+    def _unreadable_names(self) -> Iterable[str]:
+        """Keys that exist but cannot be read; ``list()`` names them."""
+        return ()
+
     def _live(self, key: str) -> _Entry | None:
+        self._check_readable(key)
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry.expiration is not None and entry.expiration * 1000 <= self._now_ms():
+        if entry.expired(self._now_ms()):
             del self._entries[key]
             return None
         return entry
 
     def _purge(self) -> None:
         now = self._now_ms()
-        expired = [
-            key
-            for key, entry in self._entries.items()
-            if entry.expiration is not None and entry.expiration * 1000 <= now
-        ]
+        expired = [key for key, entry in self._entries.items() if entry.expired(now)]
         for key in expired:
             del self._entries[key]
 
@@ -303,14 +397,16 @@ class KVNamespace:
     def _check_cache_ttl(operation: str, cache_ttl: Any) -> None:
         if cache_ttl is None:
             return
-        if isinstance(cache_ttl, bool) or not isinstance(cache_ttl, (int, float)):
-            raise TypeError(f"cacheTtl must be a number of seconds, got {cache_ttl!r}")
-        if math.isnan(cache_ttl) or cache_ttl < MIN_TTL_SECONDS:
-            raise KVError(
-                operation,
-                400,
-                f"Invalid cache_ttl of {_js_number(cache_ttl)}. "
-                f"Cache TTL must be at least {MIN_TTL_SECONDS}.",
+        seconds = js_int("cacheTtl (seconds)", cache_ttl)
+        if seconds < MIN_TTL_SECONDS:
+            raise _non_finite_note(
+                KVError(
+                    operation,
+                    400,
+                    f"Invalid cache_ttl of {seconds}. Cache TTL must be at least {MIN_TTL_SECONDS}.",
+                ),
+                "cacheTtl",
+                cache_ttl,
             )
 
     @staticmethod
@@ -407,6 +503,7 @@ class KVNamespace:
         if prefix is not None:
             if not isinstance(prefix, str):
                 raise TypeError(f"list(): prefix must be a str, got {type(prefix).__name__}")
+            refuse_lone_surrogate("KV list(): the prefix", prefix)
             length = _utf8_len(prefix)
             if length > MAX_KEY_BYTES:
                 raise KVError(
@@ -416,23 +513,26 @@ class KVNamespace:
                 )
         count = MAX_LIST_LIMIT
         if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, (int, float)) or math.isnan(limit):
-                raise TypeError(f"list(): limit must be a number, got {limit!r}")
-            if limit > MAX_LIST_LIMIT:
+            wanted = js_int("list(): limit", limit)
+            if wanted > MAX_LIST_LIMIT:
                 raise KVError(
                     "GET",
                     400,
-                    f"Invalid key_count_limit of {_js_number(limit)}. "
+                    f"Invalid key_count_limit of {wanted}. "
                     f"Please specify an integer less than {MAX_LIST_LIMIT}.",
                 )
-            if limit >= 1:  # Cloudflare's runtime drops a limit of 0 or less: the default applies
-                count = int(limit)
+            if wanted >= 1:  # Cloudflare's runtime drops a limit of 0 or less: the default applies
+                count = wanted
         after: bytes | None = None
         if cursor is not None and cursor != "":
             after = _decode_cursor(cursor)
         self._purge()
         names = sorted(
-            (name for name in self._entries if prefix is None or name.startswith(prefix)),
+            (
+                name
+                for name in {*self._entries, *self._unreadable_names()}
+                if prefix is None or name.startswith(prefix)
+            ),
             key=_sort_key,
         )
         if after is not None:
@@ -440,8 +540,11 @@ class KVNamespace:
         page = names[:count]
         keys = _KeyList()
         for name in page:
-            entry = self._entries[name]
             item = JsObject(name=name)
+            entry = self._entries.get(name)
+            if entry is None:  # unreadable: reading it raises, saying why
+                keys.append(item)
+                continue
             if entry.expiration is not None:
                 item["expiration"] = entry.expiration
             if entry.metadata is not None:
@@ -465,7 +568,8 @@ class KVNamespace:
         opts = merge_options("put", options, kwargs, ("expiration", "expirationTtl", "metadata"))
         _validate_key("PUT", key)
         if isinstance(value, str):
-            data = value.encode("utf-8", "surrogatepass")
+            refuse_lone_surrogate("KV put(): the value", value)
+            data = value.encode("utf-8")
         else:
             raw = as_bytes(value)
             if raw is None:
@@ -488,70 +592,55 @@ class KVNamespace:
                 )
         if len(data) > MAX_VALUE_BYTES:
             raise KVError("PUT", 413, f"Value length of {len(data)} exceeds limit of {MAX_VALUE_BYTES}.")
-        self._entries[key] = _Entry(data, expiration, metadata_text)
+        self._store_entry(key, _Entry(data, expiration, metadata_text))
 
     @staticmethod
-    def _number(name: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"KV put(): {name} must be a number, got {value!r}")
-        return float(value)
-
-    def _expiration(self, opts: dict[str, Any], now_seconds: int) -> int | None:
+    def _expiration(opts: dict[str, Any], now_seconds: int) -> int | None:
+        """The expiration (epoch seconds) ``put`` options ask for; numbers are 32-bit integers,
+        as the Workers runtime passes them on (NaN and the infinities as 0)."""
         ttl_raw = opts.get("expirationTtl")
         if ttl_raw is not None:
-            ttl = self._number("expirationTtl", ttl_raw)
-            shown = _js_number(ttl_raw)
-            if math.isnan(ttl) or ttl <= 0:
-                raise KVError(
-                    "PUT", 400, f"Invalid expiration_ttl of {shown}. Please specify integer greater than 0."
-                )
+            ttl = js_int("KV put(): expirationTtl (seconds)", ttl_raw)
+            if ttl <= 0:
+                text = f"Invalid expiration_ttl of {ttl}. Please specify integer greater than 0."
+                raise _non_finite_note(KVError("PUT", 400, text), "expirationTtl", ttl_raw)
             if ttl < MIN_TTL_SECONDS:
                 raise KVError(
                     "PUT",
                     400,
-                    f"Invalid expiration_ttl of {shown}. Expiration TTL must be at least {MIN_TTL_SECONDS}.",
+                    f"Invalid expiration_ttl of {ttl}. Expiration TTL must be at least {MIN_TTL_SECONDS}.",
                 )
-            return now_seconds + int(ttl)
+            return now_seconds + ttl
         expiration_raw = opts.get("expiration")
         if expiration_raw is None:
             return None
-        expiration = self._number("expiration", expiration_raw)
-        shown = _js_number(expiration_raw)
-        if math.isnan(expiration) or expiration <= now_seconds:
-            raise KVError(
-                "PUT",
-                400,
-                f"Invalid expiration of {shown}. Please specify integer greater than the current "
-                "number of seconds since the UNIX epoch.",
+        expiration = js_int("KV put(): expiration (epoch seconds)", expiration_raw)
+        if expiration <= now_seconds:
+            text = (
+                f"Invalid expiration of {expiration}. Please specify integer greater than the current "
+                "number of seconds since the UNIX epoch."
             )
+            raise _non_finite_note(KVError("PUT", 400, text), "expiration", expiration_raw)
         if expiration < now_seconds + MIN_TTL_SECONDS:
             raise KVError(
                 "PUT",
                 400,
-                f"Invalid expiration of {shown}. Expiration times must be at least "
+                f"Invalid expiration of {expiration}. Expiration times must be at least "
                 f"{MIN_TTL_SECONDS} seconds in the future.",
             )
-        return int(expiration)
+        return expiration
 
     async def delete(self, key: Any, /) -> None:
         """Remove ``key``; removing a missing key is not an error."""
         _validate_key("DELETE", key)
-        self._entries.pop(key, None)
+        self._remove_entry(key)
 
     # -- persistence --------------------------------------------------------------------------
 
     def dump(self) -> dict[str, Any]:
         """The whole live state as JSON-serialisable data (values base64-encoded)."""
         self._purge()
-        entries: dict[str, Any] = {}
-        for name in sorted(self._entries, key=_sort_key):
-            entry = self._entries[name]
-            record: dict[str, Any] = {"value": base64.b64encode(entry.value).decode("ascii")}
-            if entry.expiration is not None:
-                record["expiration"] = entry.expiration
-            if entry.metadata is not None:
-                record["metadata"] = json.loads(entry.metadata)
-            entries[name] = record
+        entries = {name: entry_record(self._entries[name]) for name in sorted(self._entries, key=_sort_key)}
         return {"version": 1, "binding": self.binding, "entries": entries}
 
     def load(self, data: dict[str, Any]) -> None:
@@ -560,22 +649,12 @@ class KVNamespace:
             raise ValueError('KVNamespace.load() expects the dict made by dump(): {"entries": {...}}')
         loaded: dict[str, _Entry] = {}
         for name, record in data["entries"].items():
-            if not isinstance(name, str) or not isinstance(record, dict):
-                raise ValueError(f"KVNamespace.load(): bad entry {name!r}")
+            if not isinstance(name, str):
+                raise ValueError(f"KVNamespace.load(): bad key {name!r}")
             try:
-                value = base64.b64decode(str(record["value"]), validate=True)
-            except (KeyError, binascii.Error) as exc:
-                raise ValueError(f"KVNamespace.load(): bad value for {name!r}: {exc}") from None
-            expiration = record.get("expiration")
-            if expiration is not None and (
-                isinstance(expiration, bool) or not isinstance(expiration, (int, float))
-            ):
-                raise ValueError(f"KVNamespace.load(): bad expiration for {name!r}")
-            metadata = record.get("metadata")
-            metadata_text = None if metadata is None else stringify_json(metadata, "metadata")
-            loaded[name] = _Entry(
-                value, None if expiration is None else int(expiration), metadata_text
-            )
+                loaded[name] = entry_from_record(record)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"KVNamespace.load(): bad entry for {name!r}: {exc}") from None
         self._entries = loaded
 
 

@@ -623,6 +623,34 @@ class SQLiteStore:
             row = None if db is None else db.execute("SELECT data FROM resources WHERE name = ?", (name,)).fetchone()
         return None if row is None else json.loads(row[0])
 
+    def write_resources(self, saves: Iterable[tuple[str, Any]] = (), deletes: Iterable[str] = ()) -> None:
+        """Persist rows of binding state (``saves``: name and JSON data) and remove the rows
+        named in ``deletes``, in one transaction (a persisted KV namespace keeps a row per key)."""
+        statements: list[tuple[str, tuple[Any, ...]]] = [
+            ("DELETE FROM resources WHERE name = ?", (name,)) for name in deletes
+        ]
+        statements += [
+            ("INSERT OR REPLACE INTO resources (name, data) VALUES (?, ?)", (name, _dumps(data)))
+            for name, data in saves
+        ]
+        if statements:
+            self._write(statements)
+
+    def load_resources(self, prefix: str) -> list[tuple[str, Any]]:
+        """The rows of binding state whose name starts with ``prefix``, by name, each with its
+        data as saved (JSON text, not parsed: the caller decides what a corrupt row means)."""
+        if not prefix:
+            raise ValueError("load_resources() needs a non-empty prefix")
+        after = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the first name past every prefix match
+        try:
+            with self._reading() as db:
+                rows = [] if db is None else db.execute(
+                    "SELECT name, data FROM resources WHERE name >= ? AND name < ? ORDER BY name", (prefix, after)
+                ).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: reading the saved state of bindings failed: {exc}") from None
+        return [(name, data) for name, data in rows]
+
     def checkpoint(self) -> None:
         """Commit any deferred writes and move the WAL into the main file, so that the state file
         alone (without its ``-wal``) holds everything: a copy of it is a complete backup."""
