@@ -5,10 +5,17 @@
 Results have D1's shapes (``{"results", "success", "meta"}`` with D1's meta key names) and read
 as attributes too (``result.results[0].name``). SQL errors raise :class:`D1Error` with D1's
 text: ``D1_ERROR: no such table: users: SQLITE_ERROR``.
+
+An SQLite authorizer refuses what D1 refuses, when SQLite compiles each statement:
+``ATTACH``/``DETACH`` and ``VACUUM`` (which could open or create files anywhere), transaction
+statements (D1 commits each statement; ``batch`` is its transaction), temporary objects,
+extension loading, virtual tables other than FTS5, and every PRAGMA outside D1's list. The error
+is D1's, ``D1_ERROR: not authorized: SQLITE_AUTH``, with a note saying what was refused and why.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import threading
@@ -16,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from .kv import JsArray, JsBytes, JsObject, as_bytes, merge_options
+from .kv import JsArray, JsBytes, JsObject, as_bytes, lone_surrogate, merge_options
 
 __all__ = ["D1Database", "D1Error", "D1PreparedStatement", "D1TypeError"]
 
@@ -43,9 +50,21 @@ def _js_typeof(value: Any) -> str:
     return "object"
 
 
-def _bind_value(value: Any) -> Any:
-    if value is None or isinstance(value, (str, float)):
+def _bind_value(index: int, value: Any) -> Any:
+    if value is None:
         return value
+    if isinstance(value, str):
+        at = lone_surrogate(value)
+        if at >= 0:
+            raise D1Error(
+                f"D1_ERROR: bind(): value {index} has a lone surrogate (U+{ord(value[at]):04X} at index "
+                f"{at}), which is not valid UTF-8; D1 would store U+FFFD in its place. Fix the text "
+                "(decode it with errors='replace') or bind bytes."
+            )
+        return value
+    if isinstance(value, float):
+        # D1 sends bound values as JSON, where NaN and the infinities become null.
+        return value if math.isfinite(value) else None
     if isinstance(value, bool):
         return 1 if value else 0
     if isinstance(value, int):
@@ -70,6 +89,11 @@ def _result_value(value: Any) -> Any:
 
 def _error_text(exc: Exception) -> str:
     message = str(exc)
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_AUTH:
+        # SQLite words a refusal found while running (VACUUM's ATTACH) "authorization denied".
+        return "not authorized: SQLITE_AUTH"
+    if message == "query string is too large":  # Python's own check of SQLITE_LIMIT_SQL_LENGTH
+        return "statement too long: SQLITE_TOOBIG"
     if message.startswith("Incorrect number of bindings supplied"):
         return "Wrong number of parameter bindings for SQL query."
     if message.startswith("You can only execute one statement at a time"):
@@ -82,6 +106,111 @@ def _error_text(exc: Exception) -> str:
         primary = "_".join(name.split("_")[:2])
         return f"{message}: {primary}"
     return message
+
+
+def _sql_text_problem(sql: str) -> str | None:
+    """Why SQLite cannot be given ``sql`` as it is, or None."""
+    at = lone_surrogate(sql)
+    if at >= 0:
+        return (
+            f"the SQL text has a lone surrogate (U+{ord(sql[at]):04X} at index {at}), which is not "
+            "valid UTF-8; fix the text or bind the value with ?"
+        )
+    nul = sql.find("\x00")
+    if nul >= 0:
+        return f"the SQL text has a NUL character (at index {nul}); remove it, or bind the value with ?"
+    return None
+
+
+# What D1 refuses, and why; the note added to its "not authorized" error.
+_REFUSED_FILES = (
+    "ATTACH, DETACH and VACUUM (INTO) are refused, as on Cloudflare D1: a D1 database cannot open, "
+    "copy or create other database files."
+)
+_REFUSED_TRANSACTION = (
+    "BEGIN, COMMIT, END, ROLLBACK, SAVEPOINT and RELEASE are refused, as on Cloudflare D1, where "
+    "every statement commits on its own. To run statements in one transaction, pass them to "
+    "db.batch([...]): it commits all of them or none."
+)
+_REFUSED_TEMPORARY = (
+    "temporary tables, views, indexes and triggers are refused, as on Cloudflare D1; create an "
+    "ordinary table and drop it when done."
+)
+_REFUSED_OTHER_DATABASE = "only the main database can be used, as on Cloudflare D1."
+_REFUSED_VIRTUAL_TABLE = "virtual tables other than fts5 are refused, as on Cloudflare D1."
+
+# The PRAGMAs D1 runs (https://developers.cloudflare.com/d1/sql-api/sql-statements/), with the
+# argument each accepts: none, a boolean, or any (a table or index name, a number).
+_NO_ARGUMENT, _BOOLEAN, _ANY_ARGUMENT = "none", "boolean", "any"
+D1_PRAGMAS: dict[str, str] = {
+    "case_sensitive_like": _BOOLEAN,
+    "data_version": _NO_ARGUMENT,
+    "defer_foreign_keys": _BOOLEAN,
+    "foreign_key_check": _ANY_ARGUMENT,
+    "foreign_key_list": _ANY_ARGUMENT,
+    "foreign_keys": _BOOLEAN,
+    "ignore_check_constraints": _BOOLEAN,
+    "index_info": _ANY_ARGUMENT,
+    "index_list": _ANY_ARGUMENT,
+    "index_xinfo": _ANY_ARGUMENT,
+    "legacy_alter_table": _BOOLEAN,
+    "optimize": _ANY_ARGUMENT,
+    "quick_check": _ANY_ARGUMENT,
+    "recursive_triggers": _BOOLEAN,
+    "reverse_unordered_selects": _BOOLEAN,
+    "table_info": _ANY_ARGUMENT,
+    "table_list": _ANY_ARGUMENT,
+    "table_xinfo": _ANY_ARGUMENT,
+}
+_BOOLEAN_WORDS = frozenset({"1", "0", "true", "false", "yes", "no", "on", "off"})
+_REFUSED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer"})
+_TEMPORARY_ACTIONS = frozenset({
+    sqlite3.SQLITE_CREATE_TEMP_INDEX,
+    sqlite3.SQLITE_CREATE_TEMP_TABLE,
+    sqlite3.SQLITE_CREATE_TEMP_TRIGGER,
+    sqlite3.SQLITE_CREATE_TEMP_VIEW,
+    sqlite3.SQLITE_DROP_TEMP_INDEX,
+    sqlite3.SQLITE_DROP_TEMP_TABLE,
+    sqlite3.SQLITE_DROP_TEMP_TRIGGER,
+    sqlite3.SQLITE_DROP_TEMP_VIEW,
+})
+
+
+def _pragma_refusal(name: str, argument: str | None) -> str | None:
+    signature = D1_PRAGMAS.get(name.lower())
+    if signature is None:
+        return (
+            f"PRAGMA {name} is refused, as on Cloudflare D1, which runs only these PRAGMAs: "
+            f"{', '.join(sorted(D1_PRAGMAS))}."
+        )
+    if signature == _NO_ARGUMENT and argument is not None:
+        return f"PRAGMA {name} takes no value on Cloudflare D1 (it only reads)."
+    if signature == _BOOLEAN and argument is not None and argument.lower() not in _BOOLEAN_WORDS:
+        return f"PRAGMA {name} takes a boolean (ON/OFF, TRUE/FALSE, YES/NO, 1/0) on Cloudflare D1, not {argument!r}."
+    return None
+
+
+def _refusal(action: int, first: str | None, second: str | None, database: str | None) -> str | None:
+    """Why D1 refuses the step SQLite is about to compile into a statement, or None to allow it."""
+    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        return _REFUSED_FILES
+    if action in (sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT):
+        return _REFUSED_TRANSACTION
+    if action == sqlite3.SQLITE_PRAGMA:
+        if database not in (None, "main"):
+            return f"PRAGMA {database}.{first} is refused: {_REFUSED_OTHER_DATABASE}"
+        return _pragma_refusal(first or "", second)
+    if action in _TEMPORARY_ACTIONS or (
+        database == "temp" and action not in (sqlite3.SQLITE_READ, sqlite3.SQLITE_SELECT)
+    ):
+        return _REFUSED_TEMPORARY
+    if database not in (None, "main", "temp"):
+        return _REFUSED_OTHER_DATABASE
+    if action == sqlite3.SQLITE_FUNCTION and (second or "").lower() in _REFUSED_FUNCTIONS:
+        return f"{second}() is refused, as on Cloudflare D1: extensions cannot be loaded."
+    if action in (sqlite3.SQLITE_CREATE_VTABLE, sqlite3.SQLITE_DROP_VTABLE) and (second or "").lower() != "fts5":
+        return _REFUSED_VIRTUAL_TABLE
+    return None
 
 
 def _is_blank_sql(sql: str) -> bool:
@@ -148,14 +277,49 @@ class D1Database:
             parent = Path(path).expanduser().resolve().parent
             os.makedirs(parent, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._trusted = False  # True while the emulator runs its own SQL
+        self._refused: str | None = None  # why the authorizer last refused a step
+        # No statement cache: every statement is compiled, and so authorized, each time it runs
+        # (a cached "BEGIN" compiled for batch() would otherwise run for the user unchecked).
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=0)
         self._conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, MAX_BOUND_PARAMETERS)
         self._conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_LENGTH)
         self._conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_LENGTH)
-        self._conn.execute("PRAGMA foreign_keys = ON")  # D1 enforces foreign keys
+        self._conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        if hasattr(self._conn, "enable_load_extension"):
+            self._conn.enable_load_extension(False)
+        self._conn.set_authorizer(self._authorize)
+        self._internal("PRAGMA foreign_keys = ON")  # D1 enforces foreign keys
 
     def __repr__(self) -> str:
         return f"<D1Database {self.binding!r} at {self.path!r}>"
+
+    def _authorize(
+        self, action: int, first: str | None, second: str | None, database: str | None, source: str | None
+    ) -> int:
+        if self._trusted:
+            return sqlite3.SQLITE_OK
+        refused = _refusal(action, first, second, database)
+        if refused is None:
+            return sqlite3.SQLITE_OK
+        self._refused = refused
+        return sqlite3.SQLITE_DENY
+
+    def _internal(self, sql: str) -> list[Any]:
+        """Run the emulator's own statement (not the user's), past the authorizer."""
+        self._trusted = True
+        try:
+            return self._conn.execute(sql).fetchall()
+        finally:
+            self._trusted = False
+
+    def _error(self, prefix: str, exc: Exception) -> D1Error:
+        """``exc`` as D1 words it after ``prefix``; a refusal carries a note saying why."""
+        error = D1Error(f"{prefix}{_error_text(exc)}")
+        if self._refused is not None:
+            error.add_note(f"cfwf-emulator: {self._refused}")
+            self._refused = None
+        return error
 
     # -- statements ---------------------------------------------------------------------------
 
@@ -166,15 +330,19 @@ class D1Database:
         return D1PreparedStatement(self, query, ())
 
     def _scalar(self, sql: str) -> Any:
-        return self._conn.execute(sql).fetchone()[0]
+        return self._internal(sql)[0][0]
 
     def _run(self, sql: str, params: Sequence[Any]) -> _Outcome:
         """Run one statement; ``sqlite3.Error`` passes through for the caller to word."""
+        problem = _sql_text_problem(sql)
+        if problem is not None:
+            raise sqlite3.ProgrammingError(problem)
         if _is_blank_sql(sql):
             raise sqlite3.OperationalError("No SQL statements detected.")
         conn = self._conn
         changes_before = conn.total_changes
         schema_before = self._scalar("PRAGMA schema_version")
+        self._refused = None
         started = time.perf_counter()
         cursor = conn.execute(sql, tuple(params))
         rows = cursor.fetchall()
@@ -202,12 +370,22 @@ class D1Database:
             try:
                 return self._run(sql, params)
             except sqlite3.Error as exc:
-                raise D1Error(f"D1_ERROR: {_error_text(exc)}") from None
+                raise self._error("D1_ERROR: ", exc) from None
+
+    def _rollback(self) -> None:
+        """End the batch's transaction, if SQLite has not already (a closed database has none)."""
+        try:
+            if self._conn.in_transaction:
+                self._internal("ROLLBACK")
+        except sqlite3.Error:
+            pass  # nothing is left to undo
 
     async def batch(self, statements: Any, /) -> JsArray:
         """Run ``statements`` in one transaction; any failure rolls all back and raises.
 
-        Returns one result per statement, each shaped like ``all()``'s.
+        Returns one result per statement, each shaped like ``all()``'s. Transaction statements
+        (``BEGIN``, ``COMMIT``, ...) are refused inside a batch as everywhere, so a batch is
+        always all or nothing.
         """
         if not isinstance(statements, (list, tuple)):
             raise TypeError(f"batch() takes a list of prepared statements, got {type(statements).__name__}")
@@ -222,21 +400,17 @@ class D1Database:
         if not statements:
             return results
         with self._lock:
-            conn = self._conn
             try:
-                conn.execute("BEGIN")
-            except sqlite3.Error as exc:
-                raise D1Error(f"D1_ERROR: {_error_text(exc)}") from None
-            try:
+                self._internal("BEGIN")
                 for statement in statements:
                     results.append(self._run(statement.statement, statement._params).result())
+                self._internal("COMMIT")  # fails on deferred foreign keys: rolled back below
             except sqlite3.Error as exc:
-                conn.execute("ROLLBACK")
-                raise D1Error(f"D1_ERROR: {_error_text(exc)}") from None
+                self._rollback()
+                raise self._error("D1_ERROR: ", exc) from None
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._rollback()
                 raise
-            conn.execute("COMMIT")
         return results
 
     async def exec(self, query: Any, /) -> JsObject:
@@ -252,20 +426,27 @@ class D1Database:
         with self._lock:
             for number, line in enumerate(lines, start=1):
                 try:
+                    problem = _sql_text_problem(line)
+                    if problem is not None:
+                        raise sqlite3.ProgrammingError(problem)
                     if _is_blank_sql(line):
                         raise sqlite3.OperationalError("No SQL statements detected.")
                     for statement in _split_statements(line):
                         total += float(self._run(statement, ()).meta["duration"])
                 except sqlite3.Error as exc:
-                    raise D1Error(
-                        f"D1_EXEC_ERROR: Error in line {number}: {line}: {_error_text(exc)}"
-                    ) from None
+                    raise self._error(f"D1_EXEC_ERROR: Error in line {number}: {line}: ", exc) from None
         return JsObject(count=len(lines), duration=total)
 
     async def dump(self) -> JsBytes:
         """The database file's bytes (D1's deprecated ``dump()``)."""
         with self._lock:
-            return JsBytes(self._conn.serialize())
+            self._trusted = True  # serialize() runs SQL of its own
+            try:
+                return JsBytes(self._conn.serialize())
+            except sqlite3.Error as exc:
+                raise self._error("D1_ERROR: ", exc) from None
+            finally:
+                self._trusted = False
 
     def close(self) -> None:
         """Close the sqlite3 connection; later calls fail with ``D1_ERROR``."""
@@ -302,7 +483,9 @@ class D1PreparedStatement:
         :class:`D1TypeError`.
         """
         return D1PreparedStatement(
-            self._database, self._statement, tuple(_bind_value(value) for value in values)
+            self._database,
+            self._statement,
+            tuple(_bind_value(index, value) for index, value in enumerate(values, start=1)),
         )
 
     async def first(self, column: Any = None) -> Any:
