@@ -254,8 +254,7 @@ def wire_project(emulator: "Emulator", project: "ProjectConfig") -> ModuleType |
             scratch = Path(tempfile.mkdtemp(prefix="cfwf-r2-"))
             weakref.finalize(emulator, shutil.rmtree, scratch, True)
         for bucket in project.r2_buckets:
-            directory = scratch / bucket.binding
-            directory.mkdir(parents=True, exist_ok=True)
+            directory = scratch / bucket.binding  # R2Bucket makes it, refusing a link in its place
             emulator.env._set(bucket.binding, R2Bucket(bucket.binding, directory, now_ms=clock.now_ms))
     for other in project.unsupported:
         emulator.env._set(other.binding, UnsupportedBinding(other.binding, other.kind))

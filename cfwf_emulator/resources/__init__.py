@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .d1 import D1Database, D1Error, D1PreparedStatement, D1TypeError
 from .kv import JsArray, JsBytes, JsObject, KVError, KVNamespace
-from .r2 import R2Bucket, R2Checksums, R2Error, R2Object, R2ObjectBody
+from .r2 import R2Bucket, R2Checksums, R2Error, R2Object, R2ObjectBody, R2StorageError
 from .unsupported import UnsupportedBinding, UnsupportedBindingError
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "R2Error",
     "R2Object",
     "R2ObjectBody",
+    "R2StorageError",
     "UnsupportedBinding",
     "UnsupportedBindingError",
 ]

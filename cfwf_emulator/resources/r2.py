@@ -2,7 +2,10 @@
 
 Each object is two files under ``<directory>/objects/``: the body and a JSON sidecar with its
 metadata, both named by the SHA-256 of the key, so no key (``"../x"``, ``"/etc/passwd"``, ...)
-can name a path outside the directory. Errors carry R2's text and code:
+can name a path outside the directory. No symbolic link inside the directory is followed: every
+operation opens the bucket directory, ``objects`` and the file each relative to the last with
+``O_NOFOLLOW``, and a link (or other non-regular file) raises :class:`R2StorageError`.
+Errors carry R2's text and code:
 ``put: Your metadata headers exceed the maximum allowed metadata size. (10012)``.
 """
 
@@ -10,21 +13,25 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import hashlib
 import json
 import os
-import tempfile
+import stat
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Callable
 
+from ..errors import ConfigError
 from ..serialization import utc_from_ms
-from .kv import JsArray, JsBytes, JsObject, as_bytes, merge_options, parse_json
+from .kv import JsArray, JsBytes, JsObject, as_bytes, merge_options, parse_json, refuse_lone_surrogate
 
-__all__ = ["R2Bucket", "R2Checksums", "R2Error", "R2Object", "R2ObjectBody"]
+__all__ = ["R2Bucket", "R2Checksums", "R2Error", "R2Object", "R2ObjectBody", "R2StorageError"]
 
 MAX_KEY_BYTES = 1024
 MAX_METADATA_BYTES = 8192
@@ -55,6 +62,12 @@ class R2Error(Exception):
         super().__init__(f"{action}: {message} ({code})")
         self.action = action
         self.code = code
+
+
+class R2StorageError(ConfigError):
+    """A bucket's directory holds a symbolic link (or another non-regular file) where an object
+    file or directory belongs, or lost a file it kept; nothing was read, written or deleted
+    through a link."""
 
 
 def _invalid_name(action: str) -> R2Error:
@@ -231,6 +244,7 @@ def _http_metadata_in(action: str, value: Any) -> dict[str, Any]:
         elif not isinstance(item, str):
             raise TypeError(f"httpMetadata.{field} must be a str, got {item!r}")
         else:
+            refuse_lone_surrogate(f"R2 {action}(): httpMetadata.{field}", item)
             stored[field] = item
     return stored
 
@@ -252,6 +266,8 @@ def _custom_metadata_in(value: Any) -> dict[str, str]:
             raise TypeError(
                 f"customMetadata must map str to str; {name!r}: {item!r} is not (convert it with str())"
             )
+        refuse_lone_surrogate(f"R2 customMetadata name {name!r}", name)
+        refuse_lone_surrogate(f"R2 customMetadata[{name!r}]", item)
     return dict(value)
 
 
@@ -297,16 +313,178 @@ def _conditional_passes(record: dict[str, Any] | None, only_if: dict[str, Any]) 
 def _only_if(action: str, value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
-    return merge_options(
+    conditions = merge_options(
         f"{action}() onlyIf",
         value,
         {},
         ("etagMatches", "etagDoesNotMatch", "uploadedBefore", "uploadedAfter"),
     )
+    for name, item in conditions.items():
+        if item is None:
+            continue
+        if name.startswith("uploaded"):
+            if not isinstance(item, datetime):
+                raise TypeError(f"{action}(): onlyIf.{name} must be a datetime, got {item!r}")
+        elif not (
+            isinstance(item, str)
+            or (isinstance(item, (list, tuple)) and all(isinstance(etag, str) for etag in item))
+        ):
+            raise TypeError(f"{action}(): onlyIf.{name} must be an etag (str) or a list of etags, got {item!r}")
+    return conditions
 
 
 def _sort_key(name: str) -> bytes:
     return name.encode("utf-8")
+
+
+# Reach files relative to directory descriptors when the platform can (POSIX), so that a link
+# swapped in between two steps is refused too; elsewhere check each path with lstat first.
+_DIR_FD = (
+    {os.open, os.unlink, os.rename} <= os.supports_dir_fd
+    and os.scandir in os.supports_fd
+    and hasattr(os, "O_NOFOLLOW")
+    and hasattr(os, "O_DIRECTORY")
+)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+_OPEN_DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC
+# O_NONBLOCK: opening a FIFO planted in place of a body must not wait for a writer.
+_OPEN_READ = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | _CLOEXEC | _BINARY
+_OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY
+
+
+class _ObjectFiles:
+    """The files in ``<directory>/objects``, reached without following any link on the way."""
+
+    def __init__(self, binding: str, directory: Path) -> None:
+        self.binding = binding
+        self.directory = directory
+        self.objects = directory / "objects"
+
+    def _refused(self, path: Path, what: str) -> R2StorageError:
+        return R2StorageError(
+            f"R2 bucket {self.binding}: {path} {what}; cfwf-emulator uses only regular files and "
+            "directories inside a store directory and never follows a link, so nothing was read, "
+            f"written or deleted through it. Remove it: the bucket keeps its objects as regular "
+            f"files directly in {self.objects}."
+        )
+
+    def _not_a_directory(self, path: Path, error: OSError | None = None) -> R2StorageError:
+        if path.is_symlink() or (error is not None and error.errno == errno.ELOOP):
+            return self._refused(path, "is a symbolic link")
+        reason = f" ({error.strerror})" if error is not None else ""
+        return self._refused(path, f"is not a directory the bucket can use{reason}")
+
+    def create(self) -> None:
+        """Make the bucket directory and ``objects`` if missing; refuse links in their place."""
+        for path in (self.directory, self.objects):
+            if path.is_symlink():
+                raise self._not_a_directory(path)
+            path.mkdir(parents=True, exist_ok=True)
+        self.check()
+
+    @contextmanager
+    def _opened(self) -> Iterator[int | None]:
+        """The ``objects`` directory, opened without following links (``None``: check paths)."""
+        if not _DIR_FD:
+            for path in (self.directory, self.objects):
+                if path.is_symlink() or not path.is_dir():
+                    raise self._not_a_directory(path)
+            yield None
+            return
+        try:
+            root = os.open(self.directory, _OPEN_DIRECTORY)
+        except OSError as exc:
+            raise self._not_a_directory(self.directory, exc) from None
+        try:
+            objects = os.open("objects", _OPEN_DIRECTORY, dir_fd=root)
+        except OSError as exc:
+            raise self._not_a_directory(self.objects, exc) from None
+        finally:
+            os.close(root)
+        try:
+            yield objects
+        finally:
+            os.close(objects)
+
+    def check(self) -> None:
+        """Refuse now if the bucket directory or ``objects`` is no longer a real directory."""
+        with self._opened():
+            pass
+
+    def read(self, name: str) -> bytes:
+        """The content of the regular file ``name``; a link or anything else is refused."""
+        path = self.objects / name
+        with self._opened() as directory:
+            try:
+                if directory is None:
+                    if path.is_symlink():
+                        raise OSError(errno.ELOOP, "symbolic link")
+                    handle = os.open(path, _OPEN_READ)
+                else:
+                    handle = os.open(name, _OPEN_READ, dir_fd=directory)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP or path.is_symlink():
+                    raise self._refused(path, "is a symbolic link") from None
+                raise R2StorageError(
+                    f"R2 bucket {self.binding}: {path} cannot be read ({exc.strerror}); the bucket "
+                    "directory was changed outside cfwf-emulator. Put the object again or delete it."
+                ) from None
+            with os.fdopen(handle, "rb") as stream:
+                if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                    raise self._refused(path, "is not a regular file")
+                return stream.read()
+
+    def write(self, name: str, data: bytes) -> None:
+        """Replace ``name`` with a new file holding ``data`` (a link there is replaced, not followed)."""
+        temporary = f".tmp-{uuid.uuid4().hex}"
+        with self._opened() as directory:
+            if directory is None:
+                handle = os.open(self.objects / temporary, _OPEN_NEW, 0o600)
+            else:
+                handle = os.open(temporary, _OPEN_NEW, 0o600, dir_fd=directory)
+            try:
+                with os.fdopen(handle, "wb") as stream:
+                    stream.write(data)
+                if directory is None:
+                    os.replace(self.objects / temporary, self.objects / name)
+                else:
+                    os.replace(temporary, name, src_dir_fd=directory, dst_dir_fd=directory)
+            except BaseException:
+                self._unlink(directory, temporary)
+                raise
+
+    def _unlink(self, directory: int | None, name: str) -> None:
+        try:
+            if directory is None:
+                os.unlink(self.objects / name)
+            else:
+                os.unlink(name, dir_fd=directory)
+        except FileNotFoundError:
+            pass
+
+    def remove(self, *names: str) -> None:
+        """Delete the files (a link is removed itself, never its target); missing ones are fine."""
+        with self._opened() as directory:
+            for name in names:
+                self._unlink(directory, name)
+
+    def records(self) -> Iterator[tuple[str, Any]]:
+        """Each regular ``*.json`` file's name stem and parsed content (unreadable ones skipped)."""
+        with self._opened() as directory:
+            with os.scandir(self.objects if directory is None else directory) as entries:
+                names = [
+                    entry.name
+                    for entry in entries
+                    if entry.name.endswith(".json") and entry.is_file(follow_symlinks=False)
+                ]
+        for name in names:
+            try:
+                record = json.loads(self.read(name).decode("utf-8"))
+            except (R2StorageError, ValueError):
+                continue  # a link, or not ours: not an object of this bucket
+            yield name[: -len(".json")], record
 
 
 class R2Bucket:
@@ -325,17 +503,13 @@ class R2Bucket:
     ) -> None:
         self.binding = binding
         self.directory = Path(directory)
-        self._objects = self.directory / "objects"
-        self._objects.mkdir(parents=True, exist_ok=True)
+        self._files = _ObjectFiles(binding, self.directory)
+        self._files.create()
         self._now_ms = now_ms if now_ms is not None else (lambda: time.time() * 1000.0)
         self._index: dict[str, dict[str, Any]] = {}
-        for sidecar in self._objects.glob("*.json"):
-            try:
-                record = json.loads(sidecar.read_text("utf-8"))
-            except (OSError, ValueError):
-                continue
+        for stem, record in self._files.records():
             if isinstance(record, dict) and isinstance(record.get("key"), str):
-                if sidecar.stem == self._name(record["key"]):
+                if stem == self._name(record["key"]):
                     self._index[record["key"]] = record
 
     def __repr__(self) -> str:
@@ -347,30 +521,17 @@ class R2Bucket:
     def _name(key: str) -> str:
         return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
-    def _paths(self, key: str) -> tuple[Path, Path]:
+    def _files_of(self, key: str) -> tuple[str, str]:
+        """The names of the body and metadata files of ``key`` in ``objects``."""
         name = self._name(key)
-        return self._objects / f"{name}.bin", self._objects / f"{name}.json"
-
-    def _write(self, path: Path, data: bytes) -> None:
-        handle, temporary = tempfile.mkstemp(dir=self._objects, prefix=".tmp-")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-            os.replace(temporary, path)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
-
-    def _read(self, key: str) -> bytes:
-        body, _ = self._paths(key)
-        return body.read_bytes()
+        return f"{name}.bin", f"{name}.json"
 
     # -- operations ---------------------------------------------------------------------------
 
     async def head(self, key: Any, /) -> R2Object | None:
         """The object's metadata, or ``None`` if there is no such key."""
         _validate_key("head", key)
+        self._files.check()
         record = self._index.get(key)
         return None if record is None else R2Object(record)
 
@@ -385,13 +546,14 @@ class R2Bucket:
         _validate_key("get", key)
         if opts.get("ssecKey") is not None:
             raise NotImplementedError("cfwf-emulator does not emulate R2 SSE-C (ssecKey)")
+        only_if = _only_if("get", opts.get("onlyIf"))
+        self._files.check()
         record = self._index.get(key)
         if record is None:
             return None
-        only_if = _only_if("get", opts.get("onlyIf"))
         if only_if is not None and not _conditional_passes(record, only_if):
             return R2Object(record)
-        data = self._read(key)
+        data = self._files.read(self._files_of(key)[0])
         range_value = opts.get("range")
         if range_value is None:
             return R2ObjectBody(record, data)
@@ -439,6 +601,7 @@ class R2Bucket:
         if value is None:
             data = b""
         elif isinstance(value, str):
+            refuse_lone_surrogate("R2 put(): the value", value)
             data = value.encode("utf-8")
         else:
             raw = as_bytes(value)
@@ -490,9 +653,9 @@ class R2Bucket:
             "checksums": checksums,
             "storageClass": storage_class,
         }
-        body, sidecar = self._paths(key)
-        self._write(body, data)
-        self._write(sidecar, json.dumps(record, ensure_ascii=False).encode("utf-8"))
+        body, sidecar = self._files_of(key)
+        self._files.write(body, data)
+        self._files.write(sidecar, json.dumps(record, ensure_ascii=False).encode("utf-8"))
         self._index[key] = record
         return R2Object(record)
 
@@ -503,14 +666,10 @@ class R2Bucket:
             raise R2Error("delete", f"You can delete at most {MAX_DELETE_KEYS} keys at once.", 10029)
         for name in names:
             _validate_key("delete", name)
+        self._files.check()
         for name in names:
-            if self._index.pop(name, None) is None:
-                continue
-            for path in self._paths(name):
-                try:
-                    path.unlink()
-                except FileNotFoundError:
-                    pass
+            if self._index.pop(name, None) is not None:
+                self._files.remove(*self._files_of(name))
 
     async def list(self, options: Any = None, /, **kwargs: Any) -> JsObject:
         """Objects in key order: ``list(prefix=None, limit=1000, cursor=None, delimiter=None, include=None)``.
@@ -534,6 +693,8 @@ class R2Bucket:
             item = opts.get(name)
             if item is not None and not isinstance(item, str):
                 raise TypeError(f"list(): {name} must be a str, got {type(item).__name__}")
+            if item is not None:
+                refuse_lone_surrogate(f"R2 list(): {name}", item)
         include_raw = opts.get("include") or ()
         if isinstance(include_raw, str) or not isinstance(include_raw, (list, tuple)):
             raise TypeError('list(): include must be a list such as ["httpMetadata", "customMetadata"]')
@@ -541,6 +702,7 @@ class R2Bucket:
             if item not in _INCLUDE:
                 raise TypeError(f'list(): unknown include value {item!r}; allowed: "httpMetadata", "customMetadata"')
         include = tuple(include_raw)
+        self._files.check()
         floor: bytes | None = None
         start_after = opts.get("startAfter")
         if start_after:
