@@ -72,3 +72,24 @@ def test_sigkill_at_random_points_recovers_exactly(reference: harness.Trial, tmp
     assert len(campaign.kills) >= 20, context
     missing = campaign.missing()
     assert not missing, f"no kill landed in {missing}; {context}"
+
+
+@pytest.mark.parametrize(
+    ("hook", "name"), [("step_end", "init"), ("step_attempt", "flaky"), ("wait_end", "wait-a")]
+)
+def test_a_kill_inside_an_observer_undoes_nothing_it_was_told(
+    reference: harness.Trial, tmp_path: Path, hook: str, name: str
+) -> None:
+    """Observers hear of a step's end, a failed attempt or a received event only once it is
+    durable: a process killed inside the hook resumes past it (the step is not run again) and the
+    observer is not told twice."""
+    assert reference.result is not None
+    plans = iter([harness.kill_inside_observer(reference, hook, name)])
+    trial = harness.run_trial(0, tmp_path, lambda: next(plans, None), 1)
+    assert [s.site for s in trial.kills] == [f"in-observer:{hook}"], trial.describe_kills()
+    problems = ""
+    try:
+        harness.check_trial(trial, reference.result)
+    except harness.HarnessFailure as exc:
+        problems = str(exc)
+    assert not problems, problems

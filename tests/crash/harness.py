@@ -34,10 +34,11 @@ steer most of their plans at the kinds still missing.
 
 The checks (:func:`check_trial`): the output equals the uninterrupted run's; completed steps never
 run again and every step ran at most once per kill that interrupted it; attempt errors, retry
-delays and timer deadlines are as configured; both events were delivered exactly once; D1 and KV
-hold exactly the effects of the executions the journal shows (at least once for a completed step,
-never twice for one execution, each D1 batch whole or absent, every write that returned still
-there).
+delays and timer deadlines are as configured; both events were delivered exactly once; every fact
+announced to an observer was durable when the process died, and none is announced twice (so a
+step whose end an observer saw never runs again); D1 and KV hold exactly the effects of the
+executions the journal shows (at least once for a completed step, never twice for one execution,
+each D1 batch whole or absent, every write that returned still there).
 """
 
 from __future__ import annotations
@@ -380,10 +381,10 @@ def play_trial(trial: Trial, next_plan: Callable[[], Plan | None], max_kills: in
 def check_trial(trial: Trial, reference: dict[str, Any]) -> list[str]:
     """Every invariant of a crash-interrupted run against ``reference`` (the uninterrupted run's
     result); returns notes, raises :class:`TrialFailure` with one problem per failed group of
-    checks (the run itself, what D1 and KV hold)."""
+    checks (the run itself, what observers were told, what D1 and KV hold)."""
     notes: list[str] = []
     problems: list[str] = []
-    for group in (check_run, check_resources):
+    for group in (check_run, check_observers, check_resources):
         try:
             notes += group(trial, reference)
         except HarnessFailure as exc:
@@ -532,6 +533,68 @@ def check_run(trial: Trial, reference: dict[str, Any]) -> list[str]:
     if sends.done != {1, 2}:
         fail(f"the journal does not record both sends as done: {sorted(sends.done)}")
     return notes
+
+
+#: the journaled step each observer hook reports on (``status`` reports on the header)
+HOOK_STEP_KIND = {
+    "step_start": "do", "step_attempt": "do", "step_end": "do", "sleep_start": "sleep",
+    "sleep_end": "sleep", "wait_start": "waitForEvent", "wait_end": "waitForEvent",
+}
+
+
+def announced_durably(view: InstanceView | None, hook: str, name: str, n: int) -> bool:
+    """Whether the state file holds the fact the hook announced (``n``: attempt or count)."""
+    if view is None:
+        return False
+    if hook == "status":
+        return name not in TERMINAL or view.header["status"] == name
+    step = view.step(HOOK_STEP_KIND[hook], name, 1 if hook == "step_attempt" else n)
+    if step is None:
+        return False
+    if hook == "step_attempt":
+        return len(step["attempts"]) >= n and step["attempts"][n - 1]["end"] is not None
+    if hook.endswith("_end"):
+        return bool(step["state"] in ("ok", "error"))
+    return True
+
+
+def check_observers(trial: Trial, reference: dict[str, Any]) -> list[str]:
+    """What the recorder observer was told: announced once, and only once durable.
+
+    Hooks report state the engine has committed (a kill inside an observer therefore never
+    undoes what it was told), so: a step whose end was announced never runs again; each step,
+    attempt, sleep and wait is announced at most once over all processes (replays announce
+    nothing); and at every kill, each fact announced in that process is in the state file.
+    """
+    announced: Counter[tuple[str, str, int]] = Counter()
+    finished: dict[str, int] = {}  # step -> the process that announced its end
+    for segment in trial.segments:
+        for line in segment.lines:
+            bracket = journal.parse_bracket(line)
+            if bracket is not None and bracket.site == "obs" and bracket.opens:
+                hook, name, n = bracket.key[0], bracket.key[1], int(bracket.key[2])
+                if hook != "status" or name in TERMINAL:
+                    announced[(hook, name, n)] += 1
+                if hook == "step_end":
+                    finished.setdefault(name, segment.index)
+                continue
+            step = journal.parse_step_line(line)
+            if step is not None and step.what == "start" and step.step in finished:
+                fail(f'step "{step.step}" ran again (attempt {step.attempt}, process {segment.index}) after '
+                     f"an observer was told it had finished (process {finished[step.step]})")
+    twice = sorted(key for key, times in announced.items() if times > 1)
+    if twice:
+        fail("announced to observers more than once: " + ", ".join(f"{h} {n} #{i}" for h, n, i in twice))
+    for segment in trial.kills:
+        for line in segment.lines:
+            bracket = journal.parse_bracket(line)
+            if bracket is None or bracket.site != "obs" or not bracket.opens:
+                continue
+            hook, name, n = bracket.key[0], bracket.key[1], int(bracket.key[2])
+            if not announced_durably(segment.snapshot, hook, name, n):
+                fail(f"an observer was told what the state file did not hold when its process was killed: "
+                     f"{hook} {name} #{n} in process {segment.index}")
+    return []
 
 
 def check_resources(trial: Trial, reference: dict[str, Any]) -> list[str]:
@@ -708,6 +771,14 @@ def run_campaign(
             progress(campaign)
     campaign.elapsed_s = time.monotonic() - started
     return campaign
+
+
+def kill_inside_observer(reference: Trial, hook: str, name: str) -> Plan:
+    """A plan killing the first worker inside the recorder's ``hook`` call for ``name``, at the
+    point of the uninterrupted run where it was first called (hook calls come in a fixed order)."""
+    begins = [line for line in journal.read_lines(reference.journal) if line.startswith("obs ") and line.endswith(" begin")]
+    index = next(i for i, line in enumerate(begins) if line.split()[1:3] == [hook, name])
+    return Plan("site", site="observer", write=index + 1, when="mid")
 
 
 def run_reference(directory: Path) -> Trial:

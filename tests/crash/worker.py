@@ -21,7 +21,8 @@ Two observers are registered with ``emu.register``. The tracer writes hook event
 ``JOURNAL.trace`` so the parent can aim kills at retry delays, sleeps, event waits and step
 boundaries (``done <step>``, written when the engine announces a step's end). The recorder
 journals every hook call (``obs <hook> <name> <n> begin`` ... ``end``, fsynced) and burns
-``OBSERVER_BUSY_MS`` of CPU in between, so kills land inside observers.
+``OBSERVER_BUSY_MS`` of CPU in between, so kills land inside observers; the parent checks that
+every fact announced to it was durable.
 
 Self-inflicted kills, exactly between or inside durable writes: ``--kill-at-write N`` SIGKILLs
 right before or after the state file's N-th commit; ``--kill-in observer:N`` in the middle of the
