@@ -4,6 +4,10 @@ measured in the same run.
     python -m benchmarks              # full sizes (about 4 minutes on a 2-core machine)
     python -m benchmarks --smoke      # tiny sizes, no peers (CI runs this so it cannot rot)
 
+Two rows time every write on its own as durable state grows (10,000 events buffered by one
+instance that waits for none of them, 4,000 persisted KV puts) and report the median per-write
+time of the last 10% over that of the first 10%: flat per-write cost keeps it near 1.
+
 Baselines. Floors, the least any engine could spend: "asyncio" makes the same awaited calls with
 no engine; "sqlite" makes one commit per durable point with the same settings and no engine.
 Peers, what users would otherwise run: Cloudflare's local engine (``wrangler dev``, through the
@@ -32,7 +36,7 @@ from typing import Any, Callable
 
 from cfwf_emulator import Emulator, WorkflowEntrypoint
 
-from . import events, plugin, resume
+from . import events, growth, plugin, resume
 from .floors import asyncio_steps, sqlite_commits
 
 SHAPES = ((100, 10), (1, 1_000), (1, 10_000))
@@ -81,13 +85,14 @@ def _sqlite_floor(synchronous: str, commits: int, scratch: Path) -> float:
 
 @dataclass
 class Row:
-    """One workload: the emulator's run and its floor, each returning seconds for one run."""
+    """One workload: the emulator's run and its floor, each returning seconds for one run (or,
+    for a per-write row, :class:`growth.PerWrite`: seconds and the last/first 10% ratio)."""
 
     label: str
     shape: str
     work: int
     unit: str
-    run: Callable[[Path], float]
+    run: "Callable[[Path], float | growth.PerWrite]"
     floor_label: str
     floor: Callable[[Path], float]
     peer: tuple[str, int, int] | None = None  # ("cloudflare" or "dbos", instances, steps)
@@ -103,11 +108,18 @@ class Measured:
     peer_label: str
     peer: list[float] | None
     peer_note: str = ""
+    ratios: list[float] | None = None  # per-write rows: last 10% / first 10%, one per run
 
     @property
     def median(self) -> float:
         """Median seconds of the emulator's runs."""
         return statistics.median(self.times)
+
+    @property
+    def ratio(self) -> float:
+        """Median over the runs of the last-10%/first-10% per-write time ratio (per-write rows)."""
+        assert self.ratios is not None
+        return statistics.median(self.ratios)
 
 
 def _rows(scale: int) -> list[Row]:
@@ -148,6 +160,22 @@ def _rows(scale: int) -> list[Row]:
     return rows
 
 
+def _growth_rows(scale: int) -> list[Row]:
+    """The per-write rows: events buffered by one instance, persisted KV puts."""
+    count_events, count_puts = max(10, 10_000 // scale), max(10, 4_000 // scale)
+    return [
+        Row(
+            f"{count_events:,} events buffered by 1 instance, SQLite WAL+FULL", f"{count_events:,} events",
+            count_events, "events", partial(growth.buffered_events, count_events),
+            "sqlite FULL", partial(_sqlite_floor, "FULL", count_events),
+        ),
+        Row(
+            f"{count_puts:,} KV puts, SQLite WAL+FULL", f"{count_puts:,} KV puts", count_puts, "puts",
+            partial(growth.kv_puts, count_puts), "sqlite FULL", partial(_sqlite_floor, "FULL", count_puts),
+        ),
+    ]
+
+
 def _resume_row(steps: int, template: Path) -> Row:
     def run(scratch: Path) -> float:
         copy = scratch / "state.db"
@@ -160,12 +188,22 @@ def _resume_row(steps: int, template: Path) -> Row:
     )
 
 
-def _timed(make: Callable[[Path], float], repeat: int) -> list[float]:
-    times = []
+def _timed(make: "Callable[[Path], float | growth.PerWrite]", repeat: int) -> list[Any]:
+    results = []
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as scratch:
-            times.append(make(Path(scratch)))
-    return times
+            results.append(make(Path(scratch)))
+    return results
+
+
+def _measure(row: Row, repeat: int, peers: "Peers") -> Measured:
+    results = _timed(row.run, repeat)
+    floor = statistics.median(_timed(row.floor, repeat))
+    label, peer_times, note = peers.measure(row)
+    if results and isinstance(results[0], growth.PerWrite):
+        times = [result.total_s for result in results]
+        return Measured(row, times, floor, label, peer_times, note, ratios=[result.ratio for result in results])
+    return Measured(row, results, floor, label, peer_times, note)
 
 
 class Peers:
@@ -221,27 +259,41 @@ class Peers:
         return "DBOS", times, "" if times is not None else 'not run (pip install -e ".[bench]")'
 
 
-def _print_steps_table(measured: list[Measured]) -> None:
+def _print_table(measured: list[Measured], extra_header: str, extra_cells: Callable[[Measured], str]) -> None:
+    """The columns every row has (times, rate, floor), then the table's own."""
+    width = max([48, *(len(m.row.label) for m in measured)])
     header = (
-        f"| {'workload':<48} | {'median s':>8} | {'min s':>8} | {'max s':>8} | {'per s':>7} | "
-        f"{'floor':<13} | {'floor s':>8} | {'x floor':>7} | {'peer':<8} | {'peer s':>8} | {'peer/emu':>8} |"
+        f"| {'workload':<{width}} | {'median s':>8} | {'min s':>8} | {'max s':>8} | {'per s':>7} | "
+        f"{'floor':<13} | {'floor s':>8} | {'x floor':>7} | {extra_header} |"
     )
     print(header)
     print("|" + "|".join("-" * len(part) for part in header.split("|")[1:-1]) + "|")
     for m in measured:
         row = m.row
-        if m.peer is not None:
-            peer_median = statistics.median(m.peer)
-            peer_cells = f"{peer_median:>8.3f} | {peer_median / m.median:>7.1f}x"
-        elif m.peer_label:
-            peer_cells = f"{m.peer_note:<19}"
-        else:
-            peer_cells = f"{'':>8} | {'':>8}"
         print(
-            f"| {row.label:<48} | {m.median:>8.4f} | {min(m.times):>8.4f} | {max(m.times):>8.4f} | "
+            f"| {row.label:<{width}} | {m.median:>8.4f} | {min(m.times):>8.4f} | {max(m.times):>8.4f} | "
             f"{row.work / m.median:>7.0f} | {row.floor_label:<13} | {m.floor:>8.4f} | "
-            f"{m.median / m.floor:>7.1f} | {m.peer_label:<8} | {peer_cells} |"
+            f"{m.median / m.floor:>7.1f} | {extra_cells(m)} |"
         )
+
+
+def _peer_cells(m: Measured) -> str:
+    if m.peer is not None:
+        peer_median = statistics.median(m.peer)
+        return f"{m.peer_label:<8} | {peer_median:>8.3f} | {peer_median / m.median:>7.1f}x"
+    if m.peer_label:
+        return f"{m.peer_label:<8} | {m.peer_note:<19}"
+    return f"{'':<8} | {'':>8} | {'':>8}"
+
+
+def _print_steps_table(measured: list[Measured]) -> None:
+    _print_table(measured, f"{'peer':<8} | {'peer s':>8} | {'peer/emu':>8}", _peer_cells)
+
+
+def _print_growth_table(measured: list[Measured]) -> None:
+    print("\nPer-write cost as durable state grows: every write timed on its own; 'last/first' = median "
+          "per-write time of the last 10% of the writes / of the first 10% (median over the runs)")
+    _print_table(measured, f"{'last/first':>10}", lambda m: f"{m.ratio:>9.2f}x")
 
 
 SLEEPER_CASES = (
@@ -341,6 +393,10 @@ def _targets(measured: list[Measured], sleepers: dict[str, dict[str, Any]], plug
             line(f"100,000 sleepers ({label}) in < 60 s and < 300 MB (peak)",
                  f"{result['total_s']:.1f} s, {result['sleeping_rss_mb']:.0f} MB asleep, {result['peak_rss_mb']:.0f} MB peak",
                  result["total_s"] < 60 and result["peak_rss_mb"] < 300)
+    for m in measured:
+        if m.ratios is not None:
+            line(f"{m.row.label}: flat per-write cost (last 10% / first 10%)",
+                 f"ratio {m.ratio:.2f}x (target <= {growth.FLAT_RATIO}x)", m.ratio <= growth.FLAT_RATIO)
     if plugin_figures:
         line("cfwf fixture overhead < 5 ms per test", f"{plugin_figures['overhead']:.2f} ms", plugin_figures["overhead"] < 5)
         imported = plugin_figures["import pytest_cfwf (pytest already imported)"]
@@ -371,15 +427,13 @@ def main(argv: list[str] | None = None) -> int:
             resume_steps = max(1, 10_000 // scale)
             template = Path(scratch) / "resume.db"
             resume.build_state(template, resume_steps)
-            for row in [*_rows(scale), _resume_row(resume_steps, template)]:
-                times = _timed(row.run, repeat)
-                floor = statistics.median(_timed(row.floor, repeat))
-                label, peer_times, note = peers.measure(row)
-                measured.append(Measured(row, times, floor, label, peer_times, note))
+            for row in [*_rows(scale), _resume_row(resume_steps, template), *_growth_rows(scale)]:
+                measured.append(_measure(row, repeat, peers))
                 print(f"  measured {row.label}", file=sys.stderr, flush=True)
         for note in peers.notes:
             print(note)
-    _print_steps_table(measured)
+    _print_steps_table([m for m in measured if m.ratios is None])
+    _print_growth_table([m for m in measured if m.ratios is not None])
     sleepers = _sleepers_table(100 if args.smoke else 100_000)
     plugin_figures = _plugin_table(10 if args.smoke else 100, repeat)
     if args.smoke:

@@ -1,6 +1,11 @@
 """The parent side: run the worker, SIGKILL it at seeded-random points, restart it on the same
 state file until the instance completes, and check the run against an uninterrupted one.
 
+Run it from the command line for a longer campaign than CI's::
+
+    python -m tests.crash.harness --profile deep            # at least 200 kills
+    python -m tests.crash.harness --kills 500 --seed 7 --dir /tmp/crash
+
 Kill plans (one per worker process, chosen by a seeded ``random.Random``):
 
 - ``timed``: a uniform delay of 0-300 ms after the worker's ``boot`` line (lands anywhere: in
@@ -8,42 +13,62 @@ Kill plans (one per worker process, chosen by a seeded ``random.Random``):
 - ``phase``: wait for the next marker of a randomly chosen phase, then kill at a uniform offset
   inside it: a callback's ``start`` line (0-12 ms: inside the callback), its ``end``/``fail``
   line (0-1.5 ms: between the journal write and the engine's commit or the next step), a
-  ``done`` trace line (0-1 ms: a step's result was just journaled, the next has not begun), a
+  ``done`` trace line (0-1 ms: a step's end was just announced, the next has not begun), a
   ``retry`` / ``sleep`` trace line (anywhere before its absolute deadline), a ``wait`` line
-  (0-45 ms: inside the event wait), a ``send n begin`` line (0-2 ms: around ``send_event``);
+  (0-45 ms: inside the event wait), a ``send n begin`` line (0-2 ms: around ``send_event``), an
+  ``obs ... begin`` line (inside an observer's hook call), a ``d1``/``kv ... begin`` line (inside
+  a step's D1 batch or KV puts);
 - ``write``: the worker kills itself right before or after its N-th commit
-  (N uniform in 1-14): exactly between two durable states.
+  (N uniform in 1-14): exactly between two durable states;
+- ``site``: the worker kills itself inside its N-th observer hook call, D1 statement or KV put
+  (see :mod:`tests.crash.worker`).
 
 After every kill the state file is read raw (a copy) and the kill is classified by the durable
 state it left: ``in-step`` (an attempt in flight: ``before-callback``, ``in-callback`` or
 ``after-callback``), ``retry-delay``, ``sleep``, ``sleep-until``, ``event-wait``,
 ``between-steps``, ``before-create`` or ``after-complete``, plus ``+buffered`` when an event sat
-in the instance's buffer. The campaign runs trials until it has at least ``min_kills`` kills
-and every kind in ``REQUIRED_COVERAGE``; trials after the first steer most of their plans at the
-phases of the kinds still missing.
+in the instance's buffer; and by the call the journal shows it interrupted, if any:
+``in-observer:<hook>``, ``in-d1-write`` or ``in-kv-put``. The campaign runs trials until it has
+at least ``min_kills`` kills and every kind in ``REQUIRED_COVERAGE``; trials after the first
+steer most of their plans at the kinds still missing.
+
+The checks (:func:`check_trial`): the output equals the uninterrupted run's; completed steps never
+run again and every step ran at most once per kill that interrupted it; attempt errors, retry
+delays and timer deadlines are as configured; both events were delivered exactly once; every fact
+announced to an observer was durable when the process died, and none is announced twice (so a
+step whose end an observer saw never runs again); D1 and KV hold exactly the effects of the
+executions the journal shows (at least once for a completed step, never twice for one execution,
+each D1 batch whole or absent, every write that returned still there).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from . import journal
 from .state import InstanceView, read_instance
+from .worker import OBSERVER_BUSY_MS
 from .workflow import (
     BASE_ATTEMPTS,
+    D1_STEPS,
     DO_STEPS,
     EVENT_TIMEOUT_MS,
     INSTANCE_ID,
+    KV_STEPS,
     NAP_MS,
     PAST_TARGET,
     WORKFLOW,
@@ -56,27 +81,42 @@ SEGMENT_TIMEOUT_S = 20.0
 MAX_SEGMENTS_PER_TRIAL = 40
 POLL_S = 0.0005
 INTERNAL = {"name": "WorkflowInternalError", "message": "Attempt failed due to internal workflows error"}
-REQUIRED_COVERAGE = ("in-step", "retry-delay", "sleep", "sleep-until", "event-wait", "between-steps")
+REQUIRED_COVERAGE = (
+    "in-step", "retry-delay", "sleep", "sleep-until", "event-wait", "between-steps",
+    "in-observer", "in-d1-write", "in-kv-put",
+)
+SITE_KINDS = {"obs": "in-observer", "d1": "in-d1-write", "kv": "in-kv-put"}
 
 
 class HarnessFailure(AssertionError):
     """A check failed; the message says which, with the seed and the trial directory."""
 
 
+class TrialFailure(HarnessFailure):
+    """One or more groups of checks failed for a trial; ``problems`` holds one message each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
 # -- kill plans ---------------------------------------------------------------------------------
 
 @dataclass
 class Plan:
-    mode: str  # timed | phase | write
+    mode: str  # timed | phase | write | site
     phase: str = ""
     delay_s: float = 0.0  # timed
     fraction: float = 0.0  # phase: where in the phase window
-    write: int = 0
+    write: int = 0  # write: which commit; site: which call
     when: str = "after"
+    site: str = ""  # site: observer | d1 | kv
 
     def worker_args(self) -> list[str]:
         if self.mode == "write":
             return ["--kill-at-write", str(self.write), "--kill-when", self.when]
+        if self.mode == "site":
+            return ["--kill-in", f"{self.site}:{self.write}:{self.when}"]
         return []
 
     def __str__(self) -> str:
@@ -84,26 +124,44 @@ class Plan:
             return f"timed +{self.delay_s * 1000:.0f}ms"
         if self.mode == "phase":
             return f"phase {self.phase} @{self.fraction:.2f}"
+        if self.mode == "site":
+            return f"inside {self.site} #{self.write} ({self.when})"
         return f"write {self.when} #{self.write}"
 
 
-PHASES = ("attempt", "callback-end", "retry", "sleep", "wait", "send", "boundary")
+PHASES = ("attempt", "callback-end", "retry", "sleep", "wait", "send", "boundary", "observer", "d1", "kv")
+#: how many calls of each site one worker process makes at most, roughly (the N of site plans)
+SITE_CALLS = {"observer": 45, "d1": 90, "kv": 12}
+KV_WHEN = ("before", "mid", "after")
 
 
 #: the phase a kill must be aimed at to land in each kill point kind
 STEER = {"in-step": "attempt", "retry-delay": "retry", "sleep": "sleep", "sleep-until": "sleep",
-         "event-wait": "wait", "between-steps": "boundary"}
+         "event-wait": "wait", "between-steps": "boundary", "in-observer": "observer",
+         "in-d1-write": "d1", "in-kv-put": "kv"}
+SITE_OF_KIND = {"in-observer": "observer", "in-d1-write": "d1", "in-kv-put": "kv"}
+
+
+def site_plan(rng: random.Random, site: str) -> Plan:
+    """The worker kills itself inside its N-th call at ``site``."""
+    when = rng.choice(KV_WHEN) if site == "kv" else "mid"
+    return Plan("site", site=site, write=rng.randint(1, SITE_CALLS[site]), when=when)
 
 
 def choose_plan(rng: random.Random, wanted: tuple[str, ...] = ()) -> Plan:
-    """A random plan; with ``wanted`` kill point kinds, most plans aim at their phases."""
+    """A random plan; with ``wanted`` kill point kinds, most plans aim at them."""
     if wanted and rng.random() < 0.6:
-        return Plan("phase", phase=rng.choice(sorted({STEER[c] for c in wanted})), fraction=rng.random())
-    mode = rng.choices(("timed", "phase", "write"), weights=(25, 50, 25))[0]
+        kind = rng.choice(sorted(wanted))
+        if kind in SITE_OF_KIND and rng.random() < 0.6:
+            return site_plan(rng, SITE_OF_KIND[kind])
+        return Plan("phase", phase=STEER[kind], fraction=rng.random())
+    mode = rng.choices(("timed", "phase", "write", "site"), weights=(20, 45, 20, 15))[0]
     if mode == "timed":
         return Plan("timed", delay_s=rng.uniform(0.0, 0.3))
     if mode == "phase":
         return Plan("phase", phase=rng.choice(PHASES), fraction=rng.random())
+    if mode == "site":
+        return site_plan(rng, rng.choice(sorted(SITE_CALLS)))
     return Plan("write", write=rng.randint(1, 14), when=rng.choice(("before", "after")))
 
 
@@ -118,6 +176,10 @@ def phase_offset_s(plan: Plan, source: str, line: str) -> float | None:
         return plan.fraction * 0.002
     if plan.phase == "boundary" and source == "trace" and parts[0] == "done":
         return plan.fraction * 0.001
+    if plan.phase == "observer" and source == "journal" and parts[0] == "obs" and parts[-1] == "begin":
+        return plan.fraction * OBSERVER_BUSY_MS / 1000
+    if plan.phase in ("d1", "kv") and source == "journal" and parts[0] == plan.phase and parts[-1] == "begin":
+        return plan.fraction * (0.006 if plan.phase == "d1" else 0.004)
     if plan.phase == "wait" and source == "trace" and parts[0] == "wait":
         return plan.fraction * 0.045
     if (plan.phase, parts[0]) in (("retry", "retry"), ("sleep", "sleep")) and source == "trace":
@@ -159,6 +221,7 @@ class Segment:
     parent_kill: bool = False
     snapshot: InstanceView | None = None
     category: str = ""
+    site: str = ""  # the call the kill interrupted: in-observer:<hook>, in-d1-write, in-kv-put
     elapsed_s: float = 0.0
 
     @property
@@ -239,6 +302,14 @@ def classify(view: InstanceView | None, lines: list[str]) -> str:
     return "event-wait" + suffix
 
 
+def interrupted_site(lines: list[str]) -> str:
+    """The observer hook, D1 write or KV put the journal shows a kill interrupted, or ``""``."""
+    for bracket in journal.open_brackets(lines):
+        kind = SITE_KINDS[bracket.site]
+        return f"{kind}:{bracket.hook}" if bracket.site == "obs" else kind
+    return ""
+
+
 def main_category(category: str) -> str:
     return category.split(":")[0].split("+")[0]
 
@@ -267,15 +338,23 @@ class Trial:
 
     def describe_kills(self) -> str:
         return "\n".join(
-            f"  process {s.index}: {s.plan} -> killed in {s.category}"
-            + ("" if s.killed else f" (not killed, rc={s.returncode})")
+            f"  process {s.index}: {s.plan} -> "
+            + (f"killed in {s.category}" + (f", {s.site}" if s.site else "") if s.killed else f"not killed, rc={s.returncode}")
             for s in self.segments
         )
 
 
 def run_trial(index: int, directory: Path, next_plan: Callable[[], Plan | None], max_kills: int) -> Trial:
-    directory.mkdir(parents=True, exist_ok=True)
+    """A trial, with its kills, until the instance completes (raises on a stall or a crash)."""
     trial = Trial(index, directory)
+    play_trial(trial, next_plan, max_kills)
+    return trial
+
+
+def play_trial(trial: Trial, next_plan: Callable[[], Plan | None], max_kills: int) -> None:
+    """Run (and kill) workers for ``trial`` until its instance completes."""
+    index, directory = trial.index, trial.directory
+    directory.mkdir(parents=True, exist_ok=True)
     while True:
         if len(trial.segments) >= MAX_SEGMENTS_PER_TRIAL:
             raise HarnessFailure(f"trial {index}: no completion after {MAX_SEGMENTS_PER_TRIAL} processes")
@@ -286,6 +365,7 @@ def run_trial(index: int, directory: Path, next_plan: Callable[[], Plan | None],
         if segment.killed:
             segment.snapshot = read_instance(trial.db, WORKFLOW, INSTANCE_ID)
             segment.category = classify(segment.snapshot, segment.lines)
+            segment.site = interrupted_site(segment.lines)
             continue
         if segment.returncode != 0:
             raise HarnessFailure(
@@ -294,18 +374,35 @@ def run_trial(index: int, directory: Path, next_plan: Callable[[], Plan | None],
         break
     trial.result = json.loads(Path(str(trial.journal) + ".result").read_text())
     trial.final = read_instance(trial.db, WORKFLOW, INSTANCE_ID)
-    return trial
 
 
 # -- checks ------------------------------------------------------------------------------------------
 
-def check_trial(trial: Trial, reference_output: Any) -> list[str]:
-    """Every invariant of a crash-interrupted run; returns notes, raises HarnessFailure."""
+def check_trial(trial: Trial, reference: dict[str, Any]) -> list[str]:
+    """Every invariant of a crash-interrupted run against ``reference`` (the uninterrupted run's
+    result); returns notes, raises :class:`TrialFailure` with one problem per failed group of
+    checks (the run itself, what observers were told, what D1 and KV hold)."""
     notes: list[str] = []
+    problems: list[str] = []
+    for group in (check_run, check_observers, check_resources):
+        try:
+            notes += group(trial, reference)
+        except HarnessFailure as exc:
+            name = group.__name__.removeprefix("check_")
+            problems.append(f"trial {trial.index} [{name}]: {exc}\nkills:\n{trial.describe_kills()}")
+    if problems:
+        raise TrialFailure(problems)
+    return notes
 
-    def fail(message: str) -> None:
-        raise HarnessFailure(f"trial {trial.index}: {message}\nkills:\n{trial.describe_kills()}")
 
+def fail(message: str) -> NoReturn:
+    raise HarnessFailure(message)
+
+
+def check_run(trial: Trial, reference: dict[str, Any]) -> list[str]:
+    """The instance: output, step executions and attempts, timers, events."""
+    notes: list[str] = []
+    reference_output = reference["status"]["output"]
     assert trial.result is not None
     status = trial.result["status"]
     if status["status"] != "complete":
@@ -438,13 +535,146 @@ def check_trial(trial: Trial, reference_output: Any) -> list[str]:
     return notes
 
 
+#: the journaled step each observer hook reports on (``status`` reports on the header)
+HOOK_STEP_KIND = {
+    "step_start": "do", "step_attempt": "do", "step_end": "do", "sleep_start": "sleep",
+    "sleep_end": "sleep", "wait_start": "waitForEvent", "wait_end": "waitForEvent",
+}
+
+
+def announced_durably(view: InstanceView | None, hook: str, name: str, n: int) -> bool:
+    """Whether the state file holds the fact the hook announced (``n``: attempt or count)."""
+    if view is None:
+        return False
+    if hook == "status":
+        return name not in TERMINAL or view.header["status"] == name
+    step = view.step(HOOK_STEP_KIND[hook], name, 1 if hook == "step_attempt" else n)
+    if step is None:
+        return False
+    if hook == "step_attempt":
+        return len(step["attempts"]) >= n and step["attempts"][n - 1]["end"] is not None
+    if hook.endswith("_end"):
+        return bool(step["state"] in ("ok", "error"))
+    return True
+
+
+def check_observers(trial: Trial, reference: dict[str, Any]) -> list[str]:
+    """What the recorder observer was told: announced once, and only once durable.
+
+    Hooks report state the engine has committed (a kill inside an observer therefore never
+    undoes what it was told), so: a step whose end was announced never runs again; each step,
+    attempt, sleep and wait is announced at most once over all processes (replays announce
+    nothing); and at every kill, each fact announced in that process is in the state file.
+    """
+    announced: Counter[tuple[str, str, int]] = Counter()
+    finished: dict[str, int] = {}  # step -> the process that announced its end
+    for segment in trial.segments:
+        for line in segment.lines:
+            bracket = journal.parse_bracket(line)
+            if bracket is not None and bracket.site == "obs" and bracket.opens:
+                hook, name, n = bracket.key[0], bracket.key[1], int(bracket.key[2])
+                if hook != "status" or name in TERMINAL:
+                    announced[(hook, name, n)] += 1
+                if hook == "step_end":
+                    finished.setdefault(name, segment.index)
+                continue
+            step = journal.parse_step_line(line)
+            if step is not None and step.what == "start" and step.step in finished:
+                fail(f'step "{step.step}" ran again (attempt {step.attempt}, process {segment.index}) after '
+                     f"an observer was told it had finished (process {finished[step.step]})")
+    twice = sorted(key for key, times in announced.items() if times > 1)
+    if twice:
+        fail("announced to observers more than once: " + ", ".join(f"{h} {n} #{i}" for h, n, i in twice))
+    for segment in trial.kills:
+        for line in segment.lines:
+            bracket = journal.parse_bracket(line)
+            if bracket is None or bracket.site != "obs" or not bracket.opens:
+                continue
+            hook, name, n = bracket.key[0], bracket.key[1], int(bracket.key[2])
+            if not announced_durably(segment.snapshot, hook, name, n):
+                fail(f"an observer was told what the state file did not hold when its process was killed: "
+                     f"{hook} {name} #{n} in process {segment.index}")
+    return []
+
+
+def check_resources(trial: Trial, reference: dict[str, Any]) -> list[str]:
+    """D1 and KV hold the effects of the executions the journal shows, no more, no less.
+
+    Steps run at least once, so a step's writes may be repeated by later attempts, but each
+    execution (step, attempt) writes once; a completed step's writes are all there; a D1 batch
+    is whole or absent; a write that returned to the step survives every later kill.
+    """
+    assert trial.result is not None and trial.final is not None
+    lines = journal.read_lines(trial.journal)
+    started = {(p.step, p.attempt) for p in filter(None, map(journal.parse_step_line, lines)) if p.what == "start"}
+    returned = {
+        (b.site, b.key[0], int(b.key[1]))
+        for b in filter(None, map(journal.parse_bracket, lines)) if b.site in ("d1", "kv") and not b.opens
+    }
+    completed = {name: len(trial.final.step("do", name)["attempts"]) for name in DO_STEPS}  # type: ignore[index]
+
+    ledger = [(str(step), int(attempt), int(amount)) for step, attempt, amount in trial.result["ledger"]]
+    rows = Counter((step, attempt) for step, attempt, _ in ledger)
+    for (step, attempt), times in sorted(rows.items()):
+        if times > 1:
+            fail(f"D1 holds {times} ledger rows of one execution: {step} attempt {attempt}")
+        if (step, attempt) not in started:
+            fail(f"D1 holds a ledger row of {step} attempt {attempt}, which never started")
+    wrong = [row for row in ledger if D1_STEPS.get(row[0]) != row[2]]
+    if wrong:
+        fail(f"D1 ledger rows with wrong amounts: {wrong}")
+    for site, step, attempt in sorted(returned):
+        if site == "d1" and step in D1_STEPS and (step, attempt) not in rows:
+            fail(f"the D1 batch of {step} attempt {attempt} returned, but its row is gone")
+    for step in D1_STEPS:
+        if (step, completed[step]) not in rows:
+            fail(f"D1 lacks the write of {step}'s completed attempt {completed[step]}")
+    totals = trial.result["totals"]
+    expected_totals = {"total": sum(amount for _, _, amount in ledger), "writes": len(ledger)}
+    if totals != expected_totals:
+        fail(f"D1 totals disagree with the ledger (a batch was applied in part): totals {totals}, "
+             f"ledger {expected_totals}")
+
+    kv = trial.result["kv"]
+    for key, value in sorted(kv.items()):
+        kind, step, *rest = key.split(":")
+        if kind == "attempt":
+            attempt = int(rest[0])
+            if (step, attempt) not in started:
+                fail(f"KV holds {key}, but {step} attempt {attempt} never started")
+            if value != {"step": step, "attempt": attempt}:
+                fail(f"KV {key} holds {value}")
+        elif kind != "result" or step not in KV_STEPS:
+            fail(f"KV holds an unexpected key {key!r}")
+    for site, step, attempt in sorted(returned):
+        if site == "kv" and f"attempt:{step}:{attempt}" not in kv:
+            fail(f"the KV puts of {step} attempt {attempt} returned, but attempt:{step}:{attempt} is gone")
+    for step in KV_STEPS:
+        got = kv.get(f"result:{step}")
+        value = reference["kv"][f"result:{step}"]["value"]
+        if got != {"attempt": completed[step], "value": value}:
+            fail(f"KV result:{step} holds {got}; expected the completed attempt's "
+                 f"{ {'attempt': completed[step], 'value': value} }")
+        if f"attempt:{step}:{completed[step]}" not in kv:
+            fail(f"KV lacks attempt:{step}:{completed[step]}, the put of {step}'s completed attempt")
+    return []
+
+
 # -- the campaign --------------------------------------------------------------------------------
+
+#: ``ci`` runs in the test suite (fast); ``deep`` is the long campaign run from the command line
+PROFILES: dict[str, dict[str, Any]] = {
+    "ci": {"min_kills": 24, "min_trials": 3, "max_kills_per_trial": 10, "budget_s": 40.0},
+    "deep": {"min_kills": 200, "min_trials": 20, "max_kills_per_trial": 10, "budget_s": 3600.0},
+}
+
 
 @dataclass
 class Campaign:
     seed: int
     trials: list[Trial] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
 
     @property
@@ -452,58 +682,155 @@ class Campaign:
         return [s for t in self.trials for s in t.kills]
 
     def coverage(self) -> Counter[str]:
-        return Counter(main_category(s.category) for s in self.kills)
+        """Kills per kill point kind: durable state kinds and interrupted call kinds."""
+        kinds = Counter(main_category(s.category) for s in self.kills)
+        kinds.update(s.site.split(":")[0] for s in self.kills if s.site)
+        return kinds
+
+    def missing(self) -> list[str]:
+        """Kinds of ``REQUIRED_COVERAGE`` no kill landed in yet."""
+        coverage = self.coverage()
+        return [kind for kind in REQUIRED_COVERAGE if not coverage[kind]]
+
+    def headline(self) -> str:
+        """One line: kills, failures, trials, processes, seed, time."""
+        return (
+            f"crash campaign: {len(self.kills)} kills, {len(self.failures)} failures; "
+            f"{len(self.trials)} trials, {sum(len(t.segments) for t in self.trials)} processes, "
+            f"seed {self.seed}, {self.elapsed_s:.1f} s"
+        )
 
     def summary(self) -> str:
         detailed = Counter(s.category for s in self.kills)
+        sites = Counter(s.site for s in self.kills if s.site)
         plans = Counter(s.plan.mode for s in self.kills if s.plan)
         buffered = sum(1 for s in self.kills if "+buffered" in s.category)
         return (
-            f"seed {self.seed}: {len(self.trials)} trials, {len(self.kills)} kills "
-            f"({', '.join(f'{k} {v}' for k, v in sorted(plans.items()))}; {buffered} with an event buffered), "
-            f"{sum(len(t.segments) for t in self.trials)} processes, {self.elapsed_s:.1f} s\n"
-            f"  kill points: {', '.join(f'{k} {v}' for k, v in sorted(detailed.items()))}"
+            f"{self.headline()}\n"
+            f"  plans: {', '.join(f'{k} {v}' for k, v in sorted(plans.items()))}; {buffered} kills with an event buffered\n"
+            f"  kill points: {', '.join(f'{k} {v}' for k, v in sorted(detailed.items()))}\n"
+            f"  inside calls: {', '.join(f'{k} {v}' for k, v in sorted(sites.items())) or 'none'}"
             + "".join(f"\n  note: {n}" for n in self.notes)
         )
+
+    def failure_kinds(self) -> Counter[str]:
+        """Failures grouped by check and kind: the first line up to its first colon, with step
+        names and numbers masked."""
+        kinds: Counter[str] = Counter()
+        for failure in self.failures:
+            first = failure.split("\n", 1)[0]
+            group = re.search(r"\[(\w+)\]", first)
+            text = first.split(": ", 1)[-1].split(": ", 1)[0]
+            text = re.sub(r"\b[0-9]+\b", "N", re.sub(r'"[^"]*"', "X", text))
+            kinds[f"[{group.group(1) if group else 'trial'}] {text}"] += 1
+        return kinds
 
 
 def run_campaign(
     seed: int,
     directory: Path,
-    reference_output: Any,
+    reference: dict[str, Any],
     *,
     min_kills: int = 24,
     min_trials: int = 3,
     max_kills_per_trial: int = 10,
-    budget_s: float = 35.0,
+    budget_s: float = 40.0,
+    keep_going: bool = False,
+    progress: Callable[[Campaign], None] | None = None,
 ) -> Campaign:
     """Trials until ``min_kills`` kills over ``min_trials`` trials have covered every kill point
-    kind in ``REQUIRED_COVERAGE`` (or the time budget is spent); every trial is checked."""
+    kind in ``REQUIRED_COVERAGE`` (or the time budget is spent); every trial is checked against
+    ``reference`` (the uninterrupted run's result). The first failure raises, unless
+    ``keep_going``: then every failure is collected in ``campaign.failures`` and the trials go on."""
     rng = random.Random(seed)
     campaign = Campaign(seed)
     started = time.monotonic()
     while True:
-        coverage = campaign.coverage()
-        enough = (
-            len(campaign.kills) >= min_kills
-            and len(campaign.trials) >= min_trials
-            and all(coverage[c] for c in REQUIRED_COVERAGE)
-        )
+        enough = len(campaign.kills) >= min_kills and len(campaign.trials) >= min_trials and not campaign.missing()
         if enough or (campaign.trials and time.monotonic() - started > budget_s):
             break
         trial_rng = random.Random(rng.getrandbits(64))
         # after the first trial, steer towards kill point kinds not covered yet
-        wanted = tuple(c for c in REQUIRED_COVERAGE if not coverage[c]) if campaign.trials else ()
-        trial = run_trial(
-            len(campaign.trials), directory / f"trial-{len(campaign.trials)}",
-            lambda: choose_plan(trial_rng, wanted), max_kills_per_trial,
-        )
+        wanted = tuple(campaign.missing()) if campaign.trials else ()
+        index = len(campaign.trials)
+        trial = Trial(index, directory / f"trial-{index}")
         campaign.trials.append(trial)
-        campaign.notes += [f"trial {trial.index}: {n}" for n in check_trial(trial, reference_output)]
+        try:
+            play_trial(trial, lambda: choose_plan(trial_rng, wanted), max_kills_per_trial)
+            campaign.notes += [f"trial {index}: {n}" for n in check_trial(trial, reference)]
+        except TrialFailure as exc:
+            if not keep_going:
+                raise
+            campaign.failures += exc.problems
+        except HarnessFailure as exc:
+            if not keep_going:
+                raise
+            campaign.failures.append(f"trial {index}: {exc}\nkills:\n{trial.describe_kills()}")
+        if progress is not None:
+            campaign.elapsed_s = time.monotonic() - started
+            progress(campaign)
     campaign.elapsed_s = time.monotonic() - started
     return campaign
+
+
+def kill_inside_observer(reference: Trial, hook: str, name: str) -> Plan:
+    """A plan killing the first worker inside the recorder's ``hook`` call for ``name``, at the
+    point of the uninterrupted run where it was first called (hook calls come in a fixed order)."""
+    begins = [line for line in journal.read_lines(reference.journal) if line.startswith("obs ") and line.endswith(" begin")]
+    index = next(i for i, line in enumerate(begins) if line.split()[1:3] == [hook, name])
+    return Plan("site", site="observer", write=index + 1, when="mid")
 
 
 def run_reference(directory: Path) -> Trial:
     """The uninterrupted run every crash-interrupted run must match."""
     return run_trial(0, directory, lambda: None, 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tests.crash.harness``: a campaign; exit status 1 on any failure."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.crash.harness",
+        description="SIGKILL a worker running the crash workflow at random points until its instance "
+        "completes, over many trials, and check every run against an uninterrupted one.",
+    )
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="deep",
+                        help="ci: the test suite's quick campaign; deep (default): at least 200 kills")
+    parser.add_argument("--kills", type=int, default=None, help="at least this many kills (overrides the profile)")
+    parser.add_argument("--seed", type=int, default=None, help="the plans' seed (default: random, printed)")
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="where trials keep their state files and journals (default: a temporary "
+                        "directory, removed unless something failed)")
+    args = parser.parse_args(argv)
+    options = dict(PROFILES[args.profile])
+    if args.kills is not None:
+        options["min_kills"] = args.kills
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
+    directory = args.dir or Path(tempfile.mkdtemp(prefix="cfwf-crash-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    reference = run_reference(directory / "reference")
+    assert reference.result is not None
+    check_trial(reference, reference.result)
+
+    def progress(campaign: Campaign) -> None:
+        print(f"  {campaign.headline()}", file=sys.stderr, flush=True)
+
+    campaign = run_campaign(seed, directory, reference.result, keep_going=True, progress=progress, **options)
+    missing = campaign.missing()
+    print(campaign.summary())
+    for kind, times in campaign.failure_kinds().most_common():
+        print(f"  failure x{times}: {kind}")
+    if campaign.failures:
+        report = directory / "failures.txt"
+        report.write_text("\n\n".join(campaign.failures) + "\n")
+        print(f"  every failure in full: {report}; rerun with --seed {seed}")
+    if missing:
+        print(f"  no kill landed in {missing}")
+    print(f"{args.profile} profile: {len(campaign.kills)} kills, {len(campaign.failures)} failures")
+    ok = not campaign.failures and not missing and len(campaign.kills) >= options["min_kills"]
+    if ok and args.dir is None:
+        shutil.rmtree(directory, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

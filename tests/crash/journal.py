@@ -7,6 +7,8 @@ Lines (one process's lines are a *segment*, opened by its ``boot`` line):
 - ``boot <pid>``                     the worker started (before the emulator starts)
 - ``<step> <attempt> start|end|fail`` a step callback began / is returning / is raising
 - ``send <n> begin|done|reconciled``  event ``n`` is being sent / was sent / was found sent
+- ``d1|kv <step> <attempt> begin|done`` a callback is writing to D1 / KV, or its write returned
+- ``obs <hook> <name> <n> begin|end``  an observer's hook call began / is returning
 - ``finished <status>``              the worker saw the instance reach a terminal status
 """
 
@@ -16,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SPECIAL = ("boot", "send", "finished")
+SPECIAL = ("boot", "send", "finished", "d1", "kv", "obs")
 
 
 def append(path: "str | os.PathLike[str]", line: str) -> None:
@@ -63,6 +65,38 @@ def parse_step_line(line: str) -> StepLine | None:
     if what not in ("start", "end", "fail"):
         raise ValueError(f"bad journal line {line!r}")
     return StepLine(step, int(attempt), what)
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """A ``d1``/``kv``/``obs`` line: ``site`` is d1, kv or obs; ``key`` names the call."""
+
+    site: str
+    key: tuple[str, ...]
+    opens: bool
+
+    @property
+    def hook(self) -> str:
+        return self.key[0]
+
+
+def parse_bracket(line: str) -> Bracket | None:
+    """A ``d1``/``kv``/``obs`` line, or None for any other."""
+    parts = line.split()
+    if parts[0] not in ("d1", "kv", "obs"):
+        return None
+    return Bracket(parts[0], tuple(parts[1:-1]), parts[-1] == "begin")
+
+
+def open_brackets(lines: list[str]) -> list[Bracket]:
+    """The ``begin`` lines with no matching ``end``/``done``: calls a kill interrupted."""
+    open_: dict[tuple[str, tuple[str, ...]], Bracket] = {}
+    for bracket in filter(None, map(parse_bracket, lines)):
+        if bracket.opens:
+            open_[(bracket.site, bracket.key)] = bracket
+        else:
+            open_.pop((bracket.site, bracket.key), None)
+    return list(open_.values())
 
 
 @dataclass

@@ -1,16 +1,23 @@
-"""The workflow under test: 11 steps (7 ``step.do`` with short retry delays, two failing their
+"""The workflow under test: 12 steps (8 ``step.do`` with short retry delays, two failing their
 first attempts deterministically by attempt number, a sleep, a sleep_until and two event waits).
+It runs as a Cloudflare project (``tests/crash/project``: a D1 database ``DB`` and a KV
+namespace ``KV``, kept next to the state file when the store is durable).
 
 Every callback appends ``"<step> <attempt> start"`` to the side journal on entry and
 ``"<step> <attempt> end"`` (or ``fail``) right before returning (or raising), each line fsynced,
 and does real work in between (a busy loop or a real ``asyncio.sleep``) so a kill can land inside.
-The output depends only on the params and the event payloads, never on attempt numbers or time,
-so an interrupted run must produce exactly the output of an uninterrupted one.
+Some callbacks write to D1 (:data:`D1_STEPS`: one ``batch`` adding a ``ledger`` row for the
+attempt and the amount to ``totals``) and KV (:data:`KV_STEPS`: ``attempt:<step>:<n>`` and
+``result:<step>``), each write between fsynced ``d1|kv <step> <attempt> begin|done`` lines; the
+failing attempts write before they fail. The output depends only on the params and the event
+payloads, never on attempt numbers, time or what D1 and KV hold, so an interrupted run must
+produce exactly the output of an uninterrupted one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -32,7 +39,7 @@ FAST: dict[str, Any] = {"retries": {"limit": RETRY_LIMIT, "delay": 20, "backoff"
 FLAKY: dict[str, Any] = {"retries": {"limit": RETRY_LIMIT, "delay": 40, "backoff": "constant"}, "timeout": "1 minute"}
 FLAKY2: dict[str, Any] = {"retries": {"limit": RETRY_LIMIT, "delay": 25, "backoff": "linear"}, "timeout": "1 minute"}
 CONFIGS: dict[str, dict[str, Any]] = {
-    "init": FAST, "flaky": FLAKY, "compute": FAST, "after-a": FAST,
+    "schema": FAST, "init": FAST, "flaky": FLAKY, "compute": FAST, "after-a": FAST,
     "pick-deadline": FAST, "flaky2": FLAKY2, "finalize": FAST,
 }
 DO_STEPS = tuple(CONFIGS)
@@ -40,6 +47,15 @@ DO_STEPS = tuple(CONFIGS)
 BASE_ATTEMPTS = {name: 1 for name in DO_STEPS} | {"flaky": 2, "flaky2": 3}
 NAP_MS = 60
 UNTIL_AHEAD_MS = 100
+#: steps writing one D1 batch per attempt, with the amount they add to ``totals``
+D1_STEPS = {"init": 3, "compute": 5, "flaky2": 7, "finalize": 11}
+#: steps putting ``attempt:<step>:<n>`` and ``result:<step>`` to KV on every attempt
+KV_STEPS = ("init", "flaky", "flaky2", "finalize")
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS ledger (step TEXT NOT NULL, attempt INTEGER NOT NULL, amount INTEGER NOT NULL); "
+    "CREATE TABLE IF NOT EXISTS totals (id INTEGER PRIMARY KEY, total INTEGER NOT NULL, writes INTEGER NOT NULL); "
+    "INSERT OR IGNORE INTO totals (id, total, writes) VALUES (1, 0, 0);"
+)
 EVENT_TIMEOUT = "1 minute"
 EVENT_TIMEOUT_MS = 60_000
 PAST_TARGET = "time-traveler"
@@ -64,17 +80,50 @@ def busy(ms: float) -> None:
         pass
 
 
+async def d1_write(env: Any, path: str, ctx: Any) -> None:
+    """One D1 batch: the attempt's ``ledger`` row and its amount added to ``totals``."""
+    name, attempt = ctx["step"]["name"], ctx["attempt"]
+    amount = D1_STEPS[name]
+    journal.append(path, f"d1 {name} {attempt} begin")
+    db = env.DB
+    await db.batch([
+        db.prepare("INSERT INTO ledger (step, attempt, amount) VALUES (?, ?, ?)").bind(name, attempt, amount),
+        db.prepare("UPDATE totals SET total = total + ?, writes = writes + 1 WHERE id = 1").bind(amount),
+    ])
+    journal.append(path, f"d1 {name} {attempt} done")
+
+
+async def kv_write(env: Any, path: str, ctx: Any, value: Any) -> None:
+    """Two KV puts: a key of this attempt's own, and the step's result key (the last writer wins)."""
+    name, attempt = ctx["step"]["name"], ctx["attempt"]
+    journal.append(path, f"kv {name} {attempt} begin")
+    await env.KV.put(f"attempt:{name}:{attempt}", json.dumps({"step": name, "attempt": attempt}))
+    await env.KV.put(f"result:{name}", json.dumps({"attempt": attempt, "value": value}))
+    journal.append(path, f"kv {name} {attempt} done")
+
+
 class CrashFlow(WorkflowEntrypoint):
     async def run(self, event: Any, step: Any) -> Any:
-        path = self.env.JOURNAL
+        env = self.env
+        path = env.JOURNAL
         base = event["payload"]["base"]
 
         def mark(ctx: Any, what: str) -> None:
             journal.append(path, f"{ctx['step']['name']} {ctx['attempt']} {what}")
 
-        def init(ctx: Any) -> Any:
+        async def schema(ctx: Any) -> Any:
+            mark(ctx, "start")
+            await env.DB.exec(SCHEMA)
+            mark(ctx, "end")
+            return "ready"
+
+        await step.do("schema", FAST, schema)
+
+        async def init(ctx: Any) -> Any:
             mark(ctx, "start")
             busy(15)
+            await d1_write(env, path, ctx)
+            await kv_write(env, path, ctx, base * 3)
             mark(ctx, "end")
             return {"x": base * 3}
 
@@ -83,6 +132,7 @@ class CrashFlow(WorkflowEntrypoint):
         async def flaky(ctx: Any) -> Any:
             mark(ctx, "start")
             await asyncio.sleep(0.012)
+            await kv_write(env, path, ctx, a["x"] + 1)
             if ctx["attempt"] <= 1:
                 mark(ctx, "fail")
                 raise RuntimeError(f"flaky: attempt {ctx['attempt']} fails on purpose")
@@ -95,6 +145,7 @@ class CrashFlow(WorkflowEntrypoint):
         async def compute(ctx: Any) -> Any:
             mark(ctx, "start")
             await asyncio.sleep(0.02)
+            await d1_write(env, path, ctx)
             mark(ctx, "end")
             return [b, b * 2]
 
@@ -129,6 +180,8 @@ class CrashFlow(WorkflowEntrypoint):
             mark(ctx, "start")
             busy(5)
             await asyncio.sleep(0.005)
+            await d1_write(env, path, ctx)
+            await kv_write(env, path, ctx, d * 10)
             if ctx["attempt"] <= 2:
                 mark(ctx, "fail")
                 raise ValueError(f"flaky2: attempt {ctx['attempt']} fails on purpose")
@@ -141,6 +194,8 @@ class CrashFlow(WorkflowEntrypoint):
         async def finalize(ctx: Any) -> Any:
             mark(ctx, "start")
             await asyncio.sleep(0.015)
+            await d1_write(env, path, ctx)
+            await kv_write(env, path, ctx, "final")
             mark(ctx, "end")
             return {"total": a["x"] + b + sum(c) + d + f + ev2.payload["n"]}
 
