@@ -26,7 +26,7 @@ from ..limits import Limits
 from ..serialization import NotSerialisable, RpcTypeError, decode, encode, iso_from_ms
 from ..stepconfig import PRODUCTION_DEFAULTS
 from ..store import Store
-from ..store.base import CorruptInstanceError, StorageWarning
+from ..store.base import CorruptInstanceError, StorageWarning, StoreError, group_commit
 from .records import TERMINAL, InstanceRecord, StepRecord
 from .run import Run, check_event_type, run_instance
 from .scheduler import Scheduler
@@ -393,18 +393,33 @@ class Engine:
         if old == status:
             return
         record.status = status
+        record.status_ms = self.now()
+        committed: Commit = None
         if old in RESUMABLE and status in RESUMABLE:
-            # recovery resumes queued, running and waiting instances alike: no write needed now;
-            # the next header write (or a clean stop) persists it
-            live.status_unsaved = True
+            # recovery resumes queued, running and waiting instances alike: nothing waits for this
+            # write; a group-committing store joins it to its next commit (so the state file shows
+            # the status to whoever lists it), else the next header write (or a clean stop) does
+            live.status_unsaved, committed = self._save_lazily(record)
         else:
             self.store.save_header(record)
             live.status_unsaved = False
         self.notify_change()
-        self._announce(  # after save_header: the status it reports is committed
-            "cfwf_instance_status_changed", workflow=record.workflow, instance_id=record.id,
+        self._announce(  # once the header write is committed: the status it reports is durable
+            "cfwf_instance_status_changed", committed, workflow=record.workflow, instance_id=record.id,
             old=old, new=status, at=self.now(),
         )
+
+    def _save_lazily(self, record: InstanceRecord) -> tuple[bool, Commit]:
+        """Join a header write to the store's next group commit: (whether it is still unsaved,
+        the pending commit). Unsaved when the store has no group commit or the write failed; the
+        instance's next header write then saves it."""
+        grouped = group_commit(self.store)
+        if grouped is None:
+            return True, None
+        try:
+            return False, grouped.save_header_deferred(record)
+        except StoreError:
+            return True, None
 
     def notify_change(self) -> None:
         """Wake whoever waits for instance state to change (the testing API's waiters)."""
@@ -579,12 +594,7 @@ class Engine:
                 record.modifiers = entry["modifiers"]
                 record.events.replace(entry["events"])
         try:
-            insert_all = getattr(self.store, "insert_instances", None)
-            if insert_all is not None:
-                insert_all(records)
-            else:
-                for record in records:
-                    self.store.insert_instance(record)
+            self.store.insert_instances(records)
         except BaseException:
             for instance_id, entry in pending.items():
                 if entry is not None:  # nothing was created: keep the modifications for later

@@ -190,7 +190,11 @@ class StepRecord:
 
 @dataclass(slots=True)
 class InstanceRecord:
-    """Everything durable about one instance."""
+    """Everything durable about one instance.
+
+    ``status_ms`` is the engine-clock time of the last status change (None until the first
+    change after creation); stores derive an instance's ``modified_ms`` from it and the other times.
+    """
 
     workflow: str
     id: str
@@ -206,6 +210,7 @@ class InstanceRecord:
     events: EventBuffer = field(default_factory=EventBuffer)
     modifiers: dict[str, Any] = field(default_factory=dict)
     next_seq: int = 0
+    status_ms: float | None = None
     steps: dict[StepKey, StepRecord] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

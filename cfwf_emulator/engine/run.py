@@ -38,6 +38,7 @@ from ..errors import (
 from ..serialization import AttrDict, NotSerialisable, RpcTypeError, decode, encode
 from ..stepconfig import ResolvedStepConfig, backoff_delay_ms, resolve_step_config
 from .modifiers import attempt_override, event_timeout_forced, retry_delay_disabled, sleep_disabled
+from ..store.base import group_commit
 from ..store.sqlite import StoreError
 from .records import StepRecord
 
@@ -174,7 +175,8 @@ class Run:
         self.escaped: BaseException | None = None
         self._unsaved_new_step: StepRecord | None = None
         self._loop = asyncio.get_running_loop()
-        self._save_deferred = getattr(engine.store, "save_step_deferred", None)
+        grouped = group_commit(engine.store)
+        self._save_deferred = None if grouped is None else grouped.save_step_deferred
         self._unflushed: asyncio.Future[None] | None = None
 
     # -- shared helpers -------------------------------------------------------------------

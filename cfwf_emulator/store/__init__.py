@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from ..errors import ConfigError
-from .base import Store
+from .base import InstanceSummary, Store, StoreError
 from .memory import MemoryStore
-from .sqlite import SQLiteStore, StoreError
+from .sqlite import SQLiteStore
 
-__all__ = ["MemoryStore", "SQLiteStore", "Store", "StoreError", "open_store", "sqlite_path"]
+__all__ = [
+    "InstanceSummary", "MemoryStore", "SQLiteStore", "Store", "StoreError", "open_store", "sqlite_path",
+]
 
 
 def sqlite_path(spec: str) -> tuple[str, dict[str, str]]:
@@ -38,6 +40,8 @@ def open_store(spec: "str | Store | None") -> Store:
             return SQLiteStore(path, synchronous=options.get("synchronous", "FULL"))
         raise ConfigError(f'storage must be "memory" or "sqlite:///PATH", got {spec!r}')
     missing = [name for name in _STORE_METHODS if not callable(getattr(spec, name, None))]
+    if not isinstance(getattr(spec, "capabilities", None), frozenset):
+        missing.append("capabilities (a frozenset naming the optional abilities it offers)")
     if missing:
         raise ConfigError(
             f'storage must be "memory", "sqlite:///PATH" or a Store; {spec!r} lacks {", ".join(missing)}'
@@ -46,6 +50,7 @@ def open_store(spec: "str | Store | None") -> Store:
 
 
 _STORE_METHODS = (
-    "insert_instance", "load_instance", "has_instance", "instance_ids", "save_header",
-    "save_step", "delete_steps", "delete_instance", "close",
+    "insert_instance", "insert_instances", "load_instance", "has_instance", "instance_ids",
+    "list_instances", "count_instances", "save_header", "save_step", "delete_steps",
+    "delete_instance", "close",
 )

@@ -4,13 +4,23 @@ The engine owns instance state and calls the store at each durable point: an ins
 its header changed (status, output, buffered events, modifications), a step journaled, steps
 wiped by a restart, an instance deleted. Each call is one atomic write.
 
-A store may also offer group commit: ``save_step_deferred(record, step, header=False)`` applies
-the write at once and returns an ``asyncio.Future`` that completes when it is durable (SQLite
-commits every write made before the event loop's next turn together). The engine then journals
-running instances' steps that way and lets no workflow code run past a write until its future is
-done; a store without it is called with ``save_step``. ``insert_instances(records)``, when
-offered, persists a ``create_batch`` in one atomic write (else ``insert_instance`` is called for
-each).
+Optional abilities are declared, not probed: a store's ``capabilities`` (a frozenset) names
+them. :data:`GROUP_COMMIT`: ``save_step_deferred(record, step, header=False)`` applies the write at
+once and returns an ``asyncio.Future`` that completes when it is durable (SQLite commits every
+write made before the event loop's next turn together); the engine then journals running
+instances' steps that way and lets no workflow code run past a write until its future is done; a
+store without it is called with ``save_step``. ``save_header_deferred(record)`` joins a header
+write to the next group commit too: the engine writes that way the status changes it need not
+wait for (among queued, running and waiting), so that the file shows them.
+
+Listing (``list_instances``, ``count_instances``) reads only what a store keeps beside each
+instance for that purpose (:class:`InstanceSummary`: id, status, created and modified times),
+never an instance's JSON header or its steps, so a page costs the rows it shows and skips,
+whatever the instances hold. ``modified_ms`` is the latest engine-clock time written with the
+instance's header (:func:`modified_ms`): its creation, its last status change, its restart, the
+start of its newest step. A step's outcome counts once the header is next written (its next step
+starts, its status changes or it ends), so that journaling an outcome never rewrites the
+instance's header. It never decreases.
 
 Buffered events are not part of the header: ``record.events`` is an
 :class:`~cfwf_emulator.engine.records.EventBuffer`. A store either keeps the record objects (the
@@ -21,12 +31,33 @@ each write of an instance, writes only the events buffered or taken since its la
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+import asyncio
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar, Iterable, Protocol, cast
 
-from ..engine.records import InstanceRecord, StepRecord
+from ..engine.records import STATUSES, InstanceRecord, StepRecord
 from ..errors import ConfigError
 
-__all__ = ["CorruptInstanceError", "StorageWarning", "Store", "StoreError"]
+__all__ = [
+    "GROUP_COMMIT",
+    "CorruptInstanceError",
+    "GroupCommitStore",
+    "InstanceSummary",
+    "StorageWarning",
+    "Store",
+    "StoreError",
+    "check_created_bounds",
+    "check_listing",
+    "group_commit",
+    "modified_ms",
+]
+
+GROUP_COMMIT = "group_commit"
+"""Capability: the store offers ``save_step_deferred`` (see :class:`GroupCommitStore`)."""
+
+#: The header times :func:`modified_ms` takes the latest of.
+MODIFIED_FROM = ("created_ms", "queued_ms", "start_ms", "end_ms", "pause_ms", "status_ms")
 
 
 class StoreError(ConfigError):
@@ -52,11 +83,79 @@ class StorageWarning(UserWarning):
     instance left out when resuming, an empty state file taken as a new one."""
 
 
+@dataclass(frozen=True, slots=True)
+class InstanceSummary:
+    """One instance in a listing, read without loading the instance.
+
+    ``status`` is one of :data:`~cfwf_emulator.engine.records.STATUSES` (or ``"unknown"`` for an
+    instance whose header could not be read when its state file was upgraded); ``created_ms``
+    and ``modified_ms`` are engine-clock times in epoch milliseconds (see the module docstring
+    for what ``modified_ms`` covers).
+    """
+
+    id: str
+    status: str
+    created_ms: float
+    modified_ms: float
+
+
+def latest_ms(values: Iterable[Any]) -> float:
+    """The greatest finite number among ``values`` (others are skipped), or 0.0."""
+    return max(
+        (
+            float(value)
+            for value in values
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        ),
+        default=0.0,
+    )
+
+
+def modified_ms(record: InstanceRecord, step: StepRecord | None = None) -> float:
+    """The ``modified_ms`` a write of ``record``'s header (with ``step``, if it goes with it)
+    records: the latest of the header's times and the step's start and end. Stores keep the
+    greatest value written, so it never decreases."""
+    times: list[Any] = [getattr(record, name) for name in MODIFIED_FROM]
+    if step is not None:
+        times += [step.start_ms, step.end_ms]
+    return latest_ms(times)
+
+
+def check_created_bounds(created_from_ms: Any, created_to_ms: Any) -> None:
+    """Refuse creation-time bounds that are not None or finite numbers (``ValueError``)."""
+    for name, value in (("created_from_ms", created_from_ms), ("created_to_ms", created_to_ms)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+        ):
+            raise ValueError(f"{name} must be None or a finite number of epoch ms, got {value!r}")
+
+
+def check_listing(
+    status: Any, limit: Any, offset: Any, created_from_ms: Any = None, created_to_ms: Any = None
+) -> None:
+    """Refuse listing arguments no store accepts, saying which are valid (``ValueError``)."""
+    if status is not None and status not in STATUSES:
+        raise ValueError(
+            f"unknown status {status!r}: valid statuses are {', '.join(STATUSES)} (or None for all)"
+        )
+    for name, value in (("limit", limit), ("offset", offset)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    check_created_bounds(created_from_ms, created_to_ms)
+
+
 class Store(Protocol):
     """Durable home of instance records; one writer (the engine) per store."""
 
+    #: The optional abilities this store offers (e.g. :data:`GROUP_COMMIT`).
+    capabilities: ClassVar[frozenset[str]]
+
     def insert_instance(self, record: InstanceRecord) -> None:
         """Persist a new instance (its id is known to be free)."""
+        ...
+
+    def insert_instances(self, records: list[InstanceRecord]) -> None:
+        """Persist new instances (a ``create_batch``, ids known to be free) in one atomic write."""
         ...
 
     def load_instance(self, workflow: str, instance_id: str) -> InstanceRecord | None:
@@ -69,6 +168,32 @@ class Store(Protocol):
 
     def instance_ids(self, workflow: str) -> list[str]:
         """Ids of every instance of ``workflow``, oldest first."""
+        ...
+
+    def list_instances(
+        self,
+        workflow: str,
+        *,
+        status: str | None = None,
+        limit: int,
+        offset: int = 0,
+        newest_first: bool = True,
+        created_from_ms: float | None = None,
+        created_to_ms: float | None = None,
+    ) -> list[InstanceSummary]:
+        """Up to ``limit`` of ``workflow``'s instances after skipping ``offset``, in creation
+        order (newest first unless ``newest_first`` is false), only those with ``status`` when
+        given and created within the inclusive bounds given. Reads no instance's header or
+        steps. ``ValueError`` for an unknown status, a negative limit or offset, or a bound
+        that is not a finite number."""
+        ...
+
+    def count_instances(
+        self, workflow: str, *, created_from_ms: float | None = None, created_to_ms: float | None = None
+    ) -> dict[str, int]:
+        """How many of ``workflow``'s instances (created within the inclusive bounds given) have
+        each status, in :data:`~cfwf_emulator.engine.records.STATUSES` order; statuses no
+        instance has are left out. Reads no instance's header or steps."""
         ...
 
     def save_header(self, record: InstanceRecord) -> None:
@@ -90,3 +215,23 @@ class Store(Protocol):
     def close(self) -> None:
         """Release resources; the store is not used afterwards."""
         ...
+
+
+class GroupCommitStore(Store, Protocol):
+    """A store declaring :data:`GROUP_COMMIT`."""
+
+    def save_step_deferred(
+        self, record: InstanceRecord, step: StepRecord, *, header: bool = False
+    ) -> "asyncio.Future[None]":
+        """Like ``save_step``, durable once the returned future completes (group commit)."""
+        ...
+
+    def save_header_deferred(self, record: InstanceRecord) -> "asyncio.Future[None] | None":
+        """Like ``save_header``, joined to the next group commit: its future, or None when the
+        write is already durable (no event loop runs, or no emulator owns the store)."""
+        ...
+
+
+def group_commit(store: Store) -> GroupCommitStore | None:
+    """``store`` typed as a :class:`GroupCommitStore` when it declares :data:`GROUP_COMMIT`."""
+    return cast(GroupCommitStore, store) if GROUP_COMMIT in store.capabilities else None

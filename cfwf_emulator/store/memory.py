@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import ClassVar, Iterable
 
-from ..engine.records import InstanceRecord, StepRecord
+from ..engine.records import STATUSES, InstanceRecord, StepRecord
+from .base import InstanceSummary, check_created_bounds, check_listing, modified_ms
 
 __all__ = ["MemoryStore"]
 
 
 class MemoryStore:
-    """Keeps the engine's record objects themselves; writes are bookkeeping only."""
+    """Keeps the engine's record objects themselves; writes are bookkeeping only.
+
+    A listing shows each instance's current status (the record's own), and its ``modified_ms``
+    is kept from the writes as the SQLite store does, and includes the last status change.
+    """
+
+    capabilities: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self) -> None:
         self._instances: dict[tuple[str, str], InstanceRecord] = {}
+        self._modified: dict[tuple[str, str], float] = {}
+
+    def _touch(self, record: InstanceRecord, step: StepRecord | None = None) -> None:
+        key = (record.workflow, record.id)
+        self._modified[key] = max(self._modified.get(key, 0.0), modified_ms(record, step))
 
     def insert_instance(self, record: InstanceRecord) -> None:
         """Keep a new instance."""
-        self._instances[(record.workflow, record.id)] = record
+        key = (record.workflow, record.id)
+        self._instances[key] = record
+        self._modified[key] = modified_ms(record)
+
+    def insert_instances(self, records: list[InstanceRecord]) -> None:
+        """Keep new instances, in creation order."""
+        for record in records:
+            self.insert_instance(record)
 
     def load_instance(self, workflow: str, instance_id: str) -> InstanceRecord | None:
         """The instance, or None."""
@@ -31,21 +50,77 @@ class MemoryStore:
         """Ids of ``workflow``'s instances, oldest first."""
         return [iid for (wf, iid) in self._instances if wf == workflow]
 
+    def _selected(
+        self, workflow: str, created_from_ms: float | None, created_to_ms: float | None
+    ) -> list[InstanceRecord]:
+        return [
+            record
+            for (wf, _), record in self._instances.items()
+            if wf == workflow
+            and (created_from_ms is None or record.created_ms >= created_from_ms)
+            and (created_to_ms is None or record.created_ms <= created_to_ms)
+        ]
+
+    def list_instances(
+        self,
+        workflow: str,
+        *,
+        status: str | None = None,
+        limit: int,
+        offset: int = 0,
+        newest_first: bool = True,
+        created_from_ms: float | None = None,
+        created_to_ms: float | None = None,
+    ) -> list[InstanceSummary]:
+        """A page of ``workflow``'s instances in creation order (see ``Store.list_instances``)."""
+        check_listing(status, limit, offset, created_from_ms, created_to_ms)
+        records = [
+            record
+            for record in self._selected(workflow, created_from_ms, created_to_ms)
+            if status is None or record.status == status
+        ]
+        if newest_first:
+            records.reverse()
+        return [
+            InstanceSummary(
+                record.id,
+                record.status,
+                record.created_ms,
+                max(self._modified[(workflow, record.id)], record.status_ms or 0.0),
+            )
+            for record in records[offset : offset + limit]
+        ]
+
+    def count_instances(
+        self, workflow: str, *, created_from_ms: float | None = None, created_to_ms: float | None = None
+    ) -> dict[str, int]:
+        """How many of ``workflow``'s instances have each status (see ``Store.count_instances``)."""
+        check_created_bounds(created_from_ms, created_to_ms)
+        counts = dict.fromkeys(STATUSES, 0)
+        for record in self._selected(workflow, created_from_ms, created_to_ms):
+            counts[record.status] = counts.get(record.status, 0) + 1
+        return {status: count for status, count in counts.items() if count}
+
     def save_header(self, record: InstanceRecord) -> None:
-        """Nothing to do: the record object is the stored state."""
+        """Nothing to keep but the modification time: the record object is the stored state."""
+        self._touch(record)
 
     def save_step(self, record: InstanceRecord, step: StepRecord, *, header: bool = False) -> None:
         """Nothing to do beyond the engine's own ``record.steps`` entry."""
         record.steps[step.key] = step
+        if header:
+            self._touch(record, step)
 
     def delete_steps(self, record: InstanceRecord, steps: Iterable[StepRecord]) -> None:
         """Drop steps from the record."""
         for step in list(steps):
             record.steps.pop(step.key, None)
+        self._touch(record)
 
     def delete_instance(self, workflow: str, instance_id: str) -> None:
         """Forget an instance."""
         self._instances.pop((workflow, instance_id), None)
+        self._modified.pop((workflow, instance_id), None)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -15,6 +15,20 @@ new file or upgrades an older one, in one transaction; a store that does not own
 reads. Buffered events are kept one row per event (schema version 2; version 1 kept them inside
 the instance header and is upgraded on open).
 
+Each instance row also keeps its status and its created and modified times (epoch ms, engine
+clock) in their own columns, written with every write of its header, and two indexes (workflow,
+creation order; workflow, status, creation order) find them: listing and counting instances read
+those columns only, never a JSON header or a step. A version-1 file gets them from its headers
+when it is upgraded.
+
+Inspection: ``SQLiteStore(path, readonly=True)`` opens the file through SQLite's read-only mode
+(``mode=ro``) to look at it while another process (an emulator) owns it: no lock is taken,
+nothing is created, upgraded, recovered or run, every read sees what was committed when it
+began (one snapshot per read, so each new read sees the owner's later commits) and every write
+raises :class:`StoreError`. SQLite may create the empty ``-wal`` and ``-shm`` companions it uses
+to share the file, never writes the state file itself. A version-1 file is refused (it has no
+listing columns): open it once normally to upgrade it.
+
 SQLite opens files by path: the link checks run just before it does, so a link planted between
 the check and the open by someone who can write to the state file's directory is not detected.
 Keep that directory writable only by you.
@@ -28,13 +42,25 @@ import os
 import sqlite3
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, ClassVar, Iterable, Iterator
+from urllib.parse import quote
 
 from contextlib import contextmanager
 
-from ..engine.records import InstanceRecord, StepRecord
+from ..engine.records import STATUSES, InstanceRecord, StepRecord
 from ..errors import ConfigError
-from .base import CorruptInstanceError, StorageWarning, StoreError
+from .base import (
+    GROUP_COMMIT,
+    MODIFIED_FROM,
+    CorruptInstanceError,
+    InstanceSummary,
+    StorageWarning,
+    StoreError,
+    check_created_bounds,
+    check_listing,
+    latest_ms,
+    modified_ms,
+)
 from .lock import StateLock, link_refused, open_no_follow
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore", "StoreError"]
@@ -57,16 +83,28 @@ CREATE TABLE events (
 )
 """
 
-_SCHEMA = [
+# ``created`` orders a workflow's instances by creation (1, 2, ... within the workflow). The
+# listing columns come before ``header``, so reading them never reads a large header's overflow
+# pages, and the indexes hold no column a header write changes but ``status``: each write of an
+# instance's header updates one index entry at most.
+_INSTANCES_TABLE = [
     """
 CREATE TABLE instances (
     workflow TEXT NOT NULL,
     id TEXT NOT NULL,
     created INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    created_ms REAL NOT NULL,
+    modified_ms REAL NOT NULL,
     header TEXT NOT NULL,
     PRIMARY KEY (workflow, id)
 )""",
-    "CREATE INDEX instances_by_creation ON instances (created)",
+    "CREATE INDEX instances_listed ON instances (workflow, created, created_ms)",
+    "CREATE INDEX instances_listed_by_status ON instances (workflow, status, created, created_ms)",
+]
+
+_SCHEMA = [
+    *_INSTANCES_TABLE,
     """
 CREATE TABLE steps (
     workflow TEXT NOT NULL,
@@ -85,7 +123,7 @@ CREATE TABLE resources (
 )""",
 ]
 
-#: What :meth:`SQLiteStore._inspect` finds: no file, an empty one, or one without tables yet.
+#: What :meth:`SQLiteStore._examine` finds: no file, an empty one, or one without tables yet.
 MISSING, EMPTY, BLANK = "missing", "empty", "blank"
 _MAGIC = b"SQLite format 3\x00"
 
@@ -107,24 +145,46 @@ class SQLiteStore:
     the last commits may be lost on an OS crash, never on a process crash). Constructing it checks
     the file without writing anything; :meth:`acquire` (or the first write) makes this store the
     owner; :meth:`close` gives everything up, and the store can be acquired again afterwards.
+
+    ``readonly=True`` opens it for inspection (see the module docstring): the file must exist and
+    be a current state file (``StoreError`` otherwise, at once), reads see each committed
+    transaction of whoever owns it, and every write raises ``StoreError``.
     """
 
-    def __init__(self, path: "str | os.PathLike[str]", *, synchronous: str = "FULL", busy_timeout_ms: int = 5_000) -> None:
+    capabilities: ClassVar[frozenset[str]] = frozenset({GROUP_COMMIT})
+
+    def __init__(
+        self,
+        path: "str | os.PathLike[str]",
+        *,
+        synchronous: str = "FULL",
+        busy_timeout_ms: int = 5_000,
+        readonly: bool = False,
+    ) -> None:
         if synchronous not in SYNCHRONOUS:
             raise ConfigError(f'synchronous must be "FULL" or "NORMAL", got {synchronous!r}')
         self.path = Path(path)
         self.lock = StateLock(self.path)
+        self.readonly = readonly
         self._synchronous = synchronous
         self._busy_timeout_ms = int(busy_timeout_ms)
         self._batch: "asyncio.Future[None] | None" = None
         self._db: sqlite3.Connection | None = None
         self._prepared = False
         self._owner = False
-        self._inspect()
+        if not readonly:
+            self._examine()
+        elif self._examine() == MISSING:
+            raise StoreError(
+                f"{self.path}: there is no state file to inspect; check the path (an emulator "
+                "creates the file when it starts)"
+            )
+        else:
+            self._reader()  # refuse a file that cannot be inspected now, not at the first read
 
     # -- opening -------------------------------------------------------------------------------
 
-    def _inspect(self) -> str | int:
+    def _examine(self) -> str | int:
         """What the file is, from its first page, read without SQLite and without following a
         link: ``MISSING``, ``EMPTY`` (0 bytes), ``BLANK`` (SQLite, no tables) or our schema
         version. Raises :class:`StoreError` for a file to refuse. Writes nothing."""
@@ -188,9 +248,16 @@ class SQLiteStore:
         return version
 
     def _connect(self) -> sqlite3.Connection:
+        target: "str | Path" = self.path
+        if self.readonly:  # SQLite's read-only mode: this connection never writes the file
+            target = f"file:{quote(os.path.abspath(self.path), safe='/')}?mode=ro"
         try:
             db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_timeout_ms / 1000
+                target,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=self._busy_timeout_ms / 1000,
+                uri=self.readonly,
             )
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the state file: {exc}. Check the path and its permissions.") from None
@@ -198,7 +265,7 @@ class SQLiteStore:
         return db
 
     def _check(self, db: sqlite3.Connection) -> str | int:
-        """``_inspect`` through SQLite, which also sees what is still in the WAL."""
+        """``_examine`` through SQLite, which also sees what is still in the WAL."""
         try:
             application_id = db.execute("PRAGMA application_id").fetchone()[0]
             version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -220,13 +287,20 @@ class SQLiteStore:
         """The connection to read with; None while there is no file with tables to read."""
         if self._db is not None:
             return self._db
-        if self._inspect() in (MISSING, EMPTY):
+        if self._examine() in (MISSING, EMPTY):
             return None
         db = self._connect()
         try:
-            if self._check(db) == BLANK:
+            version = self._check(db)
+            if version == BLANK:
                 db.close()
                 return None
+            if self.readonly and version != SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path}: the state file has schema version {version}, written by an older "
+                    f"cfwf-emulator; inspecting needs version {SCHEMA_VERSION}. Open it once "
+                    "normally (start an emulator on it, which upgrades it), then inspect it"
+                )
         except BaseException:
             db.close()
             raise
@@ -240,6 +314,7 @@ class SQLiteStore:
         taken."""
         if self._owner:
             return
+        self._refuse_if_readonly()
         await self.lock.acquire(wait)
         try:
             self._prepared = False  # check the file again: it may have changed while not ours
@@ -257,6 +332,7 @@ class SQLiteStore:
             assert self._db is not None
             yield self._db
             return
+        self._refuse_if_readonly()
         self.lock.acquire_now()
         try:
             self._prepare()
@@ -265,12 +341,19 @@ class SQLiteStore:
         finally:
             self.lock.release()
 
+    def _refuse_if_readonly(self) -> None:
+        if self.readonly:
+            raise StoreError(
+                f"{self.path}: this store was opened for inspection (read-only); writes need the "
+                "owner: run an emulator on the state file to change it"
+            )
+
     def _prepare(self) -> None:
         """With the lock held: open the file for writing (initialised or upgraded as needed)."""
         if self._prepared and self._db is not None:
             return
         self._close_connection()
-        found = self._inspect()
+        found = self._examine()
         db = self._connect()
         try:
             version = self._check(db)
@@ -316,28 +399,48 @@ class SQLiteStore:
 
     @staticmethod
     def _upgrade(db: sqlite3.Connection) -> None:
-        """Version 1 to 2: each instance's buffered events leave its header for the events table.
+        """Version 1 to 2: each instance's buffered events leave its header for the events table,
+        and each instance row is copied into the new ``instances`` table with its listing
+        columns (status, created and modified times) filled from its header, in creation order.
 
-        A header that cannot be parsed is left as it is: the instance is reported corrupt when
-        loaded, and the others are upgraded.
+        A header that cannot be parsed is copied as it is: the instance is reported corrupt when
+        loaded and listed with status ``unknown``, and the others are upgraded.
         """
         db.execute(_EVENTS_TABLE)
-        for workflow, instance_id, text in db.execute("SELECT workflow, id, header FROM instances").fetchall():
+        db.execute("ALTER TABLE instances RENAME TO instances_v1")
+        db.execute("DROP INDEX instances_by_creation")
+        for statement in _INSTANCES_TABLE:
+            db.execute(statement)
+        rows = db.execute("SELECT workflow, id, created, header FROM instances_v1 ORDER BY created").fetchall()
+        for workflow, instance_id, created, text in rows:
             try:
                 header = json.loads(text)
             except ValueError:
-                continue
-            if not isinstance(header, dict) or not isinstance(header.get("events"), list):
-                continue
-            events = header.pop("events")
-            db.executemany(
-                "INSERT INTO events (workflow, id, seq, data) VALUES (?, ?, ?, ?)",
-                [(workflow, instance_id, seq, _dumps(event)) for seq, event in enumerate(events)],
-            )
+                header = None
+            if not isinstance(header, dict):
+                header = {}
+            events = header.pop("events", None)
+            if isinstance(events, list):
+                db.executemany(
+                    "INSERT INTO events (workflow, id, seq, data) VALUES (?, ?, ?, ?)",
+                    [(workflow, instance_id, seq, _dumps(event)) for seq, event in enumerate(events)],
+                )
+                text = _dumps(header)
+            status = header.get("status")
             db.execute(
-                "UPDATE instances SET header = ? WHERE workflow = ? AND id = ?",
-                (_dumps(header), workflow, instance_id),
+                "INSERT INTO instances (workflow, id, created, status, created_ms, modified_ms, header) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    workflow,
+                    instance_id,
+                    created,
+                    status if status in STATUSES else "unknown",
+                    latest_ms([header.get("created_ms")]),
+                    latest_ms(header.get(name) for name in MODIFIED_FROM),
+                    text,
+                ),
             )
+        db.execute("DROP TABLE instances_v1")
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- transactions --------------------------------------------------------------------------
@@ -440,10 +543,12 @@ class SQLiteStore:
                 db.execute("COMMIT")
 
     @staticmethod
-    def _header_row(record: InstanceRecord) -> tuple[str, tuple[Any, ...]]:
+    def _header_row(record: InstanceRecord, step: StepRecord | None = None) -> tuple[str, tuple[Any, ...]]:
+        """The header with its listing columns (``step``: the step written with it, if any)."""
         return (
-            "UPDATE instances SET header = ? WHERE workflow = ? AND id = ?",
-            (_dumps(record.header_json()), record.workflow, record.id),
+            "UPDATE instances SET header = ?, status = ?, modified_ms = MAX(modified_ms, ?) "
+            "WHERE workflow = ? AND id = ?",
+            (_dumps(record.header_json()), record.status, modified_ms(record, step), record.workflow, record.id),
         )
 
     @staticmethod
@@ -471,10 +576,9 @@ class SQLiteStore:
         ]
 
     def _record_rows(self, record: InstanceRecord, step: StepRecord, header: bool) -> list[tuple[str, tuple[Any, ...]]]:
-        record.steps[step.key] = step
         statements = [self._step_row(record, step)]
         if header:
-            statements.append(self._header_row(record))
+            statements.append(self._header_row(record, step))
         return statements + self._event_changes(record)
 
     # -- the Store interface -------------------------------------------------------------------
@@ -488,9 +592,18 @@ class SQLiteStore:
         statements = []
         for record in records:
             statements.append((
-                "INSERT INTO instances (workflow, id, created, header) "
-                "VALUES (?, ?, (SELECT COALESCE(MAX(created), 0) + 1 FROM instances), ?)",
-                (record.workflow, record.id, _dumps(record.header_json())),
+                "INSERT INTO instances (workflow, id, created, status, created_ms, modified_ms, header) "
+                "VALUES (?, ?, (SELECT COALESCE(MAX(created), 0) + 1 FROM instances WHERE workflow = ?), "
+                "?, ?, ?, ?)",
+                (
+                    record.workflow,
+                    record.id,
+                    record.workflow,
+                    record.status,
+                    record.created_ms,
+                    modified_ms(record),
+                    _dumps(record.header_json()),
+                ),
             ))
             statements += [self._step_row(record, step) for step in record.steps.values()]
             statements += [self._event_row(record, seq, event) for seq, event in record.events.rows()]
@@ -563,6 +676,68 @@ class SQLiteStore:
             ) from None
         return [instance_id for (instance_id,) in rows]
 
+    @staticmethod
+    def _created_within(
+        created_from_ms: float | None, created_to_ms: float | None
+    ) -> tuple[str, tuple[float, ...]]:
+        sql, params = "", tuple[float, ...]()
+        for bound, operator in ((created_from_ms, ">="), (created_to_ms, "<=")):
+            if bound is not None:
+                sql += f" AND created_ms {operator} ?"
+                params += (float(bound),)
+        return sql, params
+
+    def _summary_query(self, workflow: str, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        try:
+            with self._reading() as db:
+                return [] if db is None else db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"{self.path}: listing the instances of {workflow} failed ({exc}); the file may be "
+                "corrupt: restore it from a backup or point storage at another path"
+            ) from None
+
+    def list_instances(
+        self,
+        workflow: str,
+        *,
+        status: str | None = None,
+        limit: int,
+        offset: int = 0,
+        newest_first: bool = True,
+        created_from_ms: float | None = None,
+        created_to_ms: float | None = None,
+    ) -> list[InstanceSummary]:
+        """A page of ``workflow``'s instances in creation order, found through an index
+        (see ``Store.list_instances``)."""
+        check_listing(status, limit, offset, created_from_ms, created_to_ms)
+        within, bounds = self._created_within(created_from_ms, created_to_ms)
+        where = "workflow = ?" + (" AND status = ?" if status is not None else "") + within
+        order = "DESC" if newest_first else "ASC"
+        rows = self._summary_query(
+            workflow,
+            f"SELECT id, status, created_ms, modified_ms FROM instances WHERE {where} "
+            f"ORDER BY created {order} LIMIT ? OFFSET ?",  # unique within a workflow
+            (workflow, *(() if status is None else (status,)), *bounds, limit, offset),
+        )
+        return [InstanceSummary(*row) for row in rows]
+
+    def count_instances(
+        self, workflow: str, *, created_from_ms: float | None = None, created_to_ms: float | None = None
+    ) -> dict[str, int]:
+        """How many of ``workflow``'s instances have each status, counted in the status index
+        (see ``Store.count_instances``)."""
+        check_created_bounds(created_from_ms, created_to_ms)
+        within, bounds = self._created_within(created_from_ms, created_to_ms)
+        rows = self._summary_query(
+            workflow,
+            f"SELECT status, count(*) FROM instances WHERE workflow = ?{within} GROUP BY status",
+            (workflow, *bounds),
+        )
+        counts = dict(rows)
+        ordered = {status: counts.pop(status) for status in STATUSES if status in counts}
+        return {**ordered, **dict(sorted(counts.items()))}
+
     def save_header(self, record: InstanceRecord) -> None:
         """Persist the instance header and the events buffered or taken since its last write."""
         self._write([self._header_row(record), *self._event_changes(record)], record)
@@ -584,7 +759,27 @@ class SQLiteStore:
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             done.set_result(None)
             return done
-        self._apply(self._record_rows(record, step, header))
+        return self._defer(self._record_rows(record, step, header), record)
+
+    def save_header_deferred(self, record: InstanceRecord) -> "asyncio.Future[None] | None":
+        """Like ``save_header``, but joined to the next group commit (no commit of its own), for
+        a write no workflow code waits for (a status change among queued, running and waiting).
+        Returns the pending commit, or None when written at once (outside an event loop, or by a
+        store no emulator owns)."""
+        statements = [self._header_row(record), *self._event_changes(record)]
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._write(statements, record)
+            return None
+        if not self._owner:
+            self._write(statements, record)
+            return None
+        return self._defer(statements, record)
+
+    def _defer(self, statements: list[tuple[str, tuple[Any, ...]]], record: InstanceRecord) -> "asyncio.Future[None]":
+        """Apply ``statements`` now; the returned batch completes when the next turn commits them."""
+        self._apply(statements)
         record.events.saved()
         if self._batch is None:
             loop = asyncio.get_running_loop()
