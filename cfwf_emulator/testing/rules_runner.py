@@ -448,9 +448,8 @@ async def _shutdown(emulator: Emulator) -> None:
     try:
         await emulator.aclose()
     finally:
-        close = getattr(emulator._store, "close", None)
-        if callable(close) and emulator._lock is not None:
-            close()
+        if emulator._lock is not None:  # a state file: close it (every store has close())
+            emulator._store.close()
 
 
 def _send_due_events(emulator: Emulator, context: RunContext, sent: list[bool], result: RunResult) -> bool:
