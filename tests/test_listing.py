@@ -1,5 +1,6 @@
-"""Listing instances (``list_instances``, ``count_instances``) on both stores, at scale on SQLite,
-and inspecting a state file read-only while an emulator in another process owns it.
+"""Listing instances (``list_instances``, ``count_instances``) as an emulator runs them, at scale on
+SQLite, and inspecting a state file read-only while an emulator in another process owns it (the
+listing contract of both stores is in ``test_store_contract.py``).
 
 Listing reads only what a store keeps beside each instance for it (status, created and modified
 times): the big test counts the JSON documents decoded and the SQL run to list a page out of
@@ -17,7 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
@@ -29,141 +30,12 @@ from cfwf_emulator import Emulator, StoreError, VirtualClock, WorkflowEntrypoint
 from cfwf_emulator.engine.records import STATUSES, InstanceRecord, StepRecord  # noqa: E402
 from cfwf_emulator.store import InstanceSummary, MemoryStore, SQLiteStore  # noqa: E402
 from tests.data.state_v1 import MADE_AT  # noqa: E402
+from tests.test_store_contract import listed, summary  # noqa: E402
 
 START_MS = 1_767_225_600_000.0  # 2026-01-01T00:00:00Z
 MINUTE = 60_000.0
 HOUR = 60 * MINUTE
 WAIT_S = 60  # the longest any wait on the other process may take
-
-
-# -- both stores ---------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def kind(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-@pytest.fixture
-def store(kind: str, tmp_path: Path) -> Iterator[Any]:
-    opened = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "s.db")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def persisted(kind: str, store: Any, tmp_path: Path) -> Iterator[Callable[[], Any]]:
-    """What ``store`` has saved: the memory store itself, or a NEW read-only SQLiteStore."""
-    views: list[Any] = []
-
-    def view() -> Any:
-        if kind == "memory":
-            return store
-        fresh = SQLiteStore(tmp_path / "s.db", readonly=True)
-        views.append(fresh)
-        return fresh
-
-    yield view
-    for fresh in views:
-        fresh.close()
-
-
-def record(instance_id: str, n: int, status: str = "queued", workflow: str = "orders") -> InstanceRecord:
-    """A new instance created ``n`` minutes after START_MS."""
-    created = START_MS + n * MINUTE
-    return InstanceRecord(workflow, instance_id, "{}", created, status=status, queued_ms=created)
-
-
-def summary(instance_id: str, n: int, status: str, modified: float | None = None) -> InstanceSummary:
-    created = START_MS + n * MINUTE
-    return InstanceSummary(instance_id, status, created, created if modified is None else modified)
-
-
-def test_a_listing_pages_through_instances_newest_first_by_status_and_creation_time(
-    store: Any, persisted: Callable[[], Any]
-) -> None:
-    cycle = ["running", "errored", "complete"]
-    store.insert_instances([record(f"i{n}", n, cycle[n % 3]) for n in range(10)])
-    store.insert_instance(record("other", 99, "errored", workflow="billing"))
-    view = persisted()
-    everything = [summary(f"i{n}", n, cycle[n % 3]) for n in reversed(range(10))]
-    assert view.list_instances("orders", limit=100) == everything
-    assert view.list_instances("orders", limit=3, offset=3) == everything[3:6]
-    assert view.list_instances("orders", limit=3, offset=9) == everything[9:]
-    assert view.list_instances("orders", limit=3, offset=10) == []
-    assert view.list_instances("orders", limit=100, newest_first=False) == everything[::-1]
-    errored = [s for s in everything if s.status == "errored"]
-    assert [s.id for s in errored] == ["i7", "i4", "i1"]
-    assert view.list_instances("orders", status="errored", limit=2) == errored[:2]
-    assert view.list_instances("orders", status="errored", limit=2, offset=2) == errored[2:]
-    assert view.list_instances("orders", status="paused", limit=10) == []
-    within = view.list_instances(
-        "orders", limit=100, created_from_ms=START_MS + 2 * MINUTE, created_to_ms=START_MS + 4 * MINUTE
-    )
-    assert [s.id for s in within] == ["i4", "i3", "i2"]
-    assert view.list_instances("billing", limit=10) == [summary("other", 99, "errored")]
-    assert view.list_instances("nobody", limit=10) == []
-
-
-def test_instances_are_counted_per_status_in_status_order(store: Any, persisted: Callable[[], Any]) -> None:
-    statuses = ["complete", "queued", "complete", "errored", "waiting", "complete"]
-    store.insert_instances([record(f"i{n}", n, status) for n, status in enumerate(statuses)])
-    store.insert_instance(record("other", 0, "paused", workflow="billing"))
-    view = persisted()
-    counts = view.count_instances("orders")
-    assert counts == {"queued": 1, "errored": 1, "complete": 3, "waiting": 1}
-    assert list(counts) == [s for s in STATUSES if s in counts]
-    assert view.count_instances("orders", created_from_ms=START_MS + 2 * MINUTE) == {
-        "errored": 1, "complete": 2, "waiting": 1,
-    }
-    assert view.count_instances("orders", created_to_ms=START_MS) == {"complete": 1}
-    assert view.count_instances("nobody") == {}
-
-
-def test_a_listing_refuses_an_unknown_status_and_a_negative_page(store: Any) -> None:
-    store.insert_instance(record("i1", 0))
-    with pytest.raises(ValueError, match="unknown status 'done': valid statuses are queued, running"):
-        store.list_instances("orders", status="done", limit=10)
-    for bad in ({"limit": -1}, {"limit": 10, "offset": -5}, {"limit": 2.5}, {"limit": True}):
-        with pytest.raises(ValueError, match="must be an int >= 0"):
-            store.list_instances("orders", **bad)
-    for bound in (float("nan"), float("inf"), "2026-01-01", True):
-        with pytest.raises(ValueError, match="must be None or a finite number of epoch ms"):
-            store.list_instances("orders", limit=1, created_from_ms=bound)
-        with pytest.raises(ValueError, match="must be None or a finite number of epoch ms"):
-            store.count_instances("orders", created_to_ms=bound)
-
-
-def test_the_modified_time_follows_header_writes_and_never_goes_back(
-    store: Any, persisted: Callable[[], Any]
-) -> None:
-    instance = record("i1", 0)
-    store.insert_instance(instance)
-    instance.status, instance.status_ms, instance.start_ms = "running", START_MS + MINUTE, START_MS + MINUTE
-    store.save_header(instance)
-    assert persisted().list_instances("orders", limit=1) == [summary("i1", 0, "running", START_MS + MINUTE)]
-    step = StepRecord("do", "charge", 1, 0, START_MS + 2 * MINUTE, "ok", end_ms=START_MS + 3 * MINUTE)
-    instance.steps[step.key] = step
-    store.save_step(instance, step, header=True)  # a new step goes with its header
-    assert persisted().list_instances("orders", limit=1)[0].modified_ms == START_MS + 3 * MINUTE
-    instance.status, instance.status_ms = "paused", START_MS + 2 * MINUTE  # a clock set back
-    store.save_header(instance)
-    assert persisted().list_instances("orders", limit=1) == [summary("i1", 0, "paused", START_MS + 3 * MINUTE)]
-    instance.status, instance.status_ms = "errored", START_MS + HOUR
-    instance.end_ms = START_MS + HOUR
-    store.delete_steps(instance, [step])
-    assert persisted().list_instances("orders", limit=1) == [summary("i1", 0, "errored", START_MS + HOUR)]
-
-
-def test_a_deleted_instance_leaves_the_listing_and_its_id_created_again_is_newest(
-    store: Any, persisted: Callable[[], Any]
-) -> None:
-    store.insert_instances([record("a", 0), record("b", 1), record("c", 2)])
-    store.delete_instance("orders", "a")
-    store.insert_instance(record("a", 3, "running"))
-    view = persisted()
-    assert [s.id for s in view.list_instances("orders", limit=10)] == ["a", "c", "b"]
-    assert view.count_instances("orders") == {"queued": 2, "running": 1}
 
 
 # -- what an emulator's instances look like in a listing -------------------------------------
@@ -300,7 +172,7 @@ def test_listing_a_page_of_100000_instances_by_status_decodes_no_header_or_step(
 
 
 def write_calls(view: SQLiteStore) -> dict[str, Callable[[], Any]]:
-    instance = record("i9", 0)
+    instance = listed("i9", 0)
     step = StepRecord("do", "x", 1, 0, START_MS, "ok")
     return {
         "insert_instance": lambda: view.insert_instance(instance),
@@ -317,12 +189,12 @@ def write_calls(view: SQLiteStore) -> dict[str, Callable[[], Any]]:
 async def test_an_inspecting_store_refuses_every_write_and_takes_no_lock(tmp_path: Path) -> None:
     state = tmp_path / "state.db"
     writer = SQLiteStore(state)
-    writer.insert_instances([record("i1", 0), record("i2", 1, "running")])
+    writer.insert_instances([listed("i1", 0), listed("i2", 1, "running")])
     writer.close()
     view = SQLiteStore(state, readonly=True)
     try:
         assert view.list_instances("orders", limit=10) == [summary("i2", 1, "running"), summary("i1", 0, "queued")]
-        assert view.load_instance("orders", "i1") == record("i1", 0)
+        assert view.load_instance("orders", "i1") == listed("i1", 0)
         for name, call in write_calls(view).items():
             with pytest.raises(StoreError) as caught:
                 call()
@@ -331,11 +203,11 @@ async def test_an_inspecting_store_refuses_every_write_and_takes_no_lock(tmp_pat
         with pytest.raises(StoreError, match="opened for inspection"):
             await view.acquire()
         with pytest.raises(StoreError, match="opened for inspection"):
-            await view.save_step_deferred(record("i9", 0), StepRecord("do", "x", 1, 0, START_MS, "ok"))
+            await view.save_step_deferred(listed("i9", 0), StepRecord("do", "x", 1, 0, START_MS, "ok"))
         assert not view.lock.held
         owner = SQLiteStore(state)  # the file's owner may start while it is inspected
         await owner.acquire()
-        owner.insert_instance(record("i3", 2))
+        owner.insert_instance(listed("i3", 2))
         assert [s.id for s in view.list_instances("orders", limit=10)] == ["i3", "i2", "i1"]
         owner.release()
     finally:
@@ -356,6 +228,24 @@ def test_only_a_current_state_file_can_be_inspected(tmp_path: Path) -> None:
     message = str(caught.value)
     assert "schema version 1" in message and "Open it once normally" in message
     assert old.read_bytes() == before
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm"])
+def test_inspecting_follows_no_link(tmp_path: Path, suffix: str) -> None:
+    state = tmp_path / "state.db"
+    writer = SQLiteStore(state)
+    writer.insert_instance(listed("i1", 0))
+    writer.close()
+    victim = tmp_path / "elsewhere"
+    victim.write_bytes(state.read_bytes() if suffix == "" else b"precious")
+    link = Path(f"{state}{suffix}")
+    link.unlink(missing_ok=True)
+    link.symlink_to(victim)
+    before = victim.read_bytes()
+    with pytest.raises(StoreError, match="symbolic link"):
+        SQLiteStore(state, readonly=True)
+    assert victim.read_bytes() == before
+    assert link.is_symlink()
 
 
 class LineReader:

@@ -18,8 +18,8 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from cfwf_emulator import Emulator, VirtualClock, WorkflowEntrypoint
-from cfwf_emulator.engine.records import InstanceRecord, StepRecord
-from cfwf_emulator.store import MemoryStore, SQLiteStore
+from cfwf_emulator.engine.records import STATUSES, InstanceRecord, StepRecord
+from cfwf_emulator.store import InstanceSummary, MemoryStore, SQLiteStore
 
 START_MS = 1_767_225_600_000.0  # 2026-01-01T00:00:00Z
 SECOND = 1_000.0
@@ -294,6 +294,104 @@ def test_an_id_created_again_after_delete_is_listed_as_newest(store: Any, persis
     store.delete_instance("orders", "a")
     store.insert_instance(make_record("orders", "a"))
     assert persisted().instance_ids("orders") == ["b", "c", "a"]
+
+
+def listed(instance_id: str, n: int, status: str = "queued", workflow: str = "orders") -> InstanceRecord:
+    """A new instance created ``n`` minutes after START_MS."""
+    created = START_MS + n * MINUTE
+    return InstanceRecord(workflow, instance_id, "{}", created, status=status, queued_ms=created)
+
+
+def summary(instance_id: str, n: int, status: str, modified: float | None = None) -> InstanceSummary:
+    created = START_MS + n * MINUTE
+    return InstanceSummary(instance_id, status, created, created if modified is None else modified)
+
+
+def test_a_listing_pages_through_instances_newest_first_by_status_and_creation_time(
+    store: Any, persisted: Callable[[], Any]
+) -> None:
+    cycle = ["running", "errored", "complete"]
+    store.insert_instances([listed(f"i{n}", n, cycle[n % 3]) for n in range(10)])
+    store.insert_instance(listed("other", 99, "errored", workflow="billing"))
+    view = persisted()
+    everything = [summary(f"i{n}", n, cycle[n % 3]) for n in reversed(range(10))]
+    assert view.list_instances("orders", limit=100) == everything
+    assert view.list_instances("orders", limit=3, offset=3) == everything[3:6]
+    assert view.list_instances("orders", limit=3, offset=9) == everything[9:]
+    assert view.list_instances("orders", limit=3, offset=10) == []
+    assert view.list_instances("orders", limit=100, newest_first=False) == everything[::-1]
+    errored = [s for s in everything if s.status == "errored"]
+    assert [s.id for s in errored] == ["i7", "i4", "i1"]
+    assert view.list_instances("orders", status="errored", limit=2) == errored[:2]
+    assert view.list_instances("orders", status="errored", limit=2, offset=2) == errored[2:]
+    assert view.list_instances("orders", status="paused", limit=10) == []
+    within = view.list_instances(
+        "orders", limit=100, created_from_ms=START_MS + 2 * MINUTE, created_to_ms=START_MS + 4 * MINUTE
+    )
+    assert [s.id for s in within] == ["i4", "i3", "i2"]
+    assert view.list_instances("billing", limit=10) == [summary("other", 99, "errored")]
+    assert view.list_instances("nobody", limit=10) == []
+
+
+def test_instances_are_counted_per_status_in_status_order(store: Any, persisted: Callable[[], Any]) -> None:
+    statuses = ["complete", "queued", "complete", "errored", "waiting", "complete"]
+    store.insert_instances([listed(f"i{n}", n, status) for n, status in enumerate(statuses)])
+    store.insert_instance(listed("other", 0, "paused", workflow="billing"))
+    view = persisted()
+    counts = view.count_instances("orders")
+    assert counts == {"queued": 1, "errored": 1, "complete": 3, "waiting": 1}
+    assert list(counts) == [s for s in STATUSES if s in counts]
+    assert view.count_instances("orders", created_from_ms=START_MS + 2 * MINUTE) == {
+        "errored": 1, "complete": 2, "waiting": 1,
+    }
+    assert view.count_instances("orders", created_to_ms=START_MS) == {"complete": 1}
+    assert view.count_instances("nobody") == {}
+
+
+def test_a_listing_refuses_an_unknown_status_and_a_negative_page(store: Any) -> None:
+    store.insert_instance(listed("i1", 0))
+    with pytest.raises(ValueError, match="unknown status 'done': valid statuses are queued, running"):
+        store.list_instances("orders", status="done", limit=10)
+    for bad in ({"limit": -1}, {"limit": 10, "offset": -5}, {"limit": 2.5}, {"limit": True}):
+        with pytest.raises(ValueError, match="must be an int >= 0"):
+            store.list_instances("orders", **bad)
+    for bound in (float("nan"), float("inf"), "2026-01-01", True):
+        with pytest.raises(ValueError, match="must be None or a finite number of epoch ms"):
+            store.list_instances("orders", limit=1, created_from_ms=bound)
+        with pytest.raises(ValueError, match="must be None or a finite number of epoch ms"):
+            store.count_instances("orders", created_to_ms=bound)
+
+
+def test_the_modified_time_follows_header_writes_and_never_goes_back(
+    store: Any, persisted: Callable[[], Any]
+) -> None:
+    instance = listed("i1", 0)
+    store.insert_instance(instance)
+    instance.status, instance.status_ms, instance.start_ms = "running", START_MS + MINUTE, START_MS + MINUTE
+    store.save_header(instance)
+    assert persisted().list_instances("orders", limit=1) == [summary("i1", 0, "running", START_MS + MINUTE)]
+    step = StepRecord("do", "charge", 1, 0, START_MS + 2 * MINUTE, "ok", end_ms=START_MS + 3 * MINUTE)
+    instance.steps[step.key] = step
+    store.save_step(instance, step, header=True)  # a new step goes with its header
+    assert persisted().list_instances("orders", limit=1)[0].modified_ms == START_MS + 3 * MINUTE
+    instance.status, instance.status_ms = "paused", START_MS + 2 * MINUTE  # a clock set back
+    store.save_header(instance)
+    assert persisted().list_instances("orders", limit=1) == [summary("i1", 0, "paused", START_MS + 3 * MINUTE)]
+    instance.status, instance.status_ms = "errored", START_MS + HOUR
+    instance.end_ms = START_MS + HOUR
+    store.delete_steps(instance, [step])
+    assert persisted().list_instances("orders", limit=1) == [summary("i1", 0, "errored", START_MS + HOUR)]
+
+
+def test_a_deleted_instance_leaves_the_listing_and_its_id_created_again_is_newest(
+    store: Any, persisted: Callable[[], Any]
+) -> None:
+    store.insert_instances([listed("a", 0), listed("b", 1), listed("c", 2)])
+    store.delete_instance("orders", "a")
+    store.insert_instance(listed("a", 3, "running"))
+    view = persisted()
+    assert [s.id for s in view.list_instances("orders", limit=10)] == ["a", "c", "b"]
+    assert view.count_instances("orders") == {"queued": 2, "running": 1}
 
 
 # -- JSON round trip ------------------------------------------------------------------------
