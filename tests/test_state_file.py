@@ -322,7 +322,7 @@ async def test_storing_an_event_costs_the_same_with_10_or_5000_already_buffered(
         assert any(s.startswith("DELETE FROM events") for s in statements)
         # a few header writes (each new status is written as it happens, for listings) and no
         # buffered event: the SQL is the same size whatever the buffer holds
-        assert sum(map(len, many[1])) == sum(map(len, statements)) < 3_000
+        assert sum(map(len, many[1])) == sum(map(len, statements)) < 2_500
 
 
 # -- a failed start releases everything ----------------------------------------------------

@@ -115,10 +115,15 @@ def modified_ms(record: InstanceRecord, step: StepRecord | None = None) -> float
     """The ``modified_ms`` a write of ``record``'s header (with ``step``, if it goes with it)
     records: the latest of the header's times and the step's start and end. Stores keep the
     greatest value written, so it never decreases."""
-    times: list[Any] = [getattr(record, name) for name in MODIFIED_FROM]
+    latest = record.created_ms  # the MODIFIED_FROM times; the engine keeps them floats or None
+    for value in (record.queued_ms, record.start_ms, record.end_ms, record.pause_ms, record.status_ms):
+        if value is not None and value > latest:
+            latest = value
     if step is not None:
-        times += [step.start_ms, step.end_ms]
-    return latest_ms(times)
+        for value in (step.start_ms, step.end_ms):
+            if value is not None and value > latest:
+                latest = value
+    return float(latest)
 
 
 def check_created_bounds(created_from_ms: Any, created_to_ms: Any) -> None:

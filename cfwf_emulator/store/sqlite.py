@@ -169,6 +169,8 @@ class SQLiteStore:
         self._synchronous = synchronous
         self._busy_timeout_ms = int(busy_timeout_ms)
         self._batch: "asyncio.Future[None] | None" = None
+        #: Header writes joined to the pending commit (``save_header_deferred``), by instance.
+        self._lazy: dict[tuple[str, str], InstanceRecord] = {}
         self._db: sqlite3.Connection | None = None
         self._prepared = False
         self._owner = False
@@ -485,6 +487,9 @@ class SQLiteStore:
     def _commit(self) -> None:
         """Make every applied write durable: one commit (one fsync with ``synchronous=FULL``)."""
         assert self._db is not None
+        self._flush_lazy()
+        if not self._db.in_transaction:
+            return  # the lazy header writes alone failed: their batch was told
         try:
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -519,6 +524,23 @@ class SQLiteStore:
         except RuntimeError:
             pass  # its event loop is closed (a store closed at garbage collection): nobody waits
 
+    def _flush_lazy(self) -> None:
+        """Apply the header writes joined to this commit, less those a later header write of the
+        same instance already made. One that fails is dropped (the instance's next header write
+        saves its status) without failing the others' writes."""
+        if not self._lazy:
+            return
+        lazy, self._lazy = self._lazy, {}
+        statements = []
+        for record in lazy.values():
+            statements += [self._header_row(record), *self._event_changes(record)]
+        try:
+            self._apply(statements)
+        except StoreError:
+            return
+        for record in lazy.values():
+            record.events.saved()
+
     def _commit_batch(self, batch: "asyncio.Future[None]") -> None:
         if batch is self._batch:
             try:
@@ -542,9 +564,10 @@ class SQLiteStore:
                 assert db is not None
                 db.execute("COMMIT")
 
-    @staticmethod
-    def _header_row(record: InstanceRecord, step: StepRecord | None = None) -> tuple[str, tuple[Any, ...]]:
-        """The header with its listing columns (``step``: the step written with it, if any)."""
+    def _header_row(self, record: InstanceRecord, step: StepRecord | None = None) -> tuple[str, tuple[Any, ...]]:
+        """The header with its listing columns (``step``: the step written with it, if any); a
+        lazy write of the same header still waiting for the commit is no longer needed."""
+        self._lazy.pop((record.workflow, record.id), None)
         return (
             "UPDATE instances SET header = ?, status = ?, modified_ms = MAX(modified_ms, ?) "
             "WHERE workflow = ? AND id = ?",
@@ -764,23 +787,28 @@ class SQLiteStore:
     def save_header_deferred(self, record: InstanceRecord) -> "asyncio.Future[None] | None":
         """Like ``save_header``, but joined to the next group commit (no commit of its own), for
         a write no workflow code waits for (a status change among queued, running and waiting).
-        Returns the pending commit, or None when written at once (outside an event loop, or by a
-        store no emulator owns)."""
-        statements = [self._header_row(record), *self._event_changes(record)]
+        The header is serialised at the commit, and not at all if another header write of the
+        instance comes first. Returns the pending commit, or None when written at once (outside
+        an event loop, or by a store no emulator owns)."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            self._write(statements, record)
+            self.save_header(record)
             return None
         if not self._owner:
-            self._write(statements, record)
+            self.save_header(record)
             return None
-        return self._defer(statements, record)
+        self._lazy[(record.workflow, record.id)] = record
+        return self._pending_batch()
 
     def _defer(self, statements: list[tuple[str, tuple[Any, ...]]], record: InstanceRecord) -> "asyncio.Future[None]":
         """Apply ``statements`` now; the returned batch completes when the next turn commits them."""
         self._apply(statements)
         record.events.saved()
+        return self._pending_batch()
+
+    def _pending_batch(self) -> "asyncio.Future[None]":
+        """The batch of the commit at the event loop's next turn (scheduled now if need be)."""
         if self._batch is None:
             loop = asyncio.get_running_loop()
             self._batch = loop.create_future()
@@ -802,6 +830,7 @@ class SQLiteStore:
     def delete_instance(self, workflow: str, instance_id: str) -> None:
         """Remove an instance, its steps and its buffered events."""
         key = (workflow, instance_id)
+        self._lazy.pop(key, None)
         self._write([
             ("DELETE FROM steps WHERE workflow = ? AND id = ?", key),
             ("DELETE FROM events WHERE workflow = ? AND id = ?", key),
@@ -852,7 +881,7 @@ class SQLiteStore:
         if not self._owner:
             return
         assert self._db is not None
-        if self._db.in_transaction:
+        if self._db.in_transaction or self._lazy:
             self._commit()
         try:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -872,13 +901,14 @@ class SQLiteStore:
         self._prepared = False
         if db is None:
             return
-        if self._owner and db.in_transaction:
+        if self._owner and (db.in_transaction or self._lazy):
             self._db = db
             try:
                 self._commit()
             except StoreError:
                 pass  # their runs were told; the file keeps the last commit
             self._db = None
+        self._lazy.clear()
         db.close()
 
     def close(self) -> None:
