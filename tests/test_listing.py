@@ -228,6 +228,7 @@ def test_only_a_current_state_file_can_be_inspected(tmp_path: Path) -> None:
     message = str(caught.value)
     assert "schema version 1" in message and "Open it once normally" in message
     assert old.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["old.db"]  # no -wal or -shm left behind
 
 
 @pytest.mark.parametrize("suffix", ["", "-wal", "-shm"])

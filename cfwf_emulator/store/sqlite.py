@@ -27,7 +27,7 @@ nothing is created, upgraded, recovered or run, every read sees what was committ
 began (one snapshot per read, so each new read sees the owner's later commits) and every write
 raises :class:`StoreError`. SQLite may create the empty ``-wal`` and ``-shm`` companions it uses
 to share the file, never writes the state file itself. A version-1 file is refused (it has no
-listing columns): open it once normally to upgrade it.
+listing columns) before anything is created: open it once normally to upgrade it.
 
 SQLite opens files by path: the link checks run just before it does, so a link planted between
 the check and the open by someone who can write to the state file's directory is not detected.
@@ -289,8 +289,12 @@ class SQLiteStore:
         """The connection to read with; None while there is no file with tables to read."""
         if self._db is not None:
             return self._db
-        if self._examine() in (MISSING, EMPTY):
+        found = self._examine()
+        if found in (MISSING, EMPTY):
             return None
+        if self.readonly and isinstance(found, int) and found != SCHEMA_VERSION:
+            if not Path(f"{self.path}-wal").exists():  # no owner may have upgraded it since
+                raise self._not_inspectable(found)
         db = self._connect()
         try:
             version = self._check(db)
@@ -298,11 +302,7 @@ class SQLiteStore:
                 db.close()
                 return None
             if self.readonly and version != SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path}: the state file has schema version {version}, written by an older "
-                    f"cfwf-emulator; inspecting needs version {SCHEMA_VERSION}. Open it once "
-                    "normally (start an emulator on it, which upgrades it), then inspect it"
-                )
+                raise self._not_inspectable(version)
         except BaseException:
             db.close()
             raise
@@ -342,6 +342,13 @@ class SQLiteStore:
             yield self._db
         finally:
             self.lock.release()
+
+    def _not_inspectable(self, version: "str | int") -> StoreError:
+        return StoreError(
+            f"{self.path}: the state file has schema version {version}, written by an older "
+            f"cfwf-emulator; inspecting needs version {SCHEMA_VERSION}. Open it once normally "
+            "(start an emulator on it, which upgrades it), then inspect it"
+        )
 
     def _refuse_if_readonly(self) -> None:
         if self.readonly:
