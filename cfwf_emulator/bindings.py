@@ -3,7 +3,8 @@
 They accept the call shapes of Cloudflare's Python SDK: ``create(id=..., params=...)`` or
 ``create({"id": ..., "params": ...})``, ``create_batch([...])``, ``send_event(type=..., payload=...)``
 or ``send_event({"type": ..., "payload": ...})``; the JavaScript names (``createBatch``,
-``sendEvent``) work too. Every method is a thin call into the engine.
+``sendEvent``) work too. Every method is a thin call into the engine's public API
+(:class:`cfwf_emulator.api.LocalAPI`, ``emu.api``).
 """
 
 from __future__ import annotations
@@ -51,29 +52,26 @@ class Workflow:
         Raises ``WorkflowError`` with code ``instance.invalid_id`` or ``instance.already_exists``.
         """
         opts = _options(options, kwargs, ("id", "params", "retention", "locationHint"), "create")
-        engine = await self._emulator._ready_engine()
-        instance_id = engine.create(self.name, opts.get("id"), opts.get("params"))
+        instance_id = await self._emulator.api.create(self.name, opts.get("id"), opts.get("params"))
         return WorkflowInstance(self._emulator, self.name, instance_id)
 
     async def create_batch(self, batch: Any) -> list["WorkflowInstance"]:
         """Create up to 100 instances; ids already in use are skipped and left out of the result."""
         if not isinstance(batch, (list, tuple)):
             raise TypeError(f"create_batch takes a list of option dicts, got {batch!r}")
-        engine = await self._emulator._ready_engine()
-        ids = engine.create_batch(self.name, batch)
+        ids = await self._emulator.api.create_batch(self.name, list(batch))
         return [WorkflowInstance(self._emulator, self.name, instance_id) for instance_id in ids]
 
     createBatch = create_batch
 
     async def get(self, instance_id: str) -> "WorkflowInstance":
         """A handle to an existing instance; ``WorkflowError(instance.not_found)`` otherwise."""
-        engine = await self._emulator._ready_engine()
         if not isinstance(instance_id, str):
             raise WorkflowError(
                 "instance.not_found",
                 f"Instance not found: instance ids are str, got {type(instance_id).__name__} {instance_id!r}",
             )
-        if not engine.exists(self.name, instance_id):
+        if not await self._emulator.api.exists(self.name, instance_id):
             raise WorkflowError(
                 "instance.not_found",
                 f'Instance not found: no instance {quoted(instance_id)} in workflow "{self.name}"',
@@ -94,21 +92,19 @@ class WorkflowInstance:
 
     async def status(self) -> dict[str, Any]:
         """``{"status", "output"}``, plus ``"error": {"name", "message"}`` when errored."""
-        engine = await self._emulator._ready_engine()
-        return engine.status(self.workflow, self.id)
+        return await self._emulator.api.status(self.workflow, self.id)
 
     async def describe(self) -> dict[str, Any]:
         """Details shaped like Cloudflare's REST API, with every step and its attempts."""
-        engine = await self._emulator._ready_engine()
-        return engine.describe(self.workflow, self.id)
+        return await self._emulator.api.describe(self.workflow, self.id)
 
     async def pause(self) -> None:
         """Pause; a step attempt in flight finishes first (status ``waitingForPause``)."""
-        (await self._emulator._ready_engine()).pause(self.workflow, self.id)
+        await self._emulator.api.pause(self.workflow, self.id)
 
     async def resume(self) -> None:
         """Resume a paused instance (no effect in other states)."""
-        (await self._emulator._ready_engine()).resume(self.workflow, self.id)
+        await self._emulator.api.resume(self.workflow, self.id)
 
     async def terminate(self, options: Any = None) -> None:
         """Terminate; ``WorkflowError(instance.cannot_terminate)`` when already finished."""
@@ -119,25 +115,24 @@ class WorkflowInstance:
                     "terminate({'rollback': True}) needs rollback handlers, which Cloudflare's "
                     "Python SDK does not offer; call terminate() without options"
                 )
-        (await self._emulator._ready_engine()).terminate(self.workflow, self.id)
+        await self._emulator.api.terminate(self.workflow, self.id)
 
     async def restart(self, options: Any = None) -> None:
         """Restart from the beginning, or ``restart({"from": {"name", "count", "type"}})``."""
         from_step = None
         if options is not None:
             from_step = _options(options, {}, ("from",), "restart").get("from")
-        (await self._emulator._ready_engine()).restart(self.workflow, self.id, from_step)
+        await self._emulator.api.restart(self.workflow, self.id, from_step)
 
     async def send_event(self, event: Any = None, **kwargs: Any) -> None:
         """Deliver an event: ``send_event(type=..., payload=...)`` or ``send_event({...})``."""
         opts = _options(event, kwargs, ("type", "payload"), "send_event")
         if "type" not in opts:
             raise TypeError('send_event needs a "type"')
-        engine = await self._emulator._ready_engine()
-        engine.send_event(self.workflow, self.id, opts["type"], opts.get("payload"))
+        await self._emulator.api.send_event(self.workflow, self.id, opts["type"], opts.get("payload"))
 
     sendEvent = send_event
 
     async def delete(self) -> None:
         """Stop the instance and delete its state; the id can be used again."""
-        (await self._emulator._ready_engine()).delete(self.workflow, self.id)
+        await self._emulator.api.delete(self.workflow, self.id)

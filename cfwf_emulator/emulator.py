@@ -17,6 +17,7 @@ import weakref
 from datetime import datetime
 from typing import Any, Awaitable, Iterator, TypeVar
 
+from .api import LocalAPI
 from .bindings import Workflow
 from .clock import LATEST_TIME_MS, Clock, VirtualClock, resolve_clock
 from .compat import Compatibility
@@ -135,6 +136,8 @@ class Emulator:
             self._lock = self._store.lock
             weakref.finalize(self, self._store.close)
         self._engine = Engine(self._store, self._scheduler, self.hooks, self.env)
+        #: The engine's public API (:class:`cfwf_emulator.api.LocalAPI`): what every door calls.
+        self.api = LocalAPI(self._engine, self._ready_engine)
         if hibernate == "always":
             self._engine.replay_every_step = True
         elif hibernate is not None and hibernate is not False:
@@ -326,6 +329,23 @@ class Emulator:
         self._freezer = freezer
         self.clock.on_change = lambda ms: frozen.move_to(utc_from_ms(ms))
 
+    @property
+    def loop(self) -> "asyncio.AbstractEventLoop | None":
+        """The event loop this emulator runs in, or None while it is not started."""
+        return self._loop
+
+    def unfreeze_user_time(self) -> None:
+        """Undo ``freeze_user_time``'s patch of ``datetime.now()``; idempotent (``aclose`` does it).
+
+        For a test harness whose event loop closed before the emulator could be closed.
+        """
+        if self._freezer is None:
+            return
+        if isinstance(self.clock, VirtualClock):
+            self.clock.on_change = None
+        freezer, self._freezer = self._freezer, None
+        freezer.stop()
+
     async def aclose(self) -> None:
         """Stop every running instance; their state stays in the store (with SQLite, all of it in
         the state file itself, so the file can be copied once this returns)."""
@@ -339,11 +359,7 @@ class Emulator:
                 if isinstance(self._store, SQLiteStore):
                     self._store.release()  # checkpoint, close the file, give the lock up
             finally:
-                if self._freezer is not None:
-                    assert isinstance(self.clock, VirtualClock)
-                    self.clock.on_change = None
-                    self._freezer.stop()
-                    self._freezer = None
+                self.unfreeze_user_time()
 
     async def __aenter__(self) -> "Emulator":
         await self.start()

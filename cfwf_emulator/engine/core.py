@@ -510,6 +510,32 @@ class Engine:
         """Whether the instance exists."""
         return (workflow, instance_id) in self.live or self.store.has_instance(workflow, instance_id)
 
+    def count_instances(self, workflow: str) -> dict[str, int]:
+        """How many of the workflow's instances have each status (statuses none has left out)."""
+        self.definition(workflow)
+        return self.store.count_instances(workflow)
+
+    def list_instances(
+        self, workflow: str, *, status: str | None, limit: int, offset: int, newest_first: bool
+    ) -> "tuple[list[dict[str, str]], int, dict[str, int]]":
+        """A page of summaries (id, status, created, modified as ISO times), the number matching
+        ``status``, and the counts per status; read from the instances' listing columns only."""
+        counts = self.count_instances(workflow)
+        total = counts.get(status, 0) if status is not None else sum(counts.values())
+        summaries = self.store.list_instances(
+            workflow, status=status, limit=limit, offset=offset, newest_first=newest_first
+        )
+        page = [
+            {
+                "id": summary.id,
+                "status": summary.status,
+                "created": iso_from_ms(summary.created_ms) or "",
+                "modified": iso_from_ms(summary.modified_ms) or "",
+            }
+            for summary in summaries
+        ]
+        return page, total, counts
+
     def _require_loop(self) -> asyncio.AbstractEventLoop:
         if self.loop is None:
             raise RuntimeError(

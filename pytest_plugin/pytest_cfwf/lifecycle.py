@@ -46,7 +46,7 @@ class Tracker:
 
         loop = asyncio.get_running_loop()
         for emulator in self.emulators:
-            if emulator._loop is loop:
+            if emulator.loop is loop:
                 try:
                     await emulator.aclose()
                 except Exception:  # noqa: BLE001 - cleanup must never fail the test
@@ -55,7 +55,7 @@ class Tracker:
     def close_idle(self) -> None:
         """Close every tracked emulator whose loop is still open and not running."""
         for emulator in self.emulators:
-            loop = emulator._loop
+            loop = emulator.loop
             if loop is None or loop.is_closed() or loop.is_running():
                 continue
             try:
@@ -76,16 +76,10 @@ class Tracker:
 
 def _drop(emulator: "Emulator") -> None:
     """Undo what outlives a closed loop: the freezegun patch of ``freeze_user_time``."""
-    freezer = getattr(emulator, "_freezer", None)
-    if freezer is None:
-        return
     try:
-        if getattr(emulator.clock, "on_change", None) is not None:
-            setattr(emulator.clock, "on_change", None)
-        freezer.stop()
+        emulator.unfreeze_user_time()
     except Exception:  # noqa: BLE001 - cleanup must never fail the test
         pass
-    emulator._freezer = None
 
 
 def _dispose(introspector: Any) -> None:
