@@ -59,7 +59,8 @@ class Env:
     def __init__(self) -> None:
         self._items: dict[str, Any] = {}
 
-    def _set(self, name: str, value: Any) -> None:
+    def bind(self, name: str, value: Any) -> None:
+        """Put ``value`` on env as ``name`` (a binding or var; the loaders and test tools use it)."""
         self._items[name] = value
 
     def __getattr__(self, name: str) -> Any:
@@ -125,7 +126,7 @@ class Emulator:
         self.hooks = make_plugin_manager()
         self.env = Env()
         for name, value in (vars or {}).items():
-            self.env._set(name, value)
+            self.env.bind(name, value)
         if on_locked not in ("error", "wait"):
             raise ConfigError(f'on_locked must be "error" or "wait", got {on_locked!r}')
         self.on_locked = on_locked
@@ -184,7 +185,7 @@ class Emulator:
         emulator = cls(**options)
         for name, value in project.vars.items():  # any name wrangler accepts; env["my-var"] reads it
             if name not in emulator.env:
-                emulator.env._set(name, value)
+                emulator.env.bind(name, value)
         emulator.project = project
         emulator.module = wire_project(emulator, project)
         return emulator
@@ -232,7 +233,7 @@ class Emulator:
             )
         self._engine.add_workflow(WorkflowDefinition(name, cls, binding, limits, compat))
         workflow = Workflow(self, name)
-        self.env._set(binding, workflow)
+        self.env.bind(binding, workflow)
         return workflow
 
     def add_worker(self, handler: Any) -> None:
@@ -328,6 +329,11 @@ class Emulator:
         frozen = freezer.start()
         self._freezer = freezer
         self.clock.on_change = lambda ms: frozen.move_to(utc_from_ms(ms))
+
+    @property
+    def store(self) -> Store:
+        """Where instances are kept; bindings that persist beside them (KV) use it too."""
+        return self._store
 
     @property
     def loop(self) -> "asyncio.AbstractEventLoop | None":

@@ -45,7 +45,7 @@ class PersistentKVNamespace(KVNamespace):
     use of this namespace raises such an error (other namespaces are not affected).
     """
 
-    _store: SQLiteStore
+    _state_file: SQLiteStore
     _prefix: str
     _unreadable: dict[str, str]  # key -> why its saved row cannot be read
     _broken: str | None  # why the namespace's one-row save cannot be read
@@ -61,7 +61,7 @@ class PersistentKVNamespace(KVNamespace):
                 "the binding from the key in the saved rows); use a JavaScript identifier"
             )
         namespace = cls(binding, now_ms)
-        namespace._store = store
+        namespace._state_file = store
         namespace._prefix = f"kv:{binding}:"
         namespace._unreadable = {}
         namespace._broken = None
@@ -75,7 +75,7 @@ class PersistentKVNamespace(KVNamespace):
         saves: dict[str, Any] = {}  # row name -> record: the one-row save, converted
         deletes: set[str] = set()
         try:
-            old = self._store.load_resource(legacy)
+            old = self._state_file.load_resource(legacy)
         except ValueError as exc:  # not JSON
             old = exc
         if old is not None:
@@ -83,10 +83,10 @@ class PersistentKVNamespace(KVNamespace):
             if not isinstance(entries, dict):
                 why = f"{type(old).__name__}: {old}" if isinstance(old, Exception) else "it has no entries"
                 self._broken = (
-                    f"its saved state (row {legacy!r} of the resources table in {self._store.path}) is "
+                    f"its saved state (row {legacy!r} of the resources table in {self._state_file.path}) is "
                     f"corrupt ({why}), so none of its keys can be read. Restore the state file from a "
                     "backup, or delete that row to start the namespace empty: sqlite3 "
-                    f"{self._store.path} \"DELETE FROM resources WHERE name = '{legacy}'\""
+                    f"{self._state_file.path} \"DELETE FROM resources WHERE name = '{legacy}'\""
                 )
                 return
             for key, record in entries.items():
@@ -100,7 +100,7 @@ class PersistentKVNamespace(KVNamespace):
                     continue
                 saves[self._prefix + key] = self._adopt(key, record)
             deletes.add(legacy)
-        for name, data in self._store.load_resources(self._prefix):
+        for name, data in self._state_file.load_resources(self._prefix):
             saves.pop(name, None)  # a key's own row is newer than the one-row save
             key = name[len(self._prefix) :]
             try:
@@ -137,7 +137,7 @@ class PersistentKVNamespace(KVNamespace):
         why = self._unreadable.get(key)
         if why is not None:
             raise StoreError(
-                f"KV namespace {self.binding}: the saved value of key {key!r} in {self._store.path} is "
+                f"KV namespace {self.binding}: the saved value of key {key!r} in {self._state_file.path} is "
                 f"corrupt ({why}); other keys are not affected. Overwrite it with put(), remove it "
                 "with delete(), or restore the state file from a backup."
             )
@@ -157,7 +157,7 @@ class PersistentKVNamespace(KVNamespace):
             deletes.add(name)  # also the row of a key that expired in memory
         else:
             saves[name] = record
-        self._store.write_resources(saves.items(), deletes)
+        self._state_file.write_resources(saves.items(), deletes)
         self._pending_saves, self._pending_deletes = {}, set()
         self._unreadable.pop(key, None)
 
@@ -235,18 +235,18 @@ def wire_project(emulator: "Emulator", project: "ProjectConfig") -> ModuleType |
         cls = _workflow_class(module, project, workflow.class_name, index)
         emulator.add_workflow(workflow.name, cls, binding=workflow.binding, step_limit=workflow.step_limit)
     clock = emulator.clock
-    store = emulator._store
+    store = emulator.store
     durable = store if isinstance(store, SQLiteStore) else None
     for kv in project.kv_namespaces:
         namespace = KVNamespace(kv.binding, clock.now_ms)
         if durable is not None:
             namespace = PersistentKVNamespace.attach(kv.binding, clock.now_ms, durable)
-        emulator.env._set(kv.binding, namespace)
+        emulator.env.bind(kv.binding, namespace)
     for database in project.d1_databases:
         path = ":memory:"
         if durable is not None:
             path = str(durable.path.with_name(durable.path.name + ".d1") / f"{database.binding}.sqlite3")
-        emulator.env._set(database.binding, D1Database(database.binding, path))
+        emulator.env.bind(database.binding, D1Database(database.binding, path))
     if project.r2_buckets:
         if durable is not None:
             scratch = durable.path.with_name(durable.path.name + ".r2")
@@ -255,9 +255,9 @@ def wire_project(emulator: "Emulator", project: "ProjectConfig") -> ModuleType |
             weakref.finalize(emulator, shutil.rmtree, scratch, True)
         for bucket in project.r2_buckets:
             directory = scratch / bucket.binding  # R2Bucket makes it, refusing a link in its place
-            emulator.env._set(bucket.binding, R2Bucket(bucket.binding, directory, now_ms=clock.now_ms))
+            emulator.env.bind(bucket.binding, R2Bucket(bucket.binding, directory, now_ms=clock.now_ms))
     for other in project.unsupported:
-        emulator.env._set(other.binding, UnsupportedBinding(other.binding, other.kind))
+        emulator.env.bind(other.binding, UnsupportedBinding(other.binding, other.kind))
     if module is not None:
         default = getattr(module, "Default", None)
         on_fetch = getattr(module, "on_fetch", None)

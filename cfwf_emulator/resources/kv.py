@@ -200,11 +200,11 @@ class KVListResult(JsObject):
 class _KeyList(JsArray):
     """The ``keys`` list of a :class:`KVListResult`; calling it gives the owner's dict keys."""
 
-    __slots__ = ("_owner",)
-    _owner: "KVListResult | None"
+    __slots__ = ("_listing",)
+    _listing: "KVListResult | None"
 
     def __call__(self) -> Any:
-        owner = getattr(self, "_owner", None)
+        owner = getattr(self, "_listing", None)
         if owner is None:
             raise TypeError("'list' object is not callable")
         return dict.keys(owner)
@@ -554,7 +554,7 @@ class KVNamespace:
         if len(names) > count:
             result["cursor"] = _encode_cursor(_sort_key(page[-1]))
         result["cacheStatus"] = None
-        keys._owner = result
+        keys._listing = result
         return result
 
     # -- writes -------------------------------------------------------------------------------

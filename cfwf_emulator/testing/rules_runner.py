@@ -429,16 +429,16 @@ def _build(
             compatibility_date=target.compat.date, compatibility_flags=target.compat.flags,
         )
         for key, value in target.base_env.items():
-            emulator.env._set(key, value)
+            emulator.env.bind(key, value)
     binding = emulator.env[target.binding]
     if env_values is None:
         env_values = _env_values(context, emulator)
     for key, value in env_values.items():
-        emulator.env._set(key, value)
+        emulator.env.bind(key, value)
     for key in list(emulator.env):
         value = emulator.env[key]
         if not isinstance(value, _PLAIN):
-            emulator.env._set(key, _EnvProxy(key, value, probe.result.env_calls))
+            emulator.env.bind(key, _EnvProxy(key, value, probe.result.env_calls))
     emulator.register(probe)
     probe.emulator = emulator
     return emulator, binding, env_values
