@@ -118,7 +118,7 @@ class WorkflowsAPI(Protocol):
         """Stop the instance and delete its state."""
 
 
-def check_page(status: str | None, page: int, per_page: int) -> None:
+def _check_page(status: str | None, page: int, per_page: int) -> None:
     """The rules for ``list_instances`` arguments, as ``WorkflowError`` saying what to pass."""
     if status is not None and status not in STATUSES:
         raise WorkflowError(
@@ -188,7 +188,7 @@ class LocalAPI:
         newest_first: bool = True,
     ) -> InstancePage:
         """A page of the workflow's instances (read from their headers only), filtered by status."""
-        check_page(status, page, per_page)
+        _check_page(status, page, per_page)
         await self.ready()
         rows, total, counts = self.engine.list_instances(
             workflow, status=status, limit=per_page, offset=(page - 1) * per_page, newest_first=newest_first
