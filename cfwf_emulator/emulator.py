@@ -167,7 +167,7 @@ class Emulator:
         """
         from .config import load_config
         from .project import wire_project
-        from .workers import install
+        from .runtime import install
 
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise TypeError(

@@ -25,7 +25,7 @@ PUBLIC = {
     ],
     "cfwf_emulator.workers": [
         "CURRENT_ENV", "DurableObject", "ExecutionContext", "Headers", "NonRetryableError", "Request", "Response",
-        "WorkerEntrypoint", "WorkflowEntrypoint", "env", "handler", "install",
+        "WorkerEntrypoint", "WorkflowEntrypoint", "env", "handler",
     ],
     "cfwf_emulator.workers.workflows": ["NonRetryableError"],
     "cfwf_emulator.runtime": ["NotEmulatedError", "install", "installed", "real_runtime"],

@@ -118,7 +118,7 @@ def test_a_module_the_user_provides_is_never_replaced(tmp_path: Path) -> None:
     result = run_python(f"""
         import sys
         sys.path.insert(0, {str(tmp_path)!r})
-        from cfwf_emulator.workers import install
+        from cfwf_emulator.runtime import install
         install()
         import js
         print(getattr(js, "MINE", False))
@@ -138,7 +138,7 @@ def test_a_module_the_user_provides_is_never_replaced(tmp_path: Path) -> None:
 )
 def test_a_runtime_name_that_is_not_emulated_says_so(statement: str, name: str) -> None:
     result = run_python(f"""
-        from cfwf_emulator.workers import install
+        from cfwf_emulator.runtime import install
         install()
         try:
             {statement}

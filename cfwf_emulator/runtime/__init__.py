@@ -20,7 +20,7 @@ import importlib.util
 import sys
 from types import ModuleType
 
-from .names import NotEmulatedError
+from ..errors import NotEmulatedError
 
 __all__ = ["NotEmulatedError", "install", "installed", "real_runtime"]
 

@@ -14,7 +14,7 @@ import sys
 from typing import Any, Iterable, NoReturn
 
 from ..serialization import AttrDict
-from .names import not_emulated
+from ..errors import not_emulated
 
 __all__ = ["JSON", "Object", "console"]
 

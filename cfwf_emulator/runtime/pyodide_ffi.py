@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, NoReturn
 
-from .names import not_emulated
+from ..errors import not_emulated
 
 __all__ = [
     "IN_BROWSER",

@@ -2,7 +2,7 @@
 
 ``from workers import WorkflowEntrypoint, WorkerEntrypoint, Response, Request`` and
 ``from workers.workflows import NonRetryableError`` resolve to these classes once
-:func:`install` has run (``Emulator.from_config`` and the pytest plugin call it), outside Pyodide
+:func:`cfwf_emulator.runtime.install` has run (``Emulator.from_config`` and the pytest plugin call it), outside Pyodide
 even when Cloudflare's real SDK (``workers-runtime-sdk``) is installed, since it can only run
 inside Pyodide. Names of the real SDK that are not emulated raise
 :class:`~cfwf_emulator.runtime.NotEmulatedError` naming them.
@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from ..authoring.entrypoint import ExecutionContext, WorkflowEntrypoint
-from ..errors import NonRetryableError
+from ..errors import NonRetryableError, not_emulated
 from . import workflows
 from .http import Headers, Request, Response
 
@@ -33,7 +33,6 @@ __all__ = [
     "WorkflowEntrypoint",
     "env",
     "handler",
-    "install",
 ]
 
 
@@ -91,18 +90,5 @@ def handler(func: Any) -> Any:
     return func
 
 
-def install() -> bool:
-    """Make ``import workers`` (and ``js``, ``pyodide.ffi``) give the emulator's stand-ins.
-
-    See :func:`cfwf_emulator.runtime.install`: outside Pyodide the real SDK cannot run, so the
-    stand-ins are used even when ``workers-runtime-sdk`` is installed. True if installed.
-    """
-    from ..runtime import install as install_runtime
-
-    return install_runtime()
-
-
 def __getattr__(name: str) -> Any:
-    from ..runtime.names import not_emulated
-
-    not_emulated("workers", name, [n for n in __all__ if n not in ("CURRENT_ENV", "install")])
+    not_emulated("workers", name, [n for n in __all__ if n != "CURRENT_ENV"])

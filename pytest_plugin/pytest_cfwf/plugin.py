@@ -38,7 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
     (outside Pyodide), so test modules can import the project's code at collection time even in
     a virtualenv holding Cloudflare's real SDK, which only runs inside Pyodide.
     """
-    from cfwf_emulator.workers import install
+    from cfwf_emulator.runtime import install
 
     config.addinivalue_line("markers", MARKER_HELP)
     state_of(config)
