@@ -101,6 +101,9 @@ def read_floor(state: Path) -> float:
     db = sqlite3.connect(state)
     try:
         rows = db.execute("SELECT data FROM steps WHERE workflow = 'long' AND id = 'long'").fetchall()
+        rows += db.execute(
+            "SELECT data FROM attempts WHERE workflow = 'long' AND id = 'long' ORDER BY kind, name, count, n"
+        ).fetchall()
     finally:
         db.close()
     decoded = [json.loads(data) for (data,) in rows]

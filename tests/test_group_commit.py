@@ -25,10 +25,16 @@ def committed_steps(state: Path, instance_id: str) -> dict[str, dict[str, Any]]:
     """The steps of ``instance_id`` as another process would read them now."""
     db = sqlite3.connect(state)
     try:
+        db.execute("BEGIN")  # one snapshot for both tables
         rows = db.execute("SELECT name, data FROM steps WHERE id = ?", (instance_id,)).fetchall()
+        attempts = db.execute("SELECT name, data FROM attempts WHERE id = ? ORDER BY name, n", (instance_id,)).fetchall()
+        db.execute("COMMIT")
     finally:
         db.close()
-    return {name: json.loads(data) for name, data in rows}
+    steps = {name: {**json.loads(data), "attempts": []} for name, data in rows}
+    for name, data in attempts:
+        steps[name]["attempts"].append(json.loads(data))
+    return steps
 
 
 class Observer(WorkflowEntrypoint):

@@ -1,5 +1,6 @@
 """The state file itself: links next to it, schema upgrades, refused and empty files, two processes
-racing for a new file, failed starts, corrupt instances, and what one event costs to store.
+racing for a new file, failed starts, corrupt instances, and what one event or one attempt of a
+step costs to store.
 
 Most tests use the workflows of ``tests/data/state_v1.py`` (the ones the committed version-1
 state file was made with).
@@ -15,12 +16,13 @@ import os
 import random
 import re
 import shutil
+import signal
 import sqlite3
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, Iterator
+from typing import Any, Awaitable, Callable, Iterator
 
 import pytest
 
@@ -165,10 +167,11 @@ def test_a_version_1_state_file_is_upgraded_on_start_and_everything_survives(tmp
     emu = emulator(url(state), at=MADE_AT + 62 * MINUTE)
     assert state.read_bytes() == FIXTURE_V1.read_bytes()  # constructing writes nothing
 
-    async def body(emu: Emulator) -> dict[str, Any]:
+    async def body(emu: Emulator) -> tuple[dict[str, Any], ...]:
         m1, m2 = await emu.env.MAILBOX.get("m1"), await emu.env.MAILBOX.get("m2")
         s1, q1 = await emu.env.SLEEPER.get("s1"), await emu.env.QUICK.get("q1")
         assert await q1.status() == {"status": "complete", "output": 8}
+        before = await q1.describe(), await s1.describe()
         assert [(await i.status())["status"] for i in (m1, m2, s1)] == ["waiting"] * 3
         for payload in ("a", "b", "c"):
             await m2.send_event(type="msg", payload=payload)
@@ -177,14 +180,21 @@ def test_a_version_1_state_file_is_upgraded_on_start_and_everything_survives(tmp
         assert await m2.status() == {"status": "complete", "output": ["a", "b", "c"]}
         await emu.advance("1 day")
         assert await s1.status() == {"status": "complete", "output": {"before": "b", "woke": True}}
-        return await m1.describe()
+        return (await m1.describe(), *before, await s1.describe())
 
-    described = run(emu, body)
+    described, *with_attempts = run(emu, body)
     assert [(s["name"], s["output"]) for s in described["steps"]] == [
         ("doze", None), ("msg 0", 1), ("msg 1", 2), ("msg 2", 3),
     ]
+    made = "2026-01-01T00:00:00.000Z"
+    one_attempt = [{"start": made, "end": made, "success": True, "error": None}]
+    for steps in (details["steps"] for details in with_attempts):  # q1, s1 when upgraded, s1 done
+        assert steps[0]["type"] == "do" and steps[0]["attempts"] == one_attempt
+    assert [len(s["attempts"]) for s in with_attempts[2]["steps"]] == [1, 0]
     view = SQLiteStore(state, readonly=True)
     try:
+        (step,) = view.load_instance("quick", "q1").steps.values()  # inspecting reads attempts
+        assert step.attempts == [{"start": MADE_AT, "end": MADE_AT, "success": True, "error": None}]
         assert view.list_instances("mailbox", limit=10) == [
             InstanceSummary("m1", "complete", MADE_AT + 61 * MINUTE, MADE_AT + 121 * MINUTE),
             InstanceSummary("m2", "complete", MADE_AT, MADE_AT + 62 * MINUTE),
@@ -200,6 +210,10 @@ def test_a_version_1_state_file_is_upgraded_on_start_and_everything_survives(tmp
             ("mailbox", "m1", '{"type":"other","payload":"\\"x\\"","ms":1767229320000.0}')
         ]
         assert not [h for (h,) in db.execute("SELECT header FROM instances") if '"events"' in h]
+        assert db.execute("SELECT workflow, id, kind, name, count, n FROM attempts ORDER BY workflow").fetchall() == [
+            ("quick", "q1", "do", "add", 1, 1), ("sleeper", "s1", "do", "before", 1, 1),
+        ]
+        assert not [d for (d,) in db.execute("SELECT data FROM steps") if '"attempts"' in d]
     finally:
         db.close()
 
@@ -284,12 +298,26 @@ def counting_lines() -> Iterator[list[int]]:
         sys.settrace(previous)
 
 
+@contextmanager
+def tracing_sql(emu: Emulator) -> Iterator[list[str]]:
+    """The SQL statements ``emu``'s SQLite store runs meanwhile, with their values and every
+    number masked (``#``); none with the memory store."""
+    statements: list[str] = []
+    db = getattr(emu._store, "_db", None)
+    if db is not None:
+        db.set_trace_callback(lambda sql: statements.append(re.sub(r"\d+", "#", sql)))
+    try:
+        yield statements
+    finally:
+        if db is not None:
+            db.set_trace_callback(None)
+
+
 async def work_of_one_event(storage: str, buffered: int) -> tuple[int, list[str]]:
     """Lines executed and SQL statements (numbers masked) to send one event that a waiting
     instance takes, while ``buffered`` events of another type wait in its buffer."""
     emu = Emulator(clock=VirtualClock(MADE_AT, autojump=False), storage=storage)
     emu.add_workflow("inbox", Inbox, binding="INBOX")
-    statements: list[str] = []
     async with emu:
         inst = await emu.env.INBOX.create(id="i1")
         await emu.advance(0)
@@ -298,31 +326,179 @@ async def work_of_one_event(storage: str, buffered: int) -> tuple[int, list[str]
         for _ in range(2):  # the same history before the measured event, whatever ``buffered``
             await inst.send_event(type="go", payload=None)
             await emu.advance(0)
-        db = getattr(emu._store, "_db", None)
-        if db is not None:
-            db.set_trace_callback(lambda sql: statements.append(re.sub(r"\d+", "#", sql)))
-        with counting_lines() as lines:
+        with tracing_sql(emu) as statements, counting_lines() as lines:
             await inst.send_event(type="go", payload=None)
             await emu.advance(0)
-        if db is not None:
-            db.set_trace_callback(None)
         steps = (await inst.describe())["steps"]
         assert [s["success"] for s in steps] == [True, True, True, None]  # the third was taken
     return lines[0], statements
 
 
+async def same_work(
+    tmp_path: Path, kind: str, work: Callable[[str, int], Awaitable[tuple[int, list[str]]]], few: int, many: int
+) -> list[str]:
+    """The SQL of ``work(storage, few)``, checked to be the same lines of code and the same SQL
+    (numbers masked, under 2,500 characters) as ``work(storage, many)``; each on a new state
+    file (``kind`` sqlite) or in memory."""
+    small = await work("memory" if kind == "memory" else url(tmp_path / "few.db"), few)
+    large = await work("memory" if kind == "memory" else url(tmp_path / "many.db"), many)
+    assert large == small
+    assert sum(map(len, large[1])) == sum(map(len, small[1])) < 2_500
+    return small[1]
+
+
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 async def test_storing_an_event_costs_the_same_with_10_or_5000_already_buffered(tmp_path: Path, kind: str) -> None:
-    few = await work_of_one_event("memory" if kind == "memory" else url(tmp_path / "few.db"), 10)
-    many = await work_of_one_event("memory" if kind == "memory" else url(tmp_path / "many.db"), 5000)
-    assert many == few
+    statements = await same_work(tmp_path, kind, work_of_one_event, 10, 5000)
     if kind == "sqlite":
-        statements = few[1]
-        assert any(s.startswith("INSERT OR REPLACE INTO events") for s in statements)
-        assert any(s.startswith("DELETE FROM events") for s in statements)
         # a few header writes (each new status is written as it happens, for listings) and no
         # buffered event: the SQL is the same size whatever the buffer holds
-        assert sum(map(len, many[1])) == sum(map(len, statements)) < 2_500
+        assert any(s.startswith("INSERT OR REPLACE INTO events") for s in statements)
+        assert any(s.startswith("DELETE FROM events") for s in statements)
+
+
+# -- what one attempt of a step costs to store ---------------------------------------------
+
+#: The retry limit of the steps below: the greatest Cloudflare allows.
+RETRY_LIMIT = 10_000
+INTERRUPTED = {"name": "WorkflowInternalError", "message": "Attempt failed due to internal workflows error"}
+
+
+class Stubborn(WorkflowEntrypoint):
+    """One step that fails at every attempt, retried a second later, up to the limit."""
+
+    async def run(self, event: Any, step: Any) -> None:
+        def fail(ctx: Any) -> None:
+            raise RuntimeError(f"attempt {ctx['attempt']} failed")
+
+        config = {"retries": {"limit": RETRY_LIMIT, "delay": "1 second", "backoff": "constant"}}
+        await step.do("stubborn", config, fail)
+
+
+async def work_of_one_attempt(storage: str, before: int) -> tuple[int, list[str]]:
+    """Lines executed and SQL statements (numbers masked) to run one more failing attempt of a
+    step after ``before`` failed ones."""
+    emu = Emulator(clock=VirtualClock(MADE_AT, autojump=False), storage=storage)
+    emu.add_workflow("stubborn", Stubborn, binding="STUBBORN")
+    async with emu:
+        inst = await emu.env.STUBBORN.create(id="s1")
+        await emu.advance(f"{before - 1} seconds")  # attempt 1 at once, then one a second
+        assert len((await inst.describe())["steps"][0]["attempts"]) == before
+        with tracing_sql(emu) as statements, counting_lines() as lines:
+            await emu.advance("1 second")
+        attempts = (await inst.describe())["steps"][0]["attempts"]
+        assert len(attempts) == before + 1
+        assert attempts[-1]["error"] == {"name": "RuntimeError", "message": f"attempt {before + 1} failed"}
+    return lines[0], statements
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_storing_an_attempt_costs_the_same_at_attempt_10_or_2000(tmp_path: Path, kind: str) -> None:
+    statements = await same_work(tmp_path, kind, work_of_one_attempt, 10, 2_000)
+    if kind == "sqlite":
+        # the attempt's start (with the previous attempt, the last one saved) and its outcome,
+        # each written with the step's row: the SQL is the same size whatever the step's history
+        assert sum(s.startswith("INSERT OR REPLACE INTO attempts") for s in statements) == 3
+
+
+class Unlucky(WorkflowEntrypoint):
+    """A step whose first ``fail`` attempts fail; the one after blocks while ``KILL_SWITCH`` is
+    set (telling the test it is running), then returns its number; any attempt after succeeds."""
+
+    async def run(self, event: Any, step: Any) -> int:
+        async def attempt(ctx: Any) -> int:
+            number: int = ctx["attempt"]
+            if number <= event["payload"]["fail"]:
+                raise RuntimeError(f"attempt {number} failed")
+            if KILL_SWITCH and number == event["payload"]["fail"] + 1:
+                KILL_SWITCH[0].set()
+                await asyncio.Event().wait()  # until the process is killed
+            return number
+
+        config = {"retries": {"limit": RETRY_LIMIT, "delay": 0, "backoff": "constant"}}
+        return int(await step.do("unlucky", config, attempt))
+
+
+#: In the process to be killed: its event, set when the attempt to kill the process in runs.
+KILL_SWITCH: list[Any] = []
+
+
+def unlucky_emulator(state: Path, at: float = MADE_AT) -> Emulator:
+    emu = Emulator(clock=VirtualClock(at, autojump=False), storage=url(state))
+    emu.add_workflow("unlucky", Unlucky, binding="UNLUCKY")
+    return emu
+
+
+def _killed_in_an_attempt(state: str, fail: int, running: Any) -> None:
+    """The process killed: runs ``unlucky/u1`` until attempt ``fail + 1`` runs, and waits."""
+    KILL_SWITCH.append(running)
+
+    async def body(emu: Emulator) -> None:
+        await emu.env.UNLUCKY.create(id="u1", params={"fail": fail})
+        await emu.advance(0)
+
+    run(unlucky_emulator(Path(state)), body)
+
+
+def test_a_step_with_3000_attempts_survives_a_kill_in_its_next_attempt(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    context = multiprocessing.get_context("fork")
+    running = context.Event()
+    worker = context.Process(target=_killed_in_an_attempt, args=(str(state), 3_000, running))
+    worker.start()
+    try:
+        assert running.wait(timeout=120), "attempt 3001 never ran"
+    finally:
+        os.kill(worker.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        worker.join(timeout=60)
+    assert worker.exitcode == -signal.SIGKILL
+
+    async def body(emu: Emulator) -> dict[str, Any]:
+        await emu.run_until_idle()
+        inst = await emu.env.UNLUCKY.get("u1")
+        assert await inst.status() == {"status": "complete", "output": 3_002}
+        return await inst.describe()
+
+    (step,) = run(unlucky_emulator(state, at=MADE_AT + MINUTE), body)["steps"]
+    attempts = step["attempts"]
+    assert len(attempts) == 3_002
+    assert [a["error"] for a in attempts[:3_000]] == [
+        {"name": "RuntimeError", "message": f"attempt {number} failed"} for number in range(1, 3_001)
+    ]
+    assert all(a["success"] is False and a["end"] == a["start"] for a in attempts[:3_000])
+    assert attempts[3_000] == {  # in flight at the kill: interrupted when the next process starts
+        "start": attempts[0]["start"], "end": "2026-01-01T00:01:00.000Z", "success": False, "error": INTERRUPTED,
+    }
+    assert attempts[3_001] == {
+        "start": "2026-01-01T00:01:00.000Z", "end": "2026-01-01T00:01:00.000Z", "success": True, "error": None,
+    }
+
+
+async def test_a_restart_or_a_delete_leaves_none_of_the_old_attempts(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+
+    def stubborn(at: float) -> Emulator:
+        emu = Emulator(clock=VirtualClock(at, autojump=False), storage=url(state))
+        emu.add_workflow("stubborn", Stubborn, binding="STUBBORN")
+        return emu
+
+    async with stubborn(MADE_AT) as emu:
+        inst = await emu.env.STUBBORN.create(id="s1")
+        other = await emu.env.STUBBORN.create(id="s2")
+        await emu.advance("9 seconds")  # 10 failed attempts each
+        await inst.restart()
+        await emu.advance(0)  # the first attempt of the new run
+        await other.delete()
+    async with stubborn(MADE_AT + 9_000.0) as emu:  # when the first stopped: no retry is due
+        (step,) = (await (await emu.env.STUBBORN.get("s1")).describe())["steps"]
+        assert [a["error"]["message"] for a in step["attempts"]] == ["attempt 1 failed"]
+        with pytest.raises(WorkflowError, match="instance.not_found"):
+            await emu.env.STUBBORN.get("s2")
+    db = sqlite3.connect(state)
+    try:
+        assert db.execute("SELECT id, count(*) FROM attempts GROUP BY id").fetchall() == [("s1", 1)]
+    finally:
+        db.close()
 
 
 # -- a failed start releases everything ----------------------------------------------------
@@ -383,7 +559,7 @@ async def test_corrupt_instances_are_reported_and_deletable_while_the_others_run
     state = tmp_path / "state.db"
 
     async def body(emu: Emulator) -> None:
-        for instance_id in ("q2", "q3"):
+        for instance_id in ("q2", "q3", "q4"):
             await emu.env.QUICK.create(id=instance_id, params={"n": 1})
         await emu.env.SLEEPER.create(id="s1")
         await emu.advance("1 minute")
@@ -391,6 +567,8 @@ async def test_corrupt_instances_are_reported_and_deletable_while_the_others_run
     await asyncio.to_thread(run, emulator(url(state)), body)
     db = sqlite3.connect(state)
     q3 = db.execute("SELECT header FROM instances WHERE id = 'q3'").fetchone()[0]
+    db.execute("""UPDATE attempts SET data = '["not an attempt"]' WHERE id = 'q4'""")
+    db.commit()
     db.close()
     corrupt(state, "q2", '{"workflow": "quick", "id": "q2", trunc')
     corrupt(state, "q3", q3.replace('"status":"complete"', '"status":"bogus"'))
@@ -400,15 +578,16 @@ async def test_corrupt_instances_are_reported_and_deletable_while_the_others_run
         await emu.start()
     try:
         messages = sorted(str(w.message) for w in warned if issubclass(w.category, StorageWarning))
-        assert len(messages) == 2
+        assert len(messages) == 3
         assert "quick/q2" in messages[0] and "JSONDecodeError" in messages[0]
         assert "quick/q3" in messages[1] and "'bogus'" in messages[1]
+        assert "quick/q4" in messages[2] and "attempt 1 of step 'add' is malformed" in messages[2]
         for message in messages:
             assert str(state) in message and "corrupt" in message and "delete" in message
         await emu.advance("1 day")
         s1 = await emu.env.SLEEPER.get("s1")
         assert await s1.status() == {"status": "complete", "output": {"before": "b", "woke": True}}
-        for instance_id, what in (("q2", "JSONDecodeError"), ("q3", "'bogus'")):
+        for instance_id, what in (("q2", "JSONDecodeError"), ("q3", "'bogus'"), ("q4", "not an attempt")):
             inst = await emu.env.QUICK.get(instance_id)
             for read in (inst.status, inst.describe, inst.pause):
                 with pytest.raises(StoreError) as caught:

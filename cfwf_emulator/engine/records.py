@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field, fields
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 __all__ = ["EventBuffer", "InstanceRecord", "StepRecord", "StepKey", "TERMINAL", "STATUSES"]
 
@@ -155,6 +155,13 @@ class StepRecord:
     ``state`` is ``running`` (an attempt or retry delay is in progress), ``waiting`` (a sleep or
     an event wait is in progress), ``ok`` or ``error``. ``deadline_ms`` is the absolute time a
     pending sleep, event wait or retry delay ends; ``result`` is the JSON text of the result.
+
+    ``attempts`` (each ``{"start", "end", "success", "error"}``, oldest first) only grow: an
+    attempt is appended, and only the last one is ever changed afterwards (its outcome). So a
+    durable store keeps one row per attempt and, with each write of the step, writes only
+    :meth:`attempt_changes` (then :meth:`attempts_saved`): a write costs O(1) in the number of
+    attempts already stored. ``saved_attempts`` counts the attempts a store has persisted; it
+    is bookkeeping, not part of the record (not in :meth:`to_json`, not compared).
     """
 
     kind: str
@@ -169,6 +176,7 @@ class StepRecord:
     config: dict[str, Any] | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
     deadline_ms: float | None = None
+    saved_attempts: int = field(default=0, init=False, repr=False, compare=False)
 
     @property
     def key(self) -> StepKey:
@@ -176,16 +184,51 @@ class StepRecord:
         return (self.kind, self.name, self.count)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict of this record."""
+        """A JSON-ready dict of this record, less its attempts (each attempt is JSON-ready
+        itself; a store keeps them apart, see :meth:`attempt_changes`)."""
         return {name: getattr(self, name) for name in _STEP_FIELDS}
 
+    def attempt_changes(self) -> list[tuple[int, dict[str, Any]]]:
+        """The attempts a store must write with the step: ``(number, attempt)``, numbered from
+        1, for the last attempt it saved (the only one that may have changed since) and every
+        attempt appended after it."""
+        first = max(self.saved_attempts - 1, 0)
+        return [(index + 1, self.attempts[index]) for index in range(first, len(self.attempts))]
+
+    def attempts_saved(self) -> None:
+        """The store has persisted :meth:`attempt_changes`."""
+        self.saved_attempts = len(self.attempts)
+
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "StepRecord":
-        """Rebuild a record from :meth:`to_json` output; ``ValueError``/``TypeError`` when malformed."""
-        step = cls(**_object("step", data))
+    def from_json(cls, data: dict[str, Any], attempts: "Iterable[tuple[int, Any]]" = ()) -> "StepRecord":
+        """Rebuild a record from :meth:`to_json` output and the ``(number, attempt)`` rows a
+        store saved (in order, numbered from 1), all counted as saved. ``ValueError``/``TypeError``
+        when malformed."""
+        unknown = _object("step", data).keys() - _STEP_KEYS
+        if unknown:
+            raise ValueError(f"the step has unknown fields {sorted(map(str, unknown))}")
+        step = cls(**data)
         if step.kind not in STEP_KINDS or step.state not in STEP_STATES:
             raise ValueError(f"step {step.name!r} has kind {step.kind!r} and state {step.state!r}")
+        step.restore_attempts(attempts)
         return step
+
+    def restore_attempts(self, rows: "Iterable[tuple[int, Any]]") -> None:
+        """Append the ``(number, attempt)`` rows a store saved (in order, numbered on from the
+        attempts already here) and count every attempt as saved. ``ValueError`` naming the first
+        malformed or misnumbered one."""
+        for number, attempt in rows:
+            if (
+                number != len(self.attempts) + 1
+                or not isinstance(attempt, dict)
+                or not _ATTEMPT_KEYS <= attempt.keys()
+            ):
+                raise ValueError(
+                    f"attempt {number!r} of step {self.name!r} is malformed or out of order: "
+                    f"{str(attempt)[:200]}"
+                )
+            self.attempts.append(attempt)
+        self.attempts_saved()
 
 
 @dataclass(slots=True)
@@ -227,11 +270,14 @@ class InstanceRecord:
         header: dict[str, Any],
         steps: list[dict[str, Any]],
         events: "Iterable[tuple[int, Any]]" = (),
+        attempts: "Mapping[StepKey, list[tuple[int, Any]]] | None" = None,
     ) -> "InstanceRecord":
-        """Rebuild a record from its header, step dicts and ``(seq, event)`` rows.
+        """Rebuild a record from its header, step dicts, ``(seq, event)`` rows and each step's
+        ``(number, attempt)`` rows (by step key; a step with none has none).
 
         Raises ``ValueError``/``TypeError`` naming what is wrong when the data is malformed (a
-        missing or unknown field, an unknown status or step kind, a malformed event).
+        missing or unknown field, an unknown status or step kind, a malformed event or attempt,
+        attempts of a step that is not there).
         """
         unknown = _object("header", header).keys() - _HEADER_KEYS
         if unknown:
@@ -240,9 +286,13 @@ class InstanceRecord:
         if record.status not in STATUSES:
             raise ValueError(f"unknown status {record.status!r}")
         record.events = EventBuffer.restore(events)
+        unclaimed = dict(attempts or {})
         for data in steps:
             step = StepRecord.from_json(data)
+            step.restore_attempts(unclaimed.pop(step.key, ()))
             record.steps[step.key] = step
+        if unclaimed:
+            raise ValueError(f"there are attempts of steps that are not saved: {sorted(unclaimed)[:5]}")
         return record
 
 
@@ -252,6 +302,8 @@ def _object(what: str, data: Any) -> dict[str, Any]:
     return data
 
 
-_STEP_FIELDS = tuple(f.name for f in fields(StepRecord))
+_STEP_FIELDS = tuple(f.name for f in fields(StepRecord) if f.name not in ("attempts", "saved_attempts"))
+_STEP_KEYS = frozenset(_STEP_FIELDS)
+_ATTEMPT_KEYS = frozenset({"start", "end", "success", "error"})
 _HEADER_FIELDS = tuple(f.name for f in fields(InstanceRecord) if f.name not in ("steps", "events"))
 _HEADER_KEYS = frozenset(_HEADER_FIELDS)

@@ -26,7 +26,10 @@ Buffered events are not part of the header: ``record.events`` is an
 :class:`~cfwf_emulator.engine.records.EventBuffer`. A store either keeps the record objects (the
 memory store) or persists the events itself; the SQLite store keeps one row per event and, with
 each write of an instance, writes only the events buffered or taken since its last write
-(``EventBuffer.changes``), so storing an event never costs more as more are buffered.
+(``EventBuffer.changes``), so storing an event never costs more as more are buffered. Likewise a
+step's attempts only grow and only the last one changes: the SQLite store keeps one row per
+attempt and writes with each write of a step only the attempts added or changed since
+(``StepRecord.attempt_changes``), so a step's ten-thousandth attempt costs what its second did.
 """
 
 from __future__ import annotations

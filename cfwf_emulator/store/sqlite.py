@@ -12,8 +12,11 @@ cannot read or upgrade, or is a symbolic link, as are its ``-wal``, ``-shm``, ``
 ``.lock`` companions; nothing is created or written. The owner (:meth:`SQLiteStore.acquire`, or
 the first write) then takes the state lock (:mod:`.lock`) and only then creates the schema of a
 new file or upgrades an older one, in one transaction; a store that does not own the lock only
-reads. Buffered events are kept one row per event (schema version 2; version 1 kept them inside
-the instance header and is upgraded on open).
+reads. Buffered events are kept one row per event, and the attempts of a step one row per
+attempt (schema version 2; version 1 kept events inside the instance header and attempts inside
+their step's row, and is upgraded on open): a journal write of a step writes its row and only
+the attempts added or changed since its last write, so it costs the same at attempt 10,000 as at
+attempt 2.
 
 Each instance row also keeps its status and its created and modified times (epoch ms, engine
 clock) in their own columns, written with every write of its header, and two indexes (workflow,
@@ -47,7 +50,7 @@ from urllib.parse import quote
 
 from contextlib import contextmanager
 
-from ..engine.records import STATUSES, InstanceRecord, StepRecord
+from ..engine.records import STATUSES, InstanceRecord, StepKey, StepRecord
 from ..errors import ConfigError
 from .base import (
     GROUP_COMMIT,
@@ -103,9 +106,7 @@ CREATE TABLE instances (
     "CREATE INDEX instances_listed_by_status ON instances (workflow, status, created, created_ms)",
 ]
 
-_SCHEMA = [
-    *_INSTANCES_TABLE,
-    """
+_STEPS_TABLE = """
 CREATE TABLE steps (
     workflow TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -114,7 +115,26 @@ CREATE TABLE steps (
     count INTEGER NOT NULL,
     data TEXT NOT NULL,
     PRIMARY KEY (workflow, id, kind, name, count)
-)""",
+)"""
+
+# One row per attempt of a step (``n``: its number, from 1); the step's row holds no attempt.
+_ATTEMPTS_TABLE = """
+CREATE TABLE attempts (
+    workflow TEXT NOT NULL,
+    id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (workflow, id, kind, name, count, n)
+)
+"""
+
+_SCHEMA = [
+    *_INSTANCES_TABLE,
+    _STEPS_TABLE,
+    _ATTEMPTS_TABLE,
     _EVENTS_TABLE,
     """
 CREATE TABLE resources (
@@ -136,6 +156,14 @@ def _dumps(value: Any) -> str:
         except UnicodeEncodeError:  # a lone surrogate (e.g. in an error message): escape it
             text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
     return text
+
+
+def _attempt_rows(step: Any) -> list[tuple[int, Any]] | None:
+    """A schema-version-1 step's attempts, taken out of it as ``(number, attempt)`` rows; None
+    (the step left as it is) when it is not a step object with a list of attempts."""
+    if not isinstance(step, dict) or not isinstance(step.get("attempts"), list):
+        return None
+    return list(enumerate(step.pop("attempts"), 1))
 
 
 class SQLiteStore:
@@ -409,12 +437,15 @@ class SQLiteStore:
     @staticmethod
     def _upgrade(db: sqlite3.Connection) -> None:
         """Version 1 to 2: each instance's buffered events leave its header for the events table,
-        and each instance row is copied into the new ``instances`` table with its listing
-        columns (status, created and modified times) filled from its header, in creation order.
+        each instance row is copied into the new ``instances`` table with its listing columns
+        (status, created and modified times) filled from its header, in creation order, and each
+        step's attempts leave its row for the attempts table.
 
-        A header that cannot be parsed is copied as it is: the instance is reported corrupt when
-        loaded and listed with status ``unknown``, and the others are upgraded.
+        A header or step that cannot be parsed is copied as it is: the instance is reported
+        corrupt when loaded (and listed with status ``unknown`` for a header), and the others
+        are upgraded.
         """
+        SQLiteStore._upgrade_steps(db)
         db.execute(_EVENTS_TABLE)
         db.execute("ALTER TABLE instances RENAME TO instances_v1")
         db.execute("DROP INDEX instances_by_creation")
@@ -452,17 +483,50 @@ class SQLiteStore:
         db.execute("DROP TABLE instances_v1")
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
+    @staticmethod
+    def _upgrade_steps(db: sqlite3.Connection) -> None:
+        """Version 1 to 2 for steps: each step's ``attempts`` become rows of the attempts table."""
+        db.execute("ALTER TABLE steps RENAME TO steps_v1")
+        db.execute(_STEPS_TABLE)
+        db.execute(_ATTEMPTS_TABLE)
+        for workflow, instance_id, kind, name, count, text in db.execute(
+            "SELECT workflow, id, kind, name, count, data FROM steps_v1"
+        ):
+            key = (workflow, instance_id, kind, name, count)
+            try:
+                data = json.loads(text)
+            except ValueError:
+                data = None
+            rows = _attempt_rows(data)
+            if rows is not None:
+                db.executemany(
+                    "INSERT INTO attempts (workflow, id, kind, name, count, n, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(*key, number, _dumps(attempt)) for number, attempt in rows],
+                )
+                text = _dumps(data)
+            db.execute(
+                "INSERT INTO steps (workflow, id, kind, name, count, data) VALUES (?, ?, ?, ?, ?, ?)", (*key, text)
+            )
+        db.execute("DROP TABLE steps_v1")
+
     # -- transactions --------------------------------------------------------------------------
 
-    def _write(self, statements: list[tuple[str, tuple[Any, ...]]], record: InstanceRecord | None = None) -> None:
-        """Apply ``statements`` (and ``record``'s event changes) and commit now, with any deferred
-        writes still pending. ``record``'s event changes count as saved only once committed, so a
-        failed write is tried again with its next write."""
+    def _write(
+        self,
+        statements: list[tuple[str, tuple[Any, ...]]],
+        record: InstanceRecord | None = None,
+        steps: Iterable[StepRecord] = (),
+    ) -> None:
+        """Apply ``statements`` (and ``record``'s event changes, ``steps``' attempt changes) and
+        commit now, with any deferred writes still pending. The changes count as saved only once
+        committed, so a failed write is tried again with the next write."""
         with self._locked():
             self._apply(statements)
             self._commit()
         if record is not None:
             record.events.saved()
+        for step in steps:
+            step.attempts_saved()
 
     def _apply(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
         """Apply ``statements`` atomically inside the open transaction (opening one if needed).
@@ -582,11 +646,18 @@ class SQLiteStore:
         )
 
     @staticmethod
-    def _step_row(record: InstanceRecord, step: StepRecord) -> tuple[str, tuple[Any, ...]]:
-        return (
-            "INSERT OR REPLACE INTO steps (workflow, id, kind, name, count, data) VALUES (?, ?, ?, ?, ?, ?)",
-            (record.workflow, record.id, step.kind, step.name, step.count, _dumps(step.to_json())),
-        )
+    def _step_rows(record: InstanceRecord, step: StepRecord) -> list[tuple[str, tuple[Any, ...]]]:
+        """The step's row and the rows of the attempts added or changed since its last write."""
+        key = (record.workflow, record.id, step.kind, step.name, step.count)
+        return [
+            ("INSERT OR REPLACE INTO steps (workflow, id, kind, name, count, data) VALUES (?, ?, ?, ?, ?, ?)",
+             (*key, _dumps(step.to_json()))),
+            *[
+                ("INSERT OR REPLACE INTO attempts (workflow, id, kind, name, count, n, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (*key, number, _dumps(attempt)))
+                for number, attempt in step.attempt_changes()
+            ],
+        ]
 
     @staticmethod
     def _event_row(record: InstanceRecord, seq: int, event: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
@@ -606,7 +677,7 @@ class SQLiteStore:
         ]
 
     def _record_rows(self, record: InstanceRecord, step: StepRecord, header: bool) -> list[tuple[str, tuple[Any, ...]]]:
-        statements = [self._step_row(record, step)]
+        statements = self._step_rows(record, step)
         if header:
             statements.append(self._header_row(record, step))
         return statements + self._event_changes(record)
@@ -635,14 +706,15 @@ class SQLiteStore:
                     _dumps(record.header_json()),
                 ),
             ))
-            statements += [self._step_row(record, step) for step in record.steps.values()]
+            for step in record.steps.values():
+                statements += self._step_rows(record, step)
             statements += [self._event_row(record, seq, event) for seq, event in record.events.rows()]
-        self._write(statements)
+        self._write(statements, steps=[step for record in records for step in record.steps.values()])
         for record in records:
             record.events.track()
 
     def load_instance(self, workflow: str, instance_id: str) -> InstanceRecord | None:
-        """The instance with its steps and buffered events, or None.
+        """The instance with its steps (each with its attempts) and buffered events, or None.
 
         Raises :class:`CorruptInstanceError` when its saved state cannot be read.
         """
@@ -654,10 +726,18 @@ class SQLiteStore:
                 row = db.execute("SELECT header FROM instances WHERE workflow = ? AND id = ?", key).fetchone()
                 if row is None:
                     return None
-                steps = db.execute("SELECT data FROM steps WHERE workflow = ? AND id = ?", key).fetchall()
+                steps = [
+                    json.loads(data)
+                    for (data,) in db.execute("SELECT data FROM steps WHERE workflow = ? AND id = ?", key)
+                ]
                 header = json.loads(row[0])
+                attempts: dict[StepKey, list[tuple[int, Any]]] = {}
                 if isinstance(header, dict) and "events" in header:  # schema version 1, read as it is
                     events = list(enumerate(header.pop("events")))
+                    for data in steps:
+                        rows = _attempt_rows(data)
+                        if rows is not None:
+                            attempts[(data["kind"], data["name"], data["count"])] = rows
                 else:
                     events = [
                         (seq, json.loads(data))
@@ -665,7 +745,13 @@ class SQLiteStore:
                             "SELECT seq, data FROM events WHERE workflow = ? AND id = ? ORDER BY seq", key
                         )
                     ]
-                return InstanceRecord.from_json(header, [json.loads(data) for (data,) in steps], events)
+                    for kind, name, count, number, data in db.execute(
+                        "SELECT kind, name, count, n, data FROM attempts WHERE workflow = ? AND id = ? "
+                        "ORDER BY kind, name, count, n",
+                        key,
+                    ):
+                        attempts.setdefault((kind, name, count), []).append((number, json.loads(data)))
+                return InstanceRecord.from_json(header, steps, events, attempts)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: reading instance {workflow}/{instance_id} failed: {exc}") from None
         except (ValueError, TypeError, KeyError) as exc:
@@ -774,7 +860,7 @@ class SQLiteStore:
 
     def save_step(self, record: InstanceRecord, step: StepRecord, *, header: bool = False) -> None:
         """Persist one step, and the header when asked, in one transaction."""
-        self._write(self._record_rows(record, step, header), record)
+        self._write(self._record_rows(record, step, header), record, [step])
 
     def save_step_deferred(
         self, record: InstanceRecord, step: StepRecord, *, header: bool = False
@@ -789,7 +875,7 @@ class SQLiteStore:
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             done.set_result(None)
             return done
-        return self._defer(self._record_rows(record, step, header), record)
+        return self._defer(self._record_rows(record, step, header), record, step)
 
     def save_header_deferred(self, record: InstanceRecord) -> "asyncio.Future[None] | None":
         """Like ``save_header``, but joined to the next group commit (no commit of its own), for
@@ -808,10 +894,14 @@ class SQLiteStore:
         self._lazy[(record.workflow, record.id)] = record
         return self._pending_batch()
 
-    def _defer(self, statements: list[tuple[str, tuple[Any, ...]]], record: InstanceRecord) -> "asyncio.Future[None]":
-        """Apply ``statements`` now; the returned batch completes when the next turn commits them."""
+    def _defer(
+        self, statements: list[tuple[str, tuple[Any, ...]]], record: InstanceRecord, step: StepRecord
+    ) -> "asyncio.Future[None]":
+        """Apply ``statements`` now; the returned batch completes when the next turn commits them
+        (if that fails, the engine drops the instance from memory, so it counts as saved now)."""
         self._apply(statements)
         record.events.saved()
+        step.attempts_saved()
         return self._pending_batch()
 
     def _pending_batch(self) -> "asyncio.Future[None]":
@@ -826,19 +916,21 @@ class SQLiteStore:
         """Remove steps and persist the header, in one transaction."""
         statements = [
             (
-                "DELETE FROM steps WHERE workflow = ? AND id = ? AND kind = ? AND name = ? AND count = ?",
+                f"DELETE FROM {table} WHERE workflow = ? AND id = ? AND kind = ? AND name = ? AND count = ?",
                 (record.workflow, record.id, step.kind, step.name, step.count),
             )
             for step in steps
+            for table in ("attempts", "steps")
         ]
         statements.append(self._header_row(record))
         self._write(statements + self._event_changes(record), record)
 
     def delete_instance(self, workflow: str, instance_id: str) -> None:
-        """Remove an instance, its steps and its buffered events."""
+        """Remove an instance, its steps with their attempts and its buffered events."""
         key = (workflow, instance_id)
         self._lazy.pop(key, None)
         self._write([
+            ("DELETE FROM attempts WHERE workflow = ? AND id = ?", key),
             ("DELETE FROM steps WHERE workflow = ? AND id = ?", key),
             ("DELETE FROM events WHERE workflow = ? AND id = ?", key),
             ("DELETE FROM instances WHERE workflow = ? AND id = ?", key),

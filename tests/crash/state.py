@@ -69,6 +69,14 @@ def read_instance(db: "str | os.PathLike[str]", workflow: str, instance_id: str)
                 (workflow, instance_id),
             ):
                 steps[(kind, name, int(count))] = json.loads(data)
+            if "attempts" in tables:  # schema version 2: a step's attempts are rows, not in the step
+                for step in steps.values():
+                    step["attempts"] = []
+                for kind, name, count, data in con.execute(
+                    "SELECT kind, name, count, data FROM attempts WHERE workflow = ? AND id = ? ORDER BY n",
+                    (workflow, instance_id),
+                ):
+                    steps[(kind, name, int(count))]["attempts"].append(json.loads(data))
             header = json.loads(row[0])
             if "events" in tables:  # schema version 2: buffered events are rows, not in the header
                 header["events"] = [
