@@ -46,6 +46,11 @@ class Workflow:
     def __repr__(self) -> str:
         return f"<Workflow {self.name!r}>"
 
+    @property
+    def emulator(self) -> "Emulator":
+        """The emulator hosting this workflow (tools reach its ``api`` and definitions through it)."""
+        return self._emulator
+
     async def create(self, options: Any = None, **kwargs: Any) -> "WorkflowInstance":
         """Create and queue an instance: ``create(id=None, params=None)`` or ``create({...})``.
 

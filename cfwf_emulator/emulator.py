@@ -14,6 +14,7 @@ import asyncio
 import os
 import warnings
 import weakref
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Awaitable, Iterator, TypeVar
 
@@ -163,7 +164,9 @@ class Emulator:
         ``compatibility_flags`` given here overrides the config's; ``vars`` are added to the
         config's (and win over them). Raises ``ConfigError`` naming the file, the key, the line
         and the fix when the config is wrong; emits a :class:`~cfwf_emulator.ConfigWarning` for
-        each non-fatal finding (an unknown key, say), attributed to the caller.
+        each non-fatal finding (an unknown key, say), attributed to the caller. The emulator is
+        an instance of ``cls`` and registers each workflow of the config through its
+        :meth:`add_workflow` (a subclass overriding it sees every workflow class).
         """
         from .config import load_config
         from .project import wire_project
@@ -456,3 +459,41 @@ class Emulator:
                 await scheduler.settle(target)
             self.clock.jump_to(target)
             await scheduler.settle(target)
+
+    # -- for doors that drive instances step by step (the rules checker) -------------------
+
+    def workflow_definitions(self) -> list[WorkflowDefinition]:
+        """The registered workflows, by name: each one's name, class, binding, limits and
+        compatibility. Copies: changing them changes nothing here (to host a workflow again, pass
+        these to :meth:`add_workflow` of another emulator)."""
+        return [replace(definition) for _, definition in sorted(self._engine.workflows.items())]
+
+    async def settle(self) -> None:
+        """Let every instance run as far as it can without a timer firing, then return.
+
+        Virtual time does not jump; while step callbacks are busy with real I/O it flows at the
+        real rate, as in :meth:`run_until_idle`. With :meth:`advance_to_next_timer` this lets a
+        driver act between timers (send an event once an instance waits for it, say); most
+        code wants :meth:`run_until_idle` or :meth:`advance`.
+        """
+        await self._ready_engine()
+        async with self._scheduler.driving():
+            await self._scheduler.settle()
+
+    async def advance_to_next_timer(self) -> bool:
+        """Settle, then move virtual time to the earliest pending deadline (a sleep's end, a
+        retry, a step or event-wait timeout), run what falls due and settle again.
+
+        Returns False, with time unchanged, when no timer is pending (every instance is finished,
+        paused or waiting for an event with no timeout left). Needs the virtual clock.
+        """
+        if not isinstance(self.clock, VirtualClock):
+            raise RuntimeError('advance_to_next_timer() needs the virtual clock: Emulator(clock="virtual")')
+        await self._ready_engine()
+        scheduler = self._scheduler
+        async with scheduler.driving():
+            await scheduler.settle()
+            if not scheduler.jump_to_next():
+                return False
+            await scheduler.settle()
+            return True

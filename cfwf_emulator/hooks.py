@@ -16,6 +16,9 @@ Observers watch; they cannot change an instance. An observer that raises is repo
 still hear the event). A hook that reports a state (a status, an attempt, a step's end, a sleep or
 an event wait) fires only once that state is committed to the store, so an observer never sees a
 state that a crash could still undo. Events reach observers in the order they happened.
+
+While a ``step.do`` callback runs, :data:`current_step` tells the code it calls (a binding, a
+helper shared with code outside steps) which step it runs in; it is None everywhere else.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import warnings
 from collections import deque
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import pluggy
@@ -32,6 +37,8 @@ __all__ = [
     "Announcer",
     "EngineHookSpecs",
     "ObserverWarning",
+    "StepContext",
+    "current_step",
     "hookimpl",
     "hookspec",
     "make_plugin_manager",
@@ -189,3 +196,25 @@ class Announcer:
                     ObserverWarning,
                     stacklevel=2,
                 )
+
+
+# -- the step being executed ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class StepContext:
+    """The ``step.do`` whose callback is running: its instance, its name and call count, and the
+    attempt (1 for the first). A fresh one per attempt: changing it changes nothing."""
+
+    workflow: str
+    instance_id: str
+    name: str
+    count: int
+    attempt: int
+
+
+#: The step whose callback runs in this context, or None. The engine sets it while a ``step.do``
+#: callback (or that step's retry delay function) runs; tasks the callback starts copy it, as
+#: contexts go. It is None in ``run`` outside steps, in observers, and in instances started from
+#: inside a step. Read it with ``current_step.get()``; only the engine sets it.
+current_step: ContextVar[StepContext | None] = ContextVar("cfwf_current_step", default=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from typing import Any
 
@@ -173,3 +174,22 @@ async def test_an_output_computed_outside_steps_from_the_clock_is_reported() -> 
 
     assert report.rules == ["state-outside-steps"]
     assert report.violations[0].step == "run() return value"
+
+
+class FetchesConcurrentlyInAStep(WorkflowEntrypoint):
+    async def run(self, event: Any, step: Any) -> Any:
+        async def remember(user: int) -> None:
+            await self.env.USERS.put(f"seen:{user}", "yes")  # inside the step, in a task of its own
+
+        @step.do("remember users")
+        async def remember_users() -> int:
+            await asyncio.gather(remember(1), remember(2))
+            return 2
+
+        return await remember_users()
+
+
+async def test_binding_calls_from_tasks_a_step_started_are_inside_the_step() -> None:
+    report = await check_workflow(FetchesConcurrentlyInAStep, env=kv_env)
+
+    assert report.ok, report.format()

@@ -26,6 +26,7 @@ from ..authoring.step import WorkflowStep
 from ..clock import LATEST_TIME_MS
 from ..workers import CURRENT_ENV
 from ..durations import DurationError, parse_duration
+from ..hooks import StepContext, current_step
 from ..errors import (
     StepError,
     WorkflowFatalError,
@@ -449,6 +450,7 @@ class Run:
         failure: BaseException | None = None
         value: Any = None
         engine.scheduler.enter_busy()
+        inside = current_step.set(self._step_context(step, number))
         try:
             value = invoke(make_ctx)
             if type(value) not in _PLAIN and inspect.isawaitable(value):
@@ -463,6 +465,7 @@ class Run:
         except BaseException as exc:  # noqa: BLE001 - any other exception of the callback's own
             failure = exc  # (an Exception, a custom BaseException, GeneratorExit) fails the attempt
         finally:
+            current_step.reset(inside)
             engine.scheduler.leave_busy()
         self._check_open()
         if failure is not None:
@@ -474,6 +477,10 @@ class Run:
         except NotSerialisable:
             self._fail_unserialisable(step)
         return self._checked_result(step, value, text)
+
+    def _step_context(self, step: StepRecord, attempt: int) -> StepContext:
+        """What :data:`~cfwf_emulator.hooks.current_step` holds while this attempt's user code runs."""
+        return StepContext(self.record.workflow, self.record.id, step.name, step.count, attempt)
 
     def _checked_result(self, step: StepRecord, value: Any, text: str) -> tuple[StepError | None, Any, str]:
         limit = self.live.workflow.limits.step_result_bytes
@@ -569,6 +576,7 @@ class Run:
             error=failure,
         )
         self.engine.scheduler.enter_busy()
+        inside = current_step.set(self._step_context(step, number))
         try:
             value = resolved.delay_fn(argument)
             if inspect.isawaitable(value):
@@ -585,6 +593,7 @@ class Run:
         except BaseException as exc:  # noqa: BLE001 - reported as the step's final error
             raise WorkflowFatalError(f"{label} threw an error: {exc}") from None
         finally:
+            current_step.reset(inside)
             self.engine.scheduler.leave_busy()
         try:
             return parse_duration(value)
@@ -817,6 +826,7 @@ async def run_instance(engine: "Engine", live: "LiveInstance") -> None:
     run = Run(engine, live)
     live.run = run
     env_token = CURRENT_ENV.set(engine.env)
+    step_token = current_step.set(None)  # an instance started from inside a step runs outside it
     try:
         engine.mark_started(live)
         workflow = live.workflow
@@ -861,6 +871,7 @@ async def run_instance(engine: "Engine", live: "LiveInstance") -> None:
         except StoreError as store_error:
             engine.storage_failed(live, store_error)
     finally:
+        current_step.reset(step_token)
         CURRENT_ENV.reset(env_token)
         if run.aborted is not None:
             try:

@@ -1,11 +1,13 @@
 """Running one workflow instance under one scenario for the rules checker, and recording what it did.
 
-Each scenario gets fresh emulators on a virtual clock without autojump, driven here step by step:
+Each scenario gets fresh emulators on a virtual clock without autojump, driven here timer by
+timer through the emulator's public API (``settle``, ``advance_to_next_timer``, ``emu.api``):
 events from the caller are sent when the workflow waits for them, a runaway journal is stopped,
 and probes record where each step was awaited (hooks), calls to ``env`` bindings made outside
-steps (a proxy per binding), and changes to the ``event`` (a subclass wrapping ``run``). The
-crash scenario runs on SQLite in a temporary directory and "crashes" by failing the write of each
-step's result once, then recovers with a new emulator on the same file.
+steps (a proxy per binding, asking :data:`~cfwf_emulator.hooks.current_step`), and changes to the
+``event`` (a subclass wrapping ``run``). The crash scenario runs on a state file in a temporary
+directory whose store "crashes" by failing the write of each step's result once; a new emulator
+then recovers from the same file.
 
 Private to :mod:`cfwf_emulator.testing.rules`; nothing here is public API.
 """
@@ -14,29 +16,28 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..api import LocalAPI
 from ..bindings import Workflow
 from ..clock import VirtualClock
 from ..compat import Compatibility
 from ..emulator import Emulator
 from ..engine.core import WorkflowDefinition
-from ..engine.records import TERMINAL, StepKey, StepRecord
-from ..engine.run import Run
-from ..hooks import hookimpl
+from ..engine.records import TERMINAL, InstanceRecord, StepKey, StepRecord
+from ..hooks import current_step, hookimpl
 from ..limits import Limits
-from ..serialization import decode
-from ..store.sqlite import StoreError
+from ..store import SQLiteStore, Store, StoreError
 from .introspector import WorkflowInstanceIntrospector
 from .modifier import InstanceModifier
 from .rules_source import (
     SourceLocation,
     UserFrame,
+    current_user_frames,
     innermost_location,
-    stack_user_frames,
     task_user_frames,
 )
 
@@ -51,7 +52,6 @@ __all__ = [
     "run_scenario",
 ]
 
-_ATTEMPT_CODE = Run._one_attempt.__code__
 _PLAIN = (str, bytes, int, float, bool, list, dict, tuple, type(None))
 
 
@@ -60,7 +60,7 @@ _PLAIN = (str, bytes, int, float, bool, list, dict, tuple, type(None))
 
 @dataclass
 class StepSnapshot:
-    """One journal entry, decoded."""
+    """One step of the instance's timeline."""
 
     kind: str
     name: str
@@ -78,19 +78,26 @@ class StepSnapshot:
         return (self.kind, self.name, self.count)
 
     @classmethod
-    def of(cls, step: StepRecord) -> "StepSnapshot":
-        """Decode a journal record."""
-        retries = (step.config or {}).get("retries") if step.kind == "do" else None
+    def of(cls, step: dict[str, Any], seq: int) -> "StepSnapshot":
+        """A step of ``describe()``'s timeline, ``seq`` steps from its start.
+
+        ``result`` is the step's output (for an event wait, the event's payload); ``state`` is
+        ``ok``, ``error``, or, while unfinished, ``running`` (a ``step.do``) or ``waiting``.
+        """
+        kind = step["type"]
+        success = step["success"]
+        state = "ok" if success is True else "error" if success is False else "running" if kind == "do" else "waiting"
+        retries = (step["config"] or {}).get("retries") if kind == "do" else None
         limit = retries.get("limit") if isinstance(retries, dict) else None
         return cls(
-            step.kind,
-            step.name,
-            step.count,
-            step.seq,
-            step.state,
-            decode(step.result) if step.result is not None else None,
-            dict(step.error) if step.error else None,
-            [dict(a["error"]) for a in step.attempts if a.get("error")],
+            kind,
+            step["name"],
+            step["count"],
+            seq,
+            state,
+            step["output"],
+            dict(step["error"]) if step["error"] else None,
+            [dict(attempt["error"]) for attempt in step["attempts"] if attempt["error"]],
             limit if isinstance(limit, int) else None,
         )
 
@@ -177,9 +184,10 @@ def make_target(
 ) -> Target:
     """Describe a ``WorkflowEntrypoint`` subclass or a binding (``emu.env.MY_WORKFLOW``)."""
     if isinstance(workflow, Workflow):
-        source = workflow._emulator
-        definition = source._engine.definition(workflow.name)
-        others = [d for d in source._engine.workflows.values() if d.name != definition.name]
+        source = workflow.emulator
+        definitions = {definition.name: definition for definition in source.workflow_definitions()}
+        definition = definitions[workflow.name]
+        others = [other for other in definitions.values() if other.name != definition.name]
         base_env = {
             key: source.env[key] for key in source.env if not isinstance(source.env[key], Workflow)
         }
@@ -215,16 +223,6 @@ class RunContext:
 # -- probes --------------------------------------------------------------------------------------
 
 
-def _in_step() -> bool:
-    """Whether the caller runs inside a step callback (an engine attempt is on the stack)."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        if frame.f_code is _ATTEMPT_CODE:
-            return True
-        frame = frame.f_back  # type: ignore[assignment]
-    return False
-
-
 class _Probe:
     """Hook observer and shared log of one scenario (it outlives the emulators of a crash run)."""
 
@@ -235,6 +233,16 @@ class _Probe:
         self.emulator: Emulator | None = None
         self.started = 0
         self.current_event: tuple[Any, Any] | None = None
+        #: The task running the instance's current ``run`` (set by the probed class).
+        self.task: "asyncio.Task[Any] | None" = None
+        self.stopping: "asyncio.Task[None] | None" = None
+        self._classes: dict[type, type] = {}
+
+    def probed(self, cls: type) -> type:
+        """``cls`` with a ``run`` that reports to this probe (one subclass per class)."""
+        if cls not in self._classes:
+            self._classes[cls] = _probe_class(cls, self)
+        return self._classes[cls]
 
     def _mine(self, workflow: str, instance_id: str) -> bool:
         return workflow == self.context.target.name and instance_id == self.context.instance_id
@@ -243,21 +251,21 @@ class _Probe:
         key: StepKey = (kind, name, count)
         emulator = self.emulator
         if key not in self.result.locations and emulator is not None:
-            live = emulator._engine.live.get((self.context.target.name, self.context.instance_id))
-            frames = stack_user_frames(sys._getframe(1))
-            task_frames = task_user_frames(live.task if live is not None else None)
+            # announced from the instance's own task, the stack leads to the step call; announced
+            # once a commit is done (from the event loop), the suspended task does
+            frames = current_user_frames()
             known = {frame.location for frame in frames}
-            frames += [frame for frame in task_frames if frame.location not in known]
+            frames += [frame for frame in task_user_frames(self.task) if frame.location not in known]
             self.result.locations[key] = frames
         self.check_event(key)
         self.started += 1
         if self.started > self.max_steps and not self.result.runaway and emulator is not None:
             self.result.runaway = True
-            asyncio.get_running_loop().call_soon(self._stop, emulator)
+            self.stopping = asyncio.get_running_loop().create_task(self._stop(emulator.api))
 
-    def _stop(self, emulator: Emulator) -> None:
+    async def _stop(self, api: LocalAPI) -> None:
         try:
-            emulator._engine.terminate(self.context.target.name, self.context.instance_id)
+            await api.terminate(self.context.target.name, self.context.instance_id)
         except Exception:  # noqa: BLE001 - already finished: nothing to stop
             pass
 
@@ -314,6 +322,9 @@ def _probe_class(cls: type, probe: _Probe) -> type:
     original = getattr(cls, "run")
 
     async def run(self: Any, event: Any, step: Any) -> Any:
+        if not isinstance(event, dict) or event.get("instanceId") != probe.context.instance_id:
+            return await original(self, event, step)  # another instance of the same workflow
+        probe.task = asyncio.current_task()
         try:
             snapshot = copy.deepcopy(event)
         except Exception:  # noqa: BLE001 - an uncopyable event is simply not watched
@@ -344,9 +355,8 @@ class _EnvProxy:
         binding = self._cfwf_name
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            inside = _in_step()
-            location = innermost_location(stack_user_frames(sys._getframe(1)))
-            calls.append(EnvCall(binding, attribute, inside, location))
+            inside = current_step.get() is not None
+            calls.append(EnvCall(binding, attribute, inside, innermost_location(current_user_frames())))
             return value(*args, **kwargs)
 
         return call
@@ -370,26 +380,45 @@ class _Crash:
     pending: bool = False
 
 
-def _arm_crash(emulator: Emulator, crash: _Crash) -> None:
-    store: Any = emulator._engine.store
-    original = store.save_step_deferred  # the crash scenario runs on SQLite, which journals so
+class _CrashingStore(SQLiteStore):
+    """The crash scenario's state file: the first write of a step's result fails, as if the
+    process had died after the step ran and before its result was saved (once per step, and only
+    while the step has a retry left, as the lost attempt counts).
 
-    def save_step_deferred(record: Any, step: StepRecord, *, header: bool = False) -> Any:
+    A SQLite store, not a wrapper around one: the emulator owns the file as usual (its lock, group
+    commit), and a project's KV, D1 and R2 bindings are kept beside it and survive the crash.
+    """
+
+    def __init__(self, path: Path, plan: _Crash) -> None:
+        super().__init__(path, synchronous="NORMAL")
+        self.crash_plan = plan
+
+    def _crash_here(self, step: StepRecord) -> None:
+        plan = self.crash_plan
         retries = (step.config or {}).get("retries") or {}
         limit = retries.get("limit", 0) if isinstance(retries, dict) else 0
         if (
             step.kind == "do"
             and step.state == "ok"
-            and step.key not in crash.done
+            and step.key not in plan.done
             and isinstance(limit, int)
             and len(step.attempts) <= limit
         ):
-            crash.done.add(step.key)
-            crash.pending = True
+            plan.done.add(step.key)
+            plan.pending = True
             raise StoreError("simulated crash by the rules checker (the step ran; its result was not saved)")
-        return original(record, step, header=header)
 
-    store.save_step_deferred = save_step_deferred
+    def save_step(self, record: InstanceRecord, step: StepRecord, *, header: bool = False) -> None:
+        """``SQLiteStore.save_step``, unless this write is one to crash at."""
+        self._crash_here(step)
+        super().save_step(record, step, header=header)
+
+    def save_step_deferred(
+        self, record: InstanceRecord, step: StepRecord, *, header: bool = False
+    ) -> "asyncio.Future[None]":
+        """``SQLiteStore.save_step_deferred``, unless this write is one to crash at."""
+        self._crash_here(step)
+        return super().save_step_deferred(record, step, header=header)
 
 
 def _env_values(context: RunContext, emulator: Emulator) -> dict[str, Any]:
@@ -403,20 +432,26 @@ def _env_values(context: RunContext, emulator: Emulator) -> dict[str, Any]:
 def _build(
     context: RunContext,
     probe: _Probe,
-    cls: type,
     *,
     clock: VirtualClock,
-    storage: str,
+    storage: "str | Store",
     hibernate: Any,
     env_values: dict[str, Any] | None,
 ) -> tuple[Emulator, Workflow, dict[str, Any]]:
     target = context.target
     if target.project is not None:
-        emulator = Emulator.from_config(
+
+        class ProbedProject(Emulator):
+            """The project, reloaded with the workflow under check probed."""
+
+            def add_workflow(self, name: str, cls: type, **options: Any) -> Workflow:
+                """Register ``cls``, probed when it is the workflow under check."""
+                return super().add_workflow(name, probe.probed(cls) if name == target.name else cls, **options)
+
+        emulator: Emulator = ProbedProject.from_config(
             target.project.path, env=target.project.environment, clock=clock, storage=storage,
             hibernate=hibernate,
         )
-        emulator._engine.workflows[target.name].cls = cls
     else:
         emulator = Emulator(clock=clock, storage=storage, hibernate=hibernate, limits=target.limits)
         for other in target.others:
@@ -425,7 +460,7 @@ def _build(
                 compatibility_date=other.compat.date, compatibility_flags=other.compat.flags,
             )
         emulator.add_workflow(
-            target.name, cls, binding=target.binding, step_limit=target.limits.steps,
+            target.name, probe.probed(target.cls), binding=target.binding, step_limit=target.limits.steps,
             compatibility_date=target.compat.date, compatibility_flags=target.compat.flags,
         )
         for key, value in target.base_env.items():
@@ -448,25 +483,32 @@ async def _shutdown(emulator: Emulator) -> None:
     try:
         await emulator.aclose()
     finally:
-        if emulator._lock is not None:  # a state file: close it (every store has close())
-            emulator._store.close()
+        emulator.store.close()  # a state file is given up even when the emulator never started
 
 
-def _send_due_events(emulator: Emulator, context: RunContext, sent: list[bool], result: RunResult) -> bool:
-    """Send the next given event of each type the instance waits for; True when one was sent."""
-    engine = emulator._engine
-    record = engine.require(context.target.name, context.instance_id).record
-    buffered = {event["type"] for event in record.events}
-    for step in sorted(record.steps.values(), key=lambda s: s.seq):
-        if step.kind != "waitForEvent" or step.state != "waiting":
+def _step_key(step: dict[str, Any]) -> StepKey:
+    return (step["type"], step["name"], step["count"])
+
+
+async def _send_due_event(
+    api: LocalAPI, context: RunContext, steps: list[dict[str, Any]], sent: list[bool], result: RunResult
+) -> bool:
+    """Send the next given event of a type the instance waits for, unless one it has not taken
+    yet is buffered; True when one was sent."""
+    taken = Counter(
+        (step["config"] or {}).get("type") for step in steps if step["type"] == "waitForEvent" and step["success"]
+    )
+    given = Counter(event["type"] for event, done in zip(context.events, sent) if done)
+    for step in steps:
+        if step["type"] != "waitForEvent" or step["success"] is not None:
             continue
-        event_type = (step.config or {}).get("type")
-        if event_type in buffered:
+        event_type = (step["config"] or {}).get("type")
+        if given[event_type] > taken[event_type]:
             continue
         for index, event in enumerate(context.events):
             if not sent[index] and event.get("type") == event_type:
                 sent[index] = True
-                engine.send_event(context.target.name, context.instance_id, event_type, event.get("payload"))
+                await api.send_event(context.target.name, context.instance_id, event_type, event.get("payload"))
                 result.events_sent.append(str(event_type))
                 return True
     return False
@@ -476,32 +518,31 @@ async def _drive(
     emulator: Emulator, context: RunContext, sent: list[bool], result: RunResult, crash: _Crash | None
 ) -> str:
     """Run the instance until it finishes (``done``), is stuck, or must crash (``crash``)."""
-    scheduler = emulator._scheduler
-    engine = emulator._engine
-    key = (context.target.name, context.instance_id)
-    async with scheduler.driving():
-        while True:
-            await scheduler.settle()
-            if crash is not None and crash.pending:
-                crash.pending = False
+    api = emulator.api
+    while True:
+        await emulator.settle()
+        if crash is not None and crash.pending:
+            crash.pending = False
+            return "crash"
+        details = await api.describe(context.target.name, context.instance_id)
+        if details["status"] in TERMINAL:
+            return "done"
+        if details["status"] == "paused":
+            return "paused"
+        steps: list[dict[str, Any]] = details["steps"]
+        if await _send_due_event(api, context, steps, sent, result):
+            continue
+        if crash is not None:
+            waiting = [
+                _step_key(step) for step in steps
+                if step["type"] in ("sleep", "waitForEvent") and step["success"] is None
+                and _step_key(step) not in crash.waits
+            ]
+            if waiting:
+                crash.waits.update(waiting)
                 return "crash"
-            record = engine.require(*key).record
-            if record.status in TERMINAL:
-                return "done"
-            if record.status == "paused":
-                return "paused"
-            if _send_due_events(emulator, context, sent, result):
-                continue
-            if crash is not None:
-                waiting = [
-                    s.key for s in record.steps.values()
-                    if s.kind in ("sleep", "waitForEvent") and s.state == "waiting" and s.key not in crash.waits
-                ]
-                if waiting:
-                    crash.waits.update(waiting)
-                    return "crash"
-            if not scheduler.jump_to_next():
-                return "stuck"
+        if not await emulator.advance_to_next_timer():
+            return "stuck"
 
 
 async def run_scenario(
@@ -516,24 +557,21 @@ async def run_scenario(
     """Create the instance in fresh emulators configured for ``scenario`` and drive it to its end."""
     result = RunResult(scenario)
     probe = _Probe(context, result, max_steps or context.max_steps)
-    cls = _probe_class(context.target.cls, probe)
     clock = VirtualClock(context.start_ms, autojump=False)
-    storage = "memory"
-    plan: _Crash | None = None
-    if crash:
-        path = context.workdir / f"{scenario}.sqlite3"
-        storage = f"sqlite:///{path}?synchronous=NORMAL"
-        plan = _Crash()
+    plan = _Crash() if crash else None
+    path = context.workdir / f"{scenario}.sqlite3"
+
+    def storage() -> "str | Store":
+        return "memory" if plan is None else _CrashingStore(path, plan)
+
     emulator, binding, env_values = _build(
-        context, probe, cls, clock=clock, storage=storage, hibernate=hibernate, env_values=None
+        context, probe, clock=clock, storage=storage(), hibernate=hibernate, env_values=None
     )
     sent = [False] * len(context.events)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + context.timeout_s
     try:
         await emulator.start()
-        if plan is not None:
-            _arm_crash(emulator, plan)
         if modify is not None:
             await WorkflowInstanceIntrospector(binding, context.instance_id).modify(modify)
         await binding.create(id=context.instance_id, params=context.params)
@@ -548,7 +586,7 @@ async def run_scenario(
                 break
             if outcome != "crash":
                 if outcome == "stuck":
-                    status = emulator._engine.require(context.target.name, context.instance_id).record.status
+                    status = (await emulator.api.status(context.target.name, context.instance_id))["status"]
                     result.problems.append(f"stopped making progress while {status}")
                 elif outcome == "paused":
                     result.problems.append("was paused and never resumed")
@@ -556,29 +594,26 @@ async def run_scenario(
             result.crashes += 1
             await _shutdown(emulator)
             emulator, binding, _ = _build(
-                context, probe, cls, clock=clock, storage=storage, hibernate=hibernate,
-                env_values=env_values,
+                context, probe, clock=clock, storage=storage(), hibernate=hibernate, env_values=env_values,
             )
             await emulator.start()
-            if plan is not None:
-                _arm_crash(emulator, plan)
-        _snapshot(emulator, context, result)
+        await _snapshot(emulator, context, result)
     finally:
         await _shutdown(emulator)
     return result
 
 
-def _snapshot(emulator: Emulator, context: RunContext, result: RunResult) -> None:
-    engine = emulator._engine
-    record = engine.require(context.target.name, context.instance_id).record
-    status = record.status
+async def _snapshot(emulator: Emulator, context: RunContext, result: RunResult) -> None:
+    api = emulator.api
+    details = await api.describe(context.target.name, context.instance_id)
+    status = details["status"]
     if status not in TERMINAL:
         try:
-            engine.terminate(context.target.name, context.instance_id)
+            await api.terminate(context.target.name, context.instance_id)
         except Exception:  # noqa: BLE001 - best effort: the run is discarded anyway
             pass
         status = f"unfinished ({status})"
     result.status = status
-    result.output = decode(record.output) if record.output is not None else None
-    result.error = dict(record.error) if record.error and record.status == "errored" else None
-    result.steps = [StepSnapshot.of(step) for step in sorted(record.steps.values(), key=lambda s: s.seq)]
+    result.output = details["output"]
+    result.error = details["error"]
+    result.steps = [StepSnapshot.of(step, seq) for seq, step in enumerate(details["steps"])]

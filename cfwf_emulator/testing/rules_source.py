@@ -18,8 +18,10 @@ import tokenize
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from ..authoring.step import WorkflowStep
+from ..engine.run import Run
 from ..errors import NonRetryableError, StepError, WorkflowFatalError, WorkflowTimeoutError
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "SourceLocation",
     "UnawaitedCoroutine",
     "UserFrame",
+    "current_user_frames",
     "dead_handlers",
     "innermost_location",
     "parse_unawaited",
@@ -130,6 +133,27 @@ def stack_user_frames(frame: types.FrameType | None) -> list[UserFrame]:
             found.append(user)
         frame = frame.f_back
     return found
+
+
+class _Here(Exception):
+    """Raised and caught at once: its traceback holds the running frame."""
+
+
+def current_user_frames() -> list[UserFrame]:
+    """User frames on the running stack, innermost first (up to the event loop).
+
+    The running frame comes from the traceback of an exception raised and caught here, the
+    documented way to hold a frame (``inspect.stack()`` gives the same frames but reads the
+    source file of each, some 0.6 ms a call at the depth of a test run).
+    """
+    try:
+        raise _Here()
+    except _Here as here:
+        frame = here.__traceback__.tb_frame if here.__traceback__ is not None else None
+    try:
+        return stack_user_frames(frame)
+    finally:
+        del frame  # a frame that refers to itself would wait for the cycle collector
 
 
 def task_user_frames(task: "asyncio.Task[Any] | None") -> list[UserFrame]:
@@ -292,13 +316,21 @@ def dead_handlers(frames: list[UserFrame], *, step_can_raise_custom: bool) -> li
 
 # -- "coroutine ... was never awaited" --------------------------------------------------------
 
+def _decorated_step_qualname() -> str:
+    """The qualified name of the coroutine function a ``@step.do`` decorator makes (it runs the
+    step when awaited; decorating calls no runner)."""
+    step = WorkflowStep(cast(Any, None), implicit_dependencies=True)
+    return str(step.do("name")(lambda: None).__qualname__)
+
+
+#: The step methods' coroutines, by the qualified name a "never awaited" warning shows.
 _STEP_COROUTINES = {
-    "Run.do": "step.do(...)",
-    "Run.sleep": "step.sleep(...)",
-    "Run.sleep_until": "step.sleep_until(...)",
-    "Run.wait_for_event": "step.wait_for_event(...)",
+    Run.do.__qualname__: "step.do(...)",
+    Run.sleep.__qualname__: "step.sleep(...)",
+    Run.sleep_until.__qualname__: "step.sleep_until(...)",
+    Run.wait_for_event.__qualname__: "step.wait_for_event(...)",
 }
-_DECORATED_WRAPPER = "WorkflowStep._decorator.<locals>.decorate.<locals>.wrapper"
+_DECORATED_WRAPPER = _decorated_step_qualname()
 _NEVER_AWAITED = re.compile(r"coroutine '([^']+)' was never awaited")
 _ORIGIN_FRAME = re.compile(r'File "([^"]+)", line (\d+), in ([^\n]+)\n(?: {4}([^\n]*)\n?)?')
 _STEP_METHODS = ("do", "sleep", "sleep_until", "wait_for_event")
