@@ -41,7 +41,8 @@ PUBLIC = {
     ],
     "cfwf_emulator.store": ["InstanceSummary", "MemoryStore", "SQLiteStore", "Store", "StoreError", "open_store", "sqlite_path"],
     "cfwf_emulator.hooks": [
-        "Announcer", "EngineHookSpecs", "ObserverWarning", "PROJECT", "hookimpl", "hookspec", "make_plugin_manager",
+        "Announcer", "EngineHookSpecs", "ObserverWarning", "PROJECT", "StepContext", "current_step", "hookimpl",
+        "hookspec", "make_plugin_manager",
     ],
     "pytest_cfwf": [
         "EmulatorFactory", "cfwf", "cfwf_env", "cfwf_factory", "introspect_workflow", "introspect_workflow_instance",
