@@ -14,8 +14,7 @@ import re
 import uuid
 import warnings
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, TypeAlias
+from typing import Any, Callable, Iterable
 
 import pluggy
 
@@ -27,6 +26,7 @@ from ..serialization import NotSerialisable, RpcTypeError, decode, encode, iso_f
 from ..stepconfig import PRODUCTION_DEFAULTS
 from ..store import Store
 from ..store.base import CorruptInstanceError, StorageWarning, StoreError, group_commit
+from .instance import Commit, LiveInstance, WorkflowDefinition
 from .records import TERMINAL, InstanceRecord, StepRecord
 from .run import Run, check_event_type, run_instance
 from .scheduler import Scheduler
@@ -45,37 +45,12 @@ NON_RETRYABLE_GENERIC = (
 )
 STEP_TYPES = ("do", "sleep", "waitForEvent")
 RESTART_FROM_KEYS = ("name", "count", "type")
-#: The store's pending group commit of a deferred write (None: already durable).
-Commit: TypeAlias = "asyncio.Future[None] | None"
 RESUMABLE = frozenset({"queued", "running", "waiting"})
 #: Hibernated instances woken per event-loop turn when many of their timers end at once: waking
 #: 100,000 in one turn held them all in memory together (benchmarks: peak resident memory).
 WAKE_CHUNK = 1_000
 
 
-@dataclass
-class WorkflowDefinition:
-    """A workflow the emulator can run: its name, class, binding name, limits and compatibility."""
-
-    name: str
-    cls: type
-    binding: str
-    limits: Limits
-    compat: Compatibility
-
-
-@dataclass(slots=True)
-class LiveInstance:
-    """The in-memory side of an instance: its record plus what only exists while it runs."""
-
-    record: InstanceRecord
-    workflow: WorkflowDefinition
-    task: "asyncio.Task[None] | None" = None
-    run: Run | None = None
-    pause_pending: bool = False
-    pause_gate: "asyncio.Future[None] | None" = None
-    waiters: "dict[str, deque[asyncio.Future[None]]]" = field(default_factory=dict)
-    status_unsaved: bool = False
 
 
 def encode_input(value: Any, code: str, subject: str) -> str:

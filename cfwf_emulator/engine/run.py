@@ -16,7 +16,7 @@ from collections import deque
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import (
-    TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Coroutine, Iterator, NoReturn, ParamSpec,
+    TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Coroutine, Iterator, NoReturn, ParamSpec, Protocol,
     TypeVar,
 )
 
@@ -41,12 +41,89 @@ from ..stepconfig import ResolvedStepConfig, backoff_delay_ms, resolve_step_conf
 from .modifiers import attempt_override, event_timeout_forced, retry_delay_disabled, sleep_disabled
 from ..store.base import group_commit
 from ..store.sqlite import StoreError
+from .instance import Commit, LiveInstance
 from .records import StepRecord
 
 if TYPE_CHECKING:
-    from .core import Engine, LiveInstance
+    from ..store.base import Store
+    from .scheduler import Scheduler
 
-__all__ = ["Run", "InstanceAbort", "run_instance"]
+class RunHost(Protocol):
+    """What a run needs of its engine (:class:`~cfwf_emulator.engine.core.Engine` is one).
+
+    The runner reaches the engine only through these, so the two modules never import each other.
+    """
+
+    store: "Store"
+    scheduler: "Scheduler"
+    env: Any
+    step_defaults: dict[str, Any]
+    hibernate_after_ms: float | None
+    replay_every_step: bool
+
+    def now(self) -> float:
+        """The emulator clock, epoch ms."""
+
+    def mark_started(self, live: LiveInstance) -> None:
+        """A run began."""
+
+    def refresh_activity(self, live: LiveInstance) -> None:
+        """Re-derive running/waiting from the run's flows."""
+
+    def finish_run(self, live: LiveInstance, run: "Run", *, output: str | None = None, error: dict[str, Any] | None = None) -> None:
+        """The run ended with an output or an error."""
+
+    def uncaught_error(self, live: LiveInstance, exc: BaseException) -> dict[str, Any]:
+        """The status error for an exception that escaped ``run``."""
+
+    def storage_failed(self, live: LiveInstance, error: Exception) -> None:
+        """A write failed mid-run: stop the instance."""
+
+    def interrupted(self, live: LiveInstance, run: "Run") -> None:
+        """User code raised KeyboardInterrupt or SystemExit."""
+
+    def release_if_finished(self, live: LiveInstance) -> None:
+        """A finished instance may leave memory."""
+
+    def hibernate(self, live: LiveInstance, wake_at: float) -> None:
+        """Evict a blocked instance until ``wake_at`` or an event."""
+
+    def replay_now(self, live: LiveInstance) -> None:
+        """Stop the run and replay the instance from the top."""
+
+    def finish_pause(self, live: LiveInstance) -> None:
+        """Nothing is in flight any more: the instance is paused."""
+
+    def take_buffered_event(self, live: LiveInstance, event_type: str) -> dict[str, Any] | None:
+        """Remove and return the oldest buffered event of ``event_type``."""
+
+    def emit_step_start(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
+        """Announce the first attempt of a step."""
+
+    def emit_attempt(
+        self, live: LiveInstance, step: StepRecord, attempt: int, error: Any, retry_delay_ms: float | None,
+        committed: Commit = None,
+    ) -> None:
+        """Announce the end of an attempt."""
+
+    def emit_step_end(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
+        """Announce that a step finished for good."""
+
+    def emit_sleep_start(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
+        """Announce a sleep."""
+
+    def emit_sleep_end(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
+        """Announce the end of a sleep."""
+
+    def emit_wait_start(self, live: LiveInstance, step: StepRecord, event_type: str, committed: Commit = None) -> None:
+        """Announce an event wait."""
+
+    def emit_wait_end(
+        self, live: LiveInstance, step: StepRecord, event_type: str, timed_out: bool, committed: Commit = None
+    ) -> None:
+        """Announce the end of an event wait."""
+
+__all__ = ["InstanceAbort", "Run", "RunHost", "run_instance"]
 
 EVENT_TYPE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*\Z")
 _CONTROL = re.compile(r"[\x00-\x1f]")
@@ -161,7 +238,7 @@ def _durable_before_return(
 class Run:
     """The engine side of one ``run`` invocation (the ``step`` object's backend)."""
 
-    def __init__(self, engine: "Engine", live: "LiveInstance") -> None:
+    def __init__(self, engine: RunHost, live: "LiveInstance") -> None:
         self.engine = engine
         self.live = live
         self.record = live.record
@@ -820,7 +897,7 @@ def check_event_type(event_type: object, error: Callable[[str], Exception]) -> s
     return event_type
 
 
-async def run_instance(engine: "Engine", live: "LiveInstance") -> None:
+async def run_instance(engine: RunHost, live: "LiveInstance") -> None:
     """The task body of an instance: one ``run`` invocation and its outcome."""
     record = live.record
     run = Run(engine, live)
