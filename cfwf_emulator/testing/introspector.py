@@ -8,13 +8,11 @@ what it is blocked on.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
-import math
 from typing import TYPE_CHECKING, Any, Callable, Generator
 
 from ..engine.records import STATUSES, TERMINAL, InstanceRecord
-from ..errors import WorkflowError, error_from_record
+from ..errors import StalledError, WorkflowError, error_from_record
 from ..serialization import decode, iso_from_ms
 from .modifier import PREFIX, InstanceModifier, ModificationRecorder
 from .selector import to_selector
@@ -115,59 +113,32 @@ class WorkflowInstanceIntrospector:
         return text
 
     async def _drive(self, check: Callable[[], tuple[bool, Any]], what: str, timeout: float | None) -> Any:
-        if timeout is not None and (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, (int, float))
-            or not math.isfinite(timeout)
-            or timeout < 0
-        ):
-            raise ValueError(
-                f"timeout is a number of real seconds >= 0, or None to wait as long as it takes; "
-                f"got {timeout!r}"
-            )
-        emulator = self._binding._emulator
-        await emulator._ready_engine()
-
-        async def drive() -> Any:
-            scheduler = self._engine.scheduler
-            async with scheduler.driving():
-                while True:
-                    await scheduler.settle()
-                    done, value = check()
-                    if done:
-                        return value
-                    if scheduler.clock.virtual:
-                        if scheduler.jump_to_next():
-                            continue
-                    elif scheduler.next_deadline() is not None:
-                        changed = self._engine.changed
-                        assert changed is not None
-                        changed.clear()
-                        await asyncio.wait_for(changed.wait(), (scheduler.next_deadline() or 0) / 1000 + 1)
-                        continue
-                    record = self._record()
-                    state = "does not exist" if record is None else (
-                        f"is in {self._describe_state(record)}, waiting on {blocked_on(record)}"
-                    )
-                    raise _Unreachable(
-                        f"{PREFIX} Waiting for {what} of instance {self.id} can never end: it {state}, "
-                        "and nothing else can make progress (no timer left, no step running). "
-                        "Send the event it waits for, resume it, or change what you wait for."
-                    )
+        def done() -> tuple[Any] | None:
+            finished, value = check()
+            return (value,) if finished else None
 
         try:
-            if timeout is None:
-                return await drive()
-            return await asyncio.wait_for(drive(), timeout)
+            outcome = await self._binding._emulator.drive_until(done, timeout)
+        except StalledError:
+            record = self._record()
+            state = "does not exist" if record is None else (
+                f"is in {self._describe_state(record)}, waiting on {blocked_on(record)}"
+            )
+            raise IntrospectionError(
+                f"{PREFIX} Waiting for {what} of instance {self.id} can never end: it {state}, "
+                "and nothing else can make progress (no timer left, no step running). "
+                "Send the event it waits for, resume it, or change what you wait for."
+            ) from None
         except _Unreachable as exc:
             raise IntrospectionError(str(exc)) from None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             record = self._record()
             state = "does not exist" if record is None else f"is in {self._describe_state(record)}"
             raise IntrospectionError(
                 f"{PREFIX} Timed out after {timeout} s (real time) waiting for {what} of instance "
                 f"{self.id}; it {state}"
             ) from None
+        return outcome[0]
 
     async def wait_for_status(self, status: str, timeout: float | None = None) -> None:
         """Return once the instance has ``status``; raise at once if it never can.
