@@ -11,22 +11,32 @@ Commands: ``create``, ``create_batch``, ``pause``, ``resume``, ``terminate``, ``
 ``exists``. Every method is a coroutine; an instance that does not exist raises
 :class:`~cfwf_emulator.WorkflowError` (``instance.not_found``), a workflow that is not registered
 :class:`~cfwf_emulator.ConfigError` naming the registered ones.
+
+``emu.api.testing`` (:class:`LocalTestingAPI`) adds in-process test tooling: test modifications,
+captures, disposal and synchronous reads, for the testing API and the pytest plugin.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol, TypedDict
+import copy
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Protocol, TypedDict
 
+from .engine.core import Engine
+from .engine.records import TERMINAL  # the statuses an instance never leaves (public here)
 from .errors import WorkflowError
-
-if TYPE_CHECKING:
-    from .engine.core import Engine
+from .serialization import decode, iso_from_ms
 
 __all__ = [
     "STATUSES",
+    "TERMINAL",
     "InstancePage",
     "InstanceSummary",
+    "InstanceView",
     "LocalAPI",
+    "LocalTestingAPI",
+    "PendingStep",
+    "StepOutcome",
     "WorkflowSummary",
     "WorkflowsAPI",
 ]
@@ -138,6 +148,8 @@ class LocalAPI:
     def __init__(self, engine: "Engine", ready: Callable[[], Awaitable[object]]) -> None:
         self.engine = engine
         self.ready = ready
+        #: In-process test tooling (:class:`LocalTestingAPI`): synchronous, never starts anything.
+        self.testing = LocalTestingAPI(engine)
 
     async def workflows(self) -> list[WorkflowSummary]:
         """The registered workflows, by name, with their instance counts per status."""
@@ -225,3 +237,179 @@ class LocalAPI:
         """Stop the instance and delete its state."""
         await self.ready()
         self.engine.delete(workflow, instance_id)
+
+
+# -- test tooling, in-process only (doors/introspect) ---------------------------------------------
+#
+# What the testing API (introspectors, modifiers) and the pytest plugin's failure report need.
+# Every method is synchronous and works whether or not the emulator runs (the report reads after
+# the test, maybe with its event loop closed); none starts the emulator. Not part of
+# ``WorkflowsAPI``: a remote emulator is not introspected this way.
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    """One instance as a test waiter sees it, read at one moment (``emu.api.testing.instance``)."""
+
+    workflow: str
+    id: str
+    #: One of :data:`STATUSES`.
+    status: str
+    #: ``{"name", "message"}`` when the instance errored, else None.
+    error: dict[str, str] | None
+    #: The instance's output once it is complete, else None.
+    output: Any
+
+
+@dataclass(frozen=True)
+class PendingStep:
+    """A step in progress, what an instance is blocked on (``emu.api.testing.pending_steps``)."""
+
+    #: ``"do"``, ``"sleep"`` or ``"waitForEvent"``.
+    kind: str
+    name: str
+    #: Which call of that name and kind in the run (1-based).
+    count: int
+    #: When its timer ends (ISO 8601, UTC): the sleep's end, the event wait's timeout, the next
+    #: retry of a ``do``; None for an attempt that is running.
+    until: str | None
+    #: The event type a ``waitForEvent`` waits for, else None.
+    event_type: str | None
+    #: Attempts made so far (``do`` only).
+    attempts: int
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """How a journaled ``step.do`` stands (``emu.api.testing.step_outcome``)."""
+
+    #: ``"running"`` (an attempt or a retry delay in progress), ``"ok"`` or ``"error"``.
+    state: str
+    #: Its result once ``"ok"``, else None.
+    result: Any
+    #: Its final error record (``{"name", "message", ...}``) once ``"error"``, else None.
+    error: dict[str, Any] | None
+
+
+class LocalTestingAPI:
+    """``emu.api.testing``: test modifications, captures, disposal and reads, in-process only.
+
+    For the testing API (``cfwf_emulator.testing``) and test tooling such as the pytest plugin's
+    failure report. Synchronous; never starts the emulator. Modifications are the JSON shape
+    described in :mod:`cfwf_emulator.engine.modifiers`.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- modifications
+
+    def modifiers_for(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        """The instance's modifications, to change in place and then :meth:`save_modifiers`.
+
+        For an instance that does not exist yet they are kept, and apply when it is created.
+        """
+        return self.engine.modifiers_for(workflow, instance_id)
+
+    def save_modifiers(self, workflow: str, instance_id: str) -> None:
+        """Persist the changed modifications of an existing instance (nothing to do otherwise)."""
+        self.engine.save_modifiers(workflow, instance_id)
+
+    def mock_event(self, workflow: str, instance_id: str, event_type: Any, payload: Any) -> None:
+        """Deliver a mocked event (kept for an instance not created yet); it survives restarts."""
+        self.engine.mock_event(workflow, instance_id, event_type, payload)
+
+    @staticmethod
+    def check_mocked_event(event_type: Any, payload: Any) -> str:
+        """The JSON of a mocked event's payload; ``WorkflowError`` as ``send_event`` would raise."""
+        return Engine.check_mocked_event(event_type, payload)
+
+    def modifications(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        """A copy of the modifications of an existing instance (``{}`` when it has none)."""
+        record = self.engine.read(workflow, instance_id)
+        return copy.deepcopy(record.modifiers) if record is not None and record.modifiers else {}
+
+    def introspected(self) -> list[tuple[str, str]]:
+        """``(workflow, id)`` of instances modified before they were created, not created yet."""
+        return list(self.engine.pending)
+
+    # -- captures and disposal
+
+    def start_capture(self, workflow: str, capture: Callable[[str, str], None]) -> None:
+        """Call ``capture(workflow, id)`` for every instance of ``workflow`` created from now on,
+        before it starts (its modifications then apply to it). One capture per workflow: a second
+        raises ``RuntimeError``."""
+        definition = self.engine.definition(workflow)
+        if workflow in self.engine.captures:
+            raise RuntimeError(
+                f'Workflow "{workflow}" already has an active introspection session for binding '
+                f'"{definition.binding}".'
+            )
+        self.engine.captures[workflow] = capture
+
+    def stop_capture(self, workflow: str, capture: Callable[[str, str], None]) -> None:
+        """End the capture :meth:`start_capture` began with ``capture``; idempotent."""
+        if self.engine.captures.get(workflow) == capture:
+            del self.engine.captures[workflow]
+
+    def dispose(self, workflow: str, instance_id: str) -> None:
+        """Stop the instance and forget it with its modifications (its id becomes free); idempotent."""
+        self.engine.dispose(workflow, instance_id)
+
+    # -- reads
+
+    def workflow_names(self) -> list[str]:
+        """The registered workflows' names, in registration order."""
+        return list(self.engine.workflows)
+
+    def instance_ids(self, workflow: str) -> list[str]:
+        """The ids of every instance of ``workflow`` in the store."""
+        return list(self.engine.store.instance_ids(workflow))
+
+    def instance(self, workflow: str, instance_id: str) -> InstanceView | None:
+        """The instance's status, error and output now; None when it does not exist."""
+        record = self.engine.read(workflow, instance_id)
+        if record is None:
+            return None
+        error = None
+        if record.status == "errored" and record.error is not None:
+            error = {"name": record.error["name"], "message": record.error["message"]}
+        output = decode(record.output) if record.status == "complete" and record.output is not None else None
+        return InstanceView(workflow, instance_id, record.status, error, output)
+
+    def pending_steps(self, workflow: str, instance_id: str) -> list[PendingStep]:
+        """The steps in progress, in the order they began ([] when none, or no such instance)."""
+        record = self.engine.read(workflow, instance_id)
+        if record is None:
+            return []
+        pending = sorted(
+            (step for step in record.steps.values() if step.state in ("running", "waiting")),
+            key=lambda step: step.seq,
+        )
+        return [
+            PendingStep(
+                kind=step.kind,
+                name=step.name,
+                count=step.count,
+                until=iso_from_ms(step.deadline_ms),
+                event_type=(step.config or {}).get("type") if step.kind == "waitForEvent" else None,
+                attempts=len(step.attempts),
+            )
+            for step in pending
+        ]
+
+    def step_outcome(self, workflow: str, instance_id: str, name: str, count: int) -> StepOutcome | None:
+        """The ``count``-th ``step.do`` named ``name``, None until it is journaled (or no instance)."""
+        record = self.engine.read(workflow, instance_id)
+        step = None if record is None else record.steps.get(("do", name, count))
+        if step is None:
+            return None
+        if step.state == "ok":
+            return StepOutcome("ok", decode(step.result) if step.result is not None else None, None)
+        if step.state == "error":
+            return StepOutcome("error", None, dict(step.error or {}))
+        return StepOutcome("running", None, None)
+
+    def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        """What :meth:`LocalAPI.describe` returns, without starting the emulator."""
+        return self.engine.describe(workflow, instance_id)

@@ -11,12 +11,13 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import warnings
 import weakref
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Awaitable, Iterator, TypeVar
+from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
 from .api import LocalAPI
 from .bindings import Workflow
@@ -26,7 +27,7 @@ from .config.bindings import BINDING_NAME_FIX, binding_name_problem
 from .durations import DurationError, parse_duration_or_timedelta
 from .engine.core import Engine, WorkflowDefinition, check_workflow_name
 from .engine.scheduler import Scheduler
-from .errors import ConfigError, ConfigWarning
+from .errors import ConfigError, ConfigWarning, StalledError
 from .hooks import make_plugin_manager
 from .limits import Limits, resolve_limits
 from .serialization import utc_from_ms
@@ -423,12 +424,8 @@ class Emulator:
         everything left waits for time or input.
         """
         await self._ready_engine()
-        scheduler = self._scheduler
-        async with scheduler.driving():
-            await scheduler.settle()
-            if self.clock.virtual:
-                while scheduler.jump_to_next():
-                    await scheduler.settle()
+        async with self._scheduler.driving():
+            await self._run_down(_never)
 
     async def advance(self, duration: Any) -> None:
         """Move virtual time forward by ``duration`` and run everything that falls due, in order.
@@ -454,9 +451,7 @@ class Emulator:
                     f"last time the emulator can show; advance by at most "
                     f"{LATEST_TIME_MS - self.clock.now_ms():.0f} ms"
                 )
-            await scheduler.settle(target)
-            while scheduler.jump_to_next(limit=target):
-                await scheduler.settle(target)
+            await self._run_down(_never, target)
             self.clock.jump_to(target)
             await scheduler.settle(target)
 
@@ -497,3 +492,68 @@ class Emulator:
                 return False
             await scheduler.settle()
             return True
+
+    # -- driving until a condition holds (doors/introspect) ----------------------------------
+
+    async def drive_until(self, predicate: Callable[[], T | None], timeout: float | None = None) -> T:
+        """Run the emulator until ``predicate()`` returns a truthy value, and return that value.
+
+        It drives like :meth:`run_until_idle`: let everything runnable run, check
+        ``predicate()``, and with the virtual clock jump to the next deadline while nothing else
+        can run; with the real clock wait for the next timer or change of an instance. An
+        exception ``predicate`` raises goes to the caller (a way to give up early). Raises
+        :class:`~cfwf_emulator.StalledError` as soon as the predicate is false and nothing can
+        progress any more (no step running, nothing ready, no timer left), and ``TimeoutError``
+        after ``timeout`` real seconds (measured on the event loop's monotonic clock; None: no
+        limit), also while a step callback waits for real I/O. Any number of tasks may drive at
+        once; they take turns running the emulator.
+        """
+        if timeout is not None and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not math.isfinite(timeout)
+            or timeout < 0
+        ):
+            raise ValueError(
+                f"timeout is a number of real seconds >= 0, or None to wait as long as it takes; "
+                f"got {timeout!r}"
+            )
+        async with asyncio.timeout(timeout):
+            await self._ready_engine()
+            scheduler = self._scheduler
+            with self._engine.watch() as changed:
+                while True:
+                    changed.clear()  # before running: a change made meanwhile ends the wait below
+                    async with scheduler.driving():
+                        value = await self._run_down(predicate)
+                    if value:
+                        return value
+                    deadline = scheduler.next_deadline()
+                    if self.clock.virtual or deadline is None:
+                        raise StalledError(
+                            "drive_until: the condition is not met and nothing can progress any "
+                            "more (no step is running and no timer is left); send the event an "
+                            "instance waits for, resume it, or change the condition"
+                        )
+                    # real clock: wait for the next timer, or a change, outside the driver lock
+                    wait_s = max(0.001, (deadline - self.clock.now_ms()) / 1000.0)
+                    try:
+                        await asyncio.wait_for(changed.wait(), wait_s)
+                    except TimeoutError:
+                        pass
+
+    async def _run_down(self, predicate: Callable[[], T | None], limit: float | None = None) -> T | None:
+        """The drive loop (hold the driver lock): settle, check ``predicate``, jump to the next
+        deadline (not past ``limit``) with the virtual clock; until ``predicate()`` is truthy or
+        nothing is left to run without waiting. Returns the last ``predicate()`` value."""
+        scheduler = self._scheduler
+        while True:
+            await scheduler.settle(limit)
+            value = predicate()
+            if value or not (self.clock.virtual and scheduler.jump_to_next(limit)):
+                return value
+
+
+def _never() -> bool:
+    """The condition of a drive that runs until idle."""
+    return False

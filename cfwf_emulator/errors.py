@@ -13,6 +13,7 @@ __all__ = [
     "ConfigError",
     "ConfigWarning",
     "NonRetryableError",
+    "StalledError",
     "StepError",
     "WorkflowError",
     "WorkflowFatalError",
@@ -85,6 +86,15 @@ class WorkflowFatalError(StepError):
 
 class ConfigError(Exception):
     """A wrangler configuration or an emulator option is invalid; the message says how to fix it."""
+
+
+class StalledError(RuntimeError):
+    """``Emulator.drive_until`` gave up: its condition is not met and nothing can progress any more.
+
+    No step callback is running, nothing in the event loop is ready, and no timer is left that
+    could change an instance (with the virtual clock: none at all). Send the event an instance
+    waits for, resume it, or change what you wait for.
+    """
 
 
 class ConfigWarning(UserWarning):

@@ -13,11 +13,15 @@ import pytest
 PUBLIC = {
     "cfwf_emulator": [
         "ConfigError", "ConfigWarning", "Emulator", "Limits", "NonRetryableError", "ObserverWarning",
-        "RealClock", "StateLockedError", "StepError", "StorageWarning", "StoreError", "VirtualClock",
+        "RealClock", "StalledError", "StateLockedError", "StepError", "StorageWarning", "StoreError", "VirtualClock",
         "Workflow", "WorkflowEntrypoint", "WorkflowError", "WorkflowFatalError", "WorkflowInstance",
         "WorkflowTimeoutError",
     ],
-    "cfwf_emulator.api": ["InstancePage", "InstanceSummary", "LocalAPI", "STATUSES", "WorkflowSummary", "WorkflowsAPI"],
+    "cfwf_emulator.api": [
+        "InstancePage", "InstanceSummary", "LocalAPI", "STATUSES", "WorkflowSummary", "WorkflowsAPI",
+        # in-process test tooling (emu.api.testing)
+        "InstanceView", "LocalTestingAPI", "PendingStep", "StepOutcome", "TERMINAL",
+    ],
     "cfwf_emulator.testing": [
         "InstanceModifier", "IntrospectionError", "ModificationRecorder", "RULES", "RulesReport", "StepSelector",
         "Violation", "WorkflowInstanceIntrospector", "WorkflowIntrospector", "assert_follows_rules",

@@ -101,3 +101,18 @@ async def test_finished_instances_leave_memory_and_stay_readable_and_restartable
         await inst.send_event(type="ping", payload="second")
         await emu.advance(0)
         assert await inst.status() == {"status": "complete", "output": "second"}
+
+
+async def test_waiters_and_reads_of_the_testing_api_leave_a_hibernated_instance_out_of_memory(emu: Emulator) -> None:
+    from cfwf_emulator.testing import IntrospectionError, introspect_workflow_instance
+
+    async with emu:
+        async with introspect_workflow_instance(emu.env.NAPPER, "n1") as intro:
+            await emu.env.NAPPER.create(id="n1")
+            await intro.wait_for_status("waiting")
+            assert in_memory(emu) == 0
+            with pytest.raises(IntrospectionError, match='status "waiting"'):
+                await intro.get_output()
+            assert in_memory(emu) == 0
+            await intro.wait_for_status("complete")
+            assert await intro.get_output() == "awake"

@@ -14,7 +14,8 @@ import re
 import uuid
 import warnings
 from collections import deque
-from typing import Any, Callable, Iterable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator
 
 import pluggy
 
@@ -49,8 +50,6 @@ RESUMABLE = frozenset({"queued", "running", "waiting"})
 #: Hibernated instances woken per event-loop turn when many of their timers end at once: waking
 #: 100,000 in one turn held them all in memory together (benchmarks: peak resident memory).
 WAKE_CHUNK = 1_000
-
-
 
 
 def encode_input(value: Any, code: str, subject: str) -> str:
@@ -110,7 +109,8 @@ class Engine:
         self.pending: dict[tuple[str, str], dict[str, Any]] = {}
         #: ``introspect_workflow`` sessions: called with (workflow, id) before a new instance starts.
         self.captures: dict[str, Callable[[str, str], None]] = {}
-        self.changed: asyncio.Event | None = None
+        #: One event per :meth:`watch` subscriber, each set at every change of instance state.
+        self.watchers: set[asyncio.Event] = set()
         #: Evict instances blocked longer than this (ms) and replay them when woken; None: never.
         self.hibernate_after_ms: float | None = None
         #: Test mode ``hibernate="always"``: replay every instance after each step.
@@ -133,7 +133,6 @@ class Engine:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Bind to ``loop`` and resume every unfinished instance found in the store."""
         self.loop = loop
-        self.changed = asyncio.Event()
         self.scheduler.start(loop)
         for definition in self.workflows.values():
             self._recover(definition)
@@ -397,10 +396,9 @@ class Engine:
             return True, None
 
     def notify_change(self) -> None:
-        """Wake whoever waits for instance state to change (the testing API's waiters)."""
-        changed = self.changed
-        if changed is not None and not changed.is_set():
-            changed.set()
+        """Wake whoever waits for instance state to change (every :meth:`watch` subscriber)."""
+        for event in self.watchers:
+            event.set()
 
     def refresh_activity(self, live: LiveInstance) -> None:
         """``waiting`` while every flow of the current run is blocked on a timer or event."""
@@ -890,6 +888,32 @@ class Engine:
     def take_buffered_event(self, live: LiveInstance, event_type: str) -> dict[str, Any] | None:
         """Remove and return the oldest buffered event of ``event_type`` (the caller persists)."""
         return live.record.events.take(event_type)
+
+    # -- drivers and test tooling (doors/introspect) -----------------------------------------
+
+    @contextmanager
+    def watch(self) -> Iterator[asyncio.Event]:
+        """An event set at every change of instance state while the ``with`` block lasts.
+
+        Each subscriber gets its own event and clears it when it likes, so any number of them
+        (``Emulator.drive_until`` callers) can wait at once without missing each other's changes.
+        """
+        event = asyncio.Event()
+        self.watchers.add(event)
+        try:
+            yield event
+        finally:
+            self.watchers.discard(event)
+
+    def read(self, workflow: str, instance_id: str) -> InstanceRecord | None:
+        """The instance's record for reading, None when it does not exist; never loads it for good.
+
+        An instance not in memory is read from the store and not kept (a hibernated instance
+        stays evicted). Callers must not change the record.
+        """
+        if not self.exists(workflow, instance_id):
+            return None
+        return self._read(workflow, instance_id)
 
 
 def _retrieve(task: "asyncio.Task[None]") -> None:

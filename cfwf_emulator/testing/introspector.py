@@ -8,20 +8,17 @@ what it is blocked on.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
-import math
 from typing import TYPE_CHECKING, Any, Callable, Generator
 
-from ..engine.records import STATUSES, TERMINAL, InstanceRecord
-from ..errors import WorkflowError, error_from_record
-from ..serialization import decode, iso_from_ms
+from ..api import STATUSES, TERMINAL, InstanceView, PendingStep
+from ..errors import StalledError, WorkflowError, error_from_record
 from .modifier import PREFIX, InstanceModifier, ModificationRecorder
 from .selector import to_selector
 
 if TYPE_CHECKING:
     from ..bindings import Workflow
-    from ..engine.core import Engine
+    from ..emulator import Emulator
 
 __all__ = [
     "IntrospectionError",
@@ -40,31 +37,27 @@ class _Unreachable(Exception):
     pass
 
 
-def _engine_of(binding: "Workflow") -> "Engine":
-    emulator = getattr(binding, "_emulator", None)
+def _emulator_of(binding: "Workflow") -> "Emulator":
+    emulator: Emulator | None = getattr(binding, "emulator", None)
     if emulator is None:
         raise TypeError(f"expected a workflow binding such as emu.env.MY_WORKFLOW, got {binding!r}")
-    engine: Engine = emulator._engine
-    return engine
+    return emulator
 
 
-def blocked_on(record: InstanceRecord) -> str:
-    """A sentence saying what the instance waits for, from its journal."""
-    pending = [s for s in record.steps.values() if s.state in ("running", "waiting")]
+def blocked_on(pending: list[PendingStep]) -> str:
+    """A sentence saying what an instance waits for, from its steps in progress."""
     if not pending:
         return "nothing in its journal (no step in progress)"
     parts = []
-    for step in sorted(pending, key=lambda s: s.seq):
-        until = iso_from_ms(step.deadline_ms) if step.deadline_ms is not None else None
+    for step in pending:
         if step.kind == "waitForEvent":
-            event_type = (step.config or {}).get("type")
-            parts.append(f'an event of type "{event_type}" (wait "{step.name}", times out at {until})')
+            parts.append(f'an event of type "{step.event_type}" (wait "{step.name}", times out at {step.until})')
         elif step.kind == "sleep":
-            parts.append(f'the sleep "{step.name}" (until {until})')
-        elif step.deadline_ms is not None:
-            parts.append(f'the retry of step "{step.name}" (at {until})')
+            parts.append(f'the sleep "{step.name}" (until {step.until})')
+        elif step.until is not None:
+            parts.append(f'the retry of step "{step.name}" (at {step.until})')
         else:
-            parts.append(f'step "{step.name}" (attempt {len(step.attempts)} running)')
+            parts.append(f'step "{step.name}" (attempt {step.attempts} running)')
     return ", ".join(parts)
 
 
@@ -75,10 +68,11 @@ class WorkflowInstanceIntrospector:
         if not binding or not instance_id:
             raise ValueError(f"{PREFIX} Workflow binding and instance id are required.")
         self._binding = binding
-        self._engine = _engine_of(binding)
+        self._emulator = _emulator_of(binding)
+        self._testing = self._emulator.api.testing
         self.workflow = binding.name
         self.id = instance_id
-        self.modifier = InstanceModifier(self._engine, self.workflow, instance_id)
+        self.modifier = InstanceModifier(self._testing, self.workflow, instance_id)
         self._disposed = False
 
     def __repr__(self) -> str:
@@ -103,71 +97,46 @@ class WorkflowInstanceIntrospector:
 
     # -- waiting ---------------------------------------------------------------------------
 
-    def _record(self) -> InstanceRecord | None:
-        if not self._engine.exists(self.workflow, self.id):
-            return None
-        return self._engine.require(self.workflow, self.id).record
+    def _view(self) -> InstanceView | None:
+        return self._testing.instance(self.workflow, self.id)
 
-    def _describe_state(self, record: InstanceRecord) -> str:
-        text = f"status '{record.status}'"
-        if record.status == "errored" and record.error:
-            text += f" ({record.error['name']}: {record.error['message']})"
+    def _blocked_on(self) -> str:
+        return blocked_on(self._testing.pending_steps(self.workflow, self.id))
+
+    @staticmethod
+    def _describe_state(view: InstanceView) -> str:
+        text = f"status '{view.status}'"
+        if view.error is not None:
+            text += f" ({view.error['name']}: {view.error['message']})"
         return text
 
     async def _drive(self, check: Callable[[], tuple[bool, Any]], what: str, timeout: float | None) -> Any:
-        if timeout is not None and (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, (int, float))
-            or not math.isfinite(timeout)
-            or timeout < 0
-        ):
-            raise ValueError(
-                f"timeout is a number of real seconds >= 0, or None to wait as long as it takes; "
-                f"got {timeout!r}"
-            )
-        emulator = self._binding._emulator
-        await emulator._ready_engine()
-
-        async def drive() -> Any:
-            scheduler = self._engine.scheduler
-            async with scheduler.driving():
-                while True:
-                    await scheduler.settle()
-                    done, value = check()
-                    if done:
-                        return value
-                    if scheduler.clock.virtual:
-                        if scheduler.jump_to_next():
-                            continue
-                    elif scheduler.next_deadline() is not None:
-                        changed = self._engine.changed
-                        assert changed is not None
-                        changed.clear()
-                        await asyncio.wait_for(changed.wait(), (scheduler.next_deadline() or 0) / 1000 + 1)
-                        continue
-                    record = self._record()
-                    state = "does not exist" if record is None else (
-                        f"is in {self._describe_state(record)}, waiting on {blocked_on(record)}"
-                    )
-                    raise _Unreachable(
-                        f"{PREFIX} Waiting for {what} of instance {self.id} can never end: it {state}, "
-                        "and nothing else can make progress (no timer left, no step running). "
-                        "Send the event it waits for, resume it, or change what you wait for."
-                    )
+        def done() -> tuple[Any] | None:
+            finished, value = check()
+            return (value,) if finished else None
 
         try:
-            if timeout is None:
-                return await drive()
-            return await asyncio.wait_for(drive(), timeout)
+            outcome = await self._emulator.drive_until(done, timeout)
+        except StalledError:
+            view = self._view()
+            state = "does not exist" if view is None else (
+                f"is in {self._describe_state(view)}, waiting on {self._blocked_on()}"
+            )
+            raise IntrospectionError(
+                f"{PREFIX} Waiting for {what} of instance {self.id} can never end: it {state}, "
+                "and nothing else can make progress (no timer left, no step running). "
+                "Send the event it waits for, resume it, or change what you wait for."
+            ) from None
         except _Unreachable as exc:
             raise IntrospectionError(str(exc)) from None
-        except asyncio.TimeoutError:
-            record = self._record()
-            state = "does not exist" if record is None else f"is in {self._describe_state(record)}"
+        except TimeoutError:
+            view = self._view()
+            state = "does not exist" if view is None else f"is in {self._describe_state(view)}"
             raise IntrospectionError(
                 f"{PREFIX} Timed out after {timeout} s (real time) waiting for {what} of instance "
                 f"{self.id}; it {state}"
             ) from None
+        return outcome[0]
 
     async def wait_for_status(self, status: str, timeout: float | None = None) -> None:
         """Return once the instance has ``status``; raise at once if it never can.
@@ -180,30 +149,27 @@ class WorkflowInstanceIntrospector:
             raise ValueError(f"{status} was not handled because it's not a valid InstanceStatus")
 
         def check() -> tuple[bool, Any]:
-            record = self._record()
-            if record is None:
-                if self._engine.pending.get((self.workflow, self.id)) is not None or status == "queued":
-                    return (status == "queued", None)
-                return (False, None)
-            if record.status == status:
+            view = self._view()
+            if view is None:
+                return (status == "queued", None)
+            if view.status == status:
                 return (True, None)
-            if record.status in TERMINAL:
+            if view.status in TERMINAL:
                 if status in TERMINAL:
                     raise _Unreachable(
                         f"{PREFIX} The Workflow instance {self.id} has reached status "
-                        f"'{record.status}'. This is a finite status that prevents it from ever "
+                        f"'{view.status}'. This is a finite status that prevents it from ever "
                         f"reaching the expected status of '{status}'."
-                        + (f" Its error: {record.error['name']}: {record.error['message']}"
-                           if record.status == "errored" and record.error else "")
+                        + (f" Its error: {view.error['name']}: {view.error['message']}" if view.error else "")
                     )
                 raise _Unreachable(
-                    f"{PREFIX} The Workflow instance {self.id} has reached {self._describe_state(record)}, "
+                    f"{PREFIX} The Workflow instance {self.id} has reached {self._describe_state(view)}, "
                     f"which is final: it will never be '{status}'."
                 )
-            if record.status == "paused":
+            if view.status == "paused":
                 raise _Unreachable(
                     f"{PREFIX} The Workflow instance {self.id} is paused (waiting on "
-                    f"{blocked_on(record)}); it cannot become '{status}' until it is resumed."
+                    f"{self._blocked_on()}); it cannot become '{status}' until it is resumed."
                 )
             return (False, None)
 
@@ -212,24 +178,22 @@ class WorkflowInstanceIntrospector:
     async def wait_for_step_result(self, step: Any, timeout: float | None = None) -> Any:
         """The result of the selected ``step.do`` once it has one; its error if it failed for good."""
         selector = to_selector(step)
-        key = ("do", selector.name, selector.index)
 
         def check() -> tuple[bool, Any]:
-            record = self._record()
-            if record is None:
+            view = self._view()
+            if view is None:
                 return (False, None)
-            journaled = record.steps.get(key)
-            if journaled is not None and journaled.state == "ok":
-                assert journaled.result is not None
-                return (True, decode(journaled.result))
-            if journaled is not None and journaled.state == "error":
-                assert journaled.error is not None
-                raise error_from_record(journaled.error)
-            if record.status in TERMINAL or record.status == "paused":
+            outcome = self._testing.step_outcome(self.workflow, self.id, selector.name, selector.index)
+            if outcome is not None and outcome.state == "ok":
+                return (True, outcome.result)
+            if outcome is not None and outcome.state == "error":
+                assert outcome.error is not None
+                raise error_from_record(outcome.error)
+            if view.status in TERMINAL or view.status == "paused":
                 raise _Unreachable(
-                    f"{PREFIX} The Workflow instance {self.id} is in {self._describe_state(record)} "
+                    f"{PREFIX} The Workflow instance {self.id} is in {self._describe_state(view)} "
                     f"and step '{selector.name}' (#{selector.index}) has no result: it will not get one"
-                    + (" until the instance is resumed" if record.status == "paused" else "")
+                    + (" until the instance is resumed" if view.status == "paused" else "")
                 )
             return (False, None)
 
@@ -237,34 +201,34 @@ class WorkflowInstanceIntrospector:
 
     async def get_output(self) -> Any:
         """The instance's output; it must be ``complete``."""
-        record = self._require()
-        if record.status != "complete":
+        view = self._require()
+        if view.status != "complete":
             raise IntrospectionError(
-                f'Cannot retrieve output: Workflow instance is in status "{record.status}" but must '
+                f'Cannot retrieve output: Workflow instance is in status "{view.status}" but must '
                 'be "complete" to have an output available'
             )
-        return decode(record.output) if record.output is not None else None
+        return view.output
 
     async def get_error(self) -> dict[str, Any]:
         """The instance's ``{"name", "message"}`` error; it must be ``errored``."""
-        record = self._require()
-        if record.status != "errored":
+        view = self._require()
+        if view.status != "errored":
             raise IntrospectionError(
-                f'Cannot retrieve error: Workflow instance is in status "{record.status}" but must '
+                f'Cannot retrieve error: Workflow instance is in status "{view.status}" but must '
                 'be "errored" to have error information available'
             )
-        if record.error is None:
+        if view.error is None:
             raise IntrospectionError("Cannot retrieve error: No workflow instance failure log found")
-        return {"name": record.error["name"], "message": record.error["message"]}
+        return dict(view.error)
 
-    def _require(self) -> InstanceRecord:
-        record = self._record()
-        if record is None:
+    def _require(self) -> InstanceView:
+        view = self._view()
+        if view is None:
             raise WorkflowError(
                 "instance.not_found",
                 f'Instance not found: no instance "{self.id}" in workflow "{self.workflow}"',
             )
-        return record
+        return view
 
     async def dispose(self) -> None:
         """Delete the instance's state and modifications (its id can be used again); idempotent."""
@@ -272,7 +236,7 @@ class WorkflowInstanceIntrospector:
             return
         self._disposed = True
         try:
-            self._engine.dispose(self.workflow, self.id)
+            self._testing.dispose(self.workflow, self.id)
         except Exception:  # noqa: BLE001 - disposal must not fail a test's teardown
             pass
 
@@ -290,18 +254,12 @@ class WorkflowIntrospector:
         if not binding:
             raise ValueError(f"{PREFIX} Workflow binding is required.")
         self._binding = binding
-        self._engine = _engine_of(binding)
+        self._testing = _emulator_of(binding).api.testing
         self.workflow = binding.name
-        if self.workflow in self._engine.captures:
-            definition = self._engine.definition(self.workflow)
-            raise RuntimeError(
-                f'Workflow "{self.workflow}" already has an active introspection session for '
-                f'binding "{definition.binding}".'
-            )
         self._recorder = ModificationRecorder()
         self._instances: list[WorkflowInstanceIntrospector] = []
+        self._testing.start_capture(self.workflow, self._capture)
         self._active = True
-        self._engine.captures[self.workflow] = self._capture
 
     def __repr__(self) -> str:
         return f"<WorkflowIntrospector {self.workflow} ({len(self._instances)} captured)>"
@@ -345,8 +303,7 @@ class WorkflowIntrospector:
         if not self._active:
             return
         self._active = False
-        if self._engine.captures.get(self.workflow) == self._capture:
-            del self._engine.captures[self.workflow]
+        self._testing.stop_capture(self.workflow, self._capture)
         for introspector in self._instances:
             await introspector.dispose()
 

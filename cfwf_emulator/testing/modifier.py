@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Generator, Protocol
 
-from ..engine.core import Engine
+from ..api import LocalTestingAPI
 from ..errors import NonRetryableError, StepError
 from ..serialization import NotSerialisable, RpcTypeError, encode
 from .selector import to_selector
@@ -52,7 +52,7 @@ def _error_record(error: Any) -> dict[str, str]:
 
 
 class _Host(Protocol):
-    """What a modifier changes: the engine, or a rehearsal of it (``ModificationRecorder``)."""
+    """What a modifier changes: ``emu.api.testing``, or a rehearsal of it (``ModificationRecorder``)."""
 
     def modifiers_for(self, workflow: str, instance_id: str) -> dict[str, Any]:
         """The modifications of one instance, to change in place."""
@@ -70,16 +70,16 @@ class _Host(Protocol):
 class InstanceModifier:
     """Changes what one instance will do: mock results, errors, timeouts and events, skip waits."""
 
-    def __init__(self, engine: _Host, workflow: str, instance_id: str) -> None:
-        self._engine = engine
+    def __init__(self, host: _Host, workflow: str, instance_id: str) -> None:
+        self._host = host
         self._workflow = workflow
         self._id = instance_id
 
     def _mods(self) -> dict[str, Any]:
-        return self._engine.modifiers_for(self._workflow, self._id)
+        return self._host.modifiers_for(self._workflow, self._id)
 
     def _saved(self) -> _Done:
-        self._engine.save_modifiers(self._workflow, self._id)
+        self._host.save_modifiers(self._workflow, self._id)
         return _DONE
 
     def _select(self, key: str, steps: Any) -> _Done:
@@ -148,7 +148,7 @@ class InstanceModifier:
         unknown = sorted(map(repr, set(event) - {"type", "payload"}))
         if unknown:
             raise TypeError(f"mock_event: unknown key(s) {', '.join(unknown)}; an event has type and payload")
-        self._engine.mock_event(self._workflow, self._id, event["type"], event.get("payload"))
+        self._host.mock_event(self._workflow, self._id, event["type"], event.get("payload"))
         return _DONE
 
     def force_event_timeout(self, step: Any) -> _Done:
@@ -169,7 +169,7 @@ class InstanceModifier:
 
 
 class _Rehearsal:
-    """Stands in for the engine while ``modify_all`` records: every check runs, nothing is kept."""
+    """Stands in for ``emu.api.testing`` while ``modify_all`` records: every check runs, nothing is kept."""
 
     def __init__(self) -> None:
         self._modifiers: dict[str, Any] = {}
@@ -182,8 +182,8 @@ class _Rehearsal:
         """Nothing to keep."""
 
     def mock_event(self, workflow: str, instance_id: str, event_type: Any, payload: Any) -> None:
-        """Check the event as the engine would."""
-        Engine.check_mocked_event(event_type, payload)
+        """Check the event as ``emu.api.testing`` would."""
+        LocalTestingAPI.check_mocked_event(event_type, payload)
 
 
 class ModificationRecorder:

@@ -102,9 +102,9 @@ def _step_lines(step: dict[str, Any], tags: dict[tuple[str, str], list[str]], mo
 
 
 def _instance_lines(emulator: "Emulator", workflow: str, instance_id: str) -> list[str]:
-    engine = emulator._engine
-    details = engine.describe(workflow, instance_id)
-    modifiers = engine.require(workflow, instance_id).record.modifiers or {}
+    testing = emulator.api.testing
+    details = testing.describe(workflow, instance_id)
+    modifiers = testing.modifications(workflow, instance_id)
     head = f"{workflow}/{instance_id}: {details['status']}"
     if details.get("error"):
         head += f" ({_error(details['error'])})"
@@ -121,15 +121,15 @@ def _instance_lines(emulator: "Emulator", workflow: str, instance_id: str) -> li
 
 
 def _emulator_lines(emulator: "Emulator") -> list[str]:
-    engine = emulator._engine
+    testing = emulator.api.testing  # synchronous reads: the test's event loop may be closed
     lines: list[str] = []
-    for workflow in engine.workflows:
-        for instance_id in engine.store.instance_ids(workflow):
+    for workflow in testing.workflow_names():
+        for instance_id in testing.instance_ids(workflow):
             try:
                 lines.extend(_instance_lines(emulator, workflow, instance_id))
             except Exception as exc:  # noqa: BLE001 - a report must not fail the run
                 lines.append(f"{workflow}/{instance_id}: cannot describe it ({type(exc).__name__}: {exc})")
-    for workflow, instance_id in engine.pending:
+    for workflow, instance_id in testing.introspected():
         lines.append(f"{workflow}/{instance_id}: never created (introspected, modifications pending)")
     return lines
 
