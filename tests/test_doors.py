@@ -1,5 +1,8 @@
 """Architecture rules, checked on the source: no import cycles among cfwf_emulator's modules at run
-time (imports under ``if TYPE_CHECKING:`` are not followed)."""
+time (imports under ``if TYPE_CHECKING:`` are not followed), and the doors (everything outside
+the engine and the store: bindings, testing API, rules checker, plugin, CLI, server) reach no
+private attribute of the engine, the store, the emulator or the bindings: they use the public
+API (``emu.api``)."""
 
 from __future__ import annotations
 
@@ -89,3 +92,70 @@ def test_the_cycle_check_sees_imports() -> None:
     assert "cfwf_emulator.engine.core" in imports_of(PACKAGE / "emulator.py")
     assert "cfwf_emulator.errors" in imports_of(PACKAGE / "workers" / "__init__.py")
     assert "cfwf_emulator.engine.core" not in imports_of(PACKAGE / "engine" / "run.py")  # typing only
+
+
+# -- doors reach no private attribute of the engine ---------------------------------------------
+
+#: Where the engine's private names live: a door may not touch them.
+ENGINE_FILES = [p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] in INSIDE] + [
+    PACKAGE / "emulator.py",
+    PACKAGE / "bindings.py",
+]
+
+
+def is_door(path: Path) -> bool:
+    """Everything that talks to the engine from outside: cfwf_emulator outside engine/ and store/
+    (examples aside), and the pytest plugin."""
+    parts = path.relative_to(ROOT).parts
+    if parts[0] == "pytest_plugin":
+        return True
+    return parts[0] == "cfwf_emulator" and "examples" not in parts and (len(parts) == 2 or parts[1] not in INSIDE)
+
+
+def private_names_defined(path: Path) -> set[str]:
+    """``_name`` methods and attributes (assigned) defined in ``path``; dunders aside."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            name = node.name
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            name = node.attr
+        else:
+            continue
+        if name.startswith("_") and not name.startswith("__"):
+            names.add(name)
+    return names
+
+
+def private_reaches(doors: "list[Path] | None" = None) -> list[str]:
+    """Each ``x._name`` in a door (``x`` not self/cls) naming a private of an engine file other
+    than the door itself, and every ``._getframe`` (frame inspection)."""
+    defined: dict[str, set[Path]] = {}
+    for path in ENGINE_FILES:
+        for name in private_names_defined(path):
+            defined.setdefault(name, set()).add(path)
+    if doors is None:
+        doors = [p for p in list(PACKAGE.rglob("*.py")) + list((ROOT / "pytest_plugin").rglob("*.py")) if is_door(p)]
+    found = []
+    for path in doors:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Attribute) or not node.attr.startswith("_") or node.attr.startswith("__"):
+                continue
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                continue
+            owners = defined.get(node.attr, set()) - {path}
+            if owners or node.attr == "_getframe":
+                shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+                found.append(f"{shown}:{node.lineno} .{node.attr}")
+    return found
+
+
+def test_doors_reach_no_private_attribute_of_the_engine() -> None:
+    assert private_reaches() == []
+
+
+def test_the_reach_check_sees_a_reach(tmp_path: Path) -> None:
+    """Guards against a vacuous pass: a door reaching ``emu._engine`` or a frame is reported."""
+    door = tmp_path / "probe.py"
+    door.write_text("import sys\ndef probe(emu):\n    return emu._engine, sys._getframe(), self_ok()\n", encoding="utf-8")
+    assert private_reaches([door]) == ["probe.py:3 ._engine", "probe.py:3 ._getframe"]
