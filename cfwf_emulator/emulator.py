@@ -235,6 +235,9 @@ class Emulator:
                 compatibility_date or self.compatibility.date,
                 self.compatibility.flags if compatibility_flags is None else tuple(compatibility_flags),
             )
+        refused = compat.python_workflows_problem()
+        if refused is not None:
+            raise ConfigError(f"Workflow {name!r}: {refused}")
         self._engine.add_workflow(WorkflowDefinition(name, cls, binding, limits, compat))
         workflow = Workflow(self, name)
         self.env.bind(binding, workflow)

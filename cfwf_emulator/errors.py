@@ -7,7 +7,8 @@ else arrives in ``run`` as a :class:`StepError` that keeps the original class na
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+import difflib
+from typing import Any, Iterable, NoReturn
 
 __all__ = [
     "ConfigError",
@@ -111,6 +112,16 @@ def quoted(text: str) -> str:
     """``text`` in double quotes for a message, or its ``repr`` when it has characters a terminal
     cannot show (a lone surrogate, NUL, a newline), so the message itself stays printable."""
     return f'"{text}"' if text.isprintable() else repr(text)
+
+
+def did_you_mean(name: str, candidates: Iterable[str], *, n: int = 3) -> str:
+    """``" (did you mean 'a' or 'b'?)"`` for the candidates closest to ``name``, or ``""``."""
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=n, cutoff=0.6)
+    if not close:
+        return ""
+    shown = [f"'{candidate}'" for candidate in close]
+    listed = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+    return f" (did you mean {listed}?)"
 
 
 def format_ms(value: float) -> str:

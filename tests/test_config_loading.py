@@ -112,7 +112,7 @@ FULL_JSONC = """\ufeff// A commented wrangler.jsonc
   "$schema": "node_modules/wrangler/config-schema.json",
   "name": "orders", /* the Worker */
   "main": "src/entry.py",
-  "compatibility_date": "2025-06-01",
+  "compatibility_date": "2025-10-01",
   "compatibility_flags": ["python_workers",],
   "vars": {"GREETING": "hello // not a comment", "RETRIES": 3, "CFG": {"a": [1, 2.5, null]},},
   "workflows": [
@@ -139,7 +139,7 @@ def test_jsonc_with_comments_trailing_commas_and_bom_loads(tmp_path: Path) -> No
     assert isinstance(project, ProjectConfig)
     assert project.name == "orders"
     assert project.main == (tmp_path / "src" / "entry.py").resolve()
-    assert project.compatibility_date == "2025-06-01"
+    assert project.compatibility_date == "2025-10-01"
     assert project.compatibility_flags == ("python_workers",)
     assert project.vars == {
         "GREETING": "hello // not a comment",
@@ -183,7 +183,7 @@ def test_toml_loads(tmp_path: Path) -> None:
         """\
 name = "orders"
 main = "src/entry.py"
-compatibility_date = "2025-06-01"
+compatibility_date = "2025-10-01"
 compatibility_flags = ["python_workers"]
 
 [vars]
@@ -217,18 +217,18 @@ id = "abc"
 ENV_JSONC = """{
   "name": "orders",
   "main": "src/entry.py",
-  "compatibility_date": "2025-06-01",
+  "compatibility_date": "2025-10-01",
   "compatibility_flags": ["python_workers"],
   "vars": {"STAGE": "prod"},
   "kv_namespaces": [{"binding": "CACHE"}],
   "workflows": [{"name": "wf", "binding": "WF", "class_name": "Wf"}],
   "env": {
     "staging": {
-      "compatibility_date": "2025-07-01",
+      "compatibility_date": "2025-11-01",
       "vars": {"STAGE": "staging"},
       "workflows": [{"name": "wf-staging", "binding": "WF", "class_name": "Wf", "limits": {"steps": 5}}]
     },
-    "dev": {"name": "orders-dev-custom", "main": "src/other.py", "compatibility_flags": ["python_workers", "x"]}
+    "dev": {"name": "orders-dev-custom", "main": "src/other.py", "compatibility_flags": ["python_workers", "nodejs_compat"]}
   }
 }
 """
@@ -245,7 +245,7 @@ def test_env_overrides_and_inheritance(tmp_path: Path) -> None:
     assert staging.environment == "staging"
     assert staging.name == "orders-staging"  # inherited name gets "-<env>", as in wrangler
     assert staging.main == (tmp_path / "src" / "entry.py").resolve()  # inherited
-    assert staging.compatibility_date == "2025-07-01"  # overridden
+    assert staging.compatibility_date == "2025-11-01"  # overridden
     assert staging.compatibility_flags == ("python_workers",)  # inherited
     assert staging.vars == {"STAGE": "staging"}
     assert staging.workflows == (WorkflowConfig("wf-staging", "WF", "Wf", 5),)
@@ -258,8 +258,8 @@ def test_env_overrides_and_inheritance(tmp_path: Path) -> None:
     dev = load_config(path, env="dev")
     assert dev.name == "orders-dev-custom"
     assert dev.main == (tmp_path / "src" / "other.py").resolve()
-    assert dev.compatibility_flags == ("python_workers", "x")
-    assert dev.compatibility_date == "2025-06-01"
+    assert dev.compatibility_flags == ("python_workers", "nodejs_compat")
+    assert dev.compatibility_date == "2025-10-01"
     assert dev.vars == {} and dev.workflows == ()
     assert {w.split('"')[1] for w in dev.warnings} == {"vars", "kv_namespaces", "workflows"}
 

@@ -148,10 +148,10 @@ async def test_advance_to_next_timer_needs_the_virtual_clock() -> None:
 async def test_workflow_definitions_are_copies_by_name() -> None:
     emu = Emulator(clock=VirtualClock(START_MS), limits="free")
     binding = emu.add_workflow("zeta", TwoNaps, binding="ZETA", step_limit=7)
-    emu.add_workflow("alpha", OneStep, binding="ALPHA", compatibility_date="2025-01-01")
+    emu.add_workflow("alpha", OneStep, binding="ALPHA", compatibility_date="2025-11-02")
 
     alpha, zeta = emu.workflow_definitions()
-    assert (alpha.name, alpha.cls, alpha.binding, alpha.compat.date) == ("alpha", OneStep, "ALPHA", "2025-01-01")
+    assert (alpha.name, alpha.cls, alpha.binding, alpha.compat.date) == ("alpha", OneStep, "ALPHA", "2025-11-02")
     assert (zeta.name, zeta.cls, zeta.binding, zeta.limits.steps) == ("zeta", TwoNaps, "ZETA", 7)
     assert binding.emulator is emu
 

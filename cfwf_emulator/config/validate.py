@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..compat import Compatibility, flag_problems
 from ..errors import ConfigError
 from .bindings import BindingName, Bindings, read_bindings
 from .jsonc import KeyPath
@@ -116,8 +117,19 @@ def build_project(source: Source, env: str | None) -> ProjectConfig:
         return getattr(top, field), (field,)
 
     main, main_key = inherit("main")
-    compatibility_date, _ = inherit("compatibility_date")
+    compatibility_date, date_key = inherit("compatibility_date")
     flags, flags_key = inherit("compatibility_flags")
+    problems = flag_problems(compatibility_date, flags or ())
+    for problem in problems:
+        if problem.fatal:
+            diag.error(flags_key + (problem.index,), problem.message, problem.fix)
+        else:
+            diag.warn(flags_key + (problem.index,), f"{problem.message} ({problem.fix})")
+    if selected.bindings.workflows and not any(problem.fatal for problem in problems):
+        refused = Compatibility.resolve(compatibility_date, tuple(flags or ())).python_workflows_problem()
+        if refused is not None:
+            disabled = "disable_python_workflows" in (flags or ())
+            diag.error(flags_key if disabled else date_key, refused)
     main_path = None
     if main is not None:
         main_path = (source.path.parent / main).resolve()
