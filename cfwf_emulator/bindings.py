@@ -112,14 +112,16 @@ class WorkflowInstance:
         await self._emulator.api.resume(self.workflow, self.id)
 
     async def terminate(self, options: Any = None) -> None:
-        """Terminate; ``WorkflowError(instance.cannot_terminate)`` when already finished."""
+        """Terminate; ``WorkflowError(instance.cannot_terminate)`` when already finished.
+
+        ``terminate({"rollback": True})`` first runs the rollback handlers the instance
+        registered; Python workflows cannot register any (the SDK has no rollback API), so it
+        terminates exactly as ``terminate()`` does, as on Cloudflare.
+        """
         if options is not None:
-            _options(options, {}, ("rollback",), "terminate")
-            if options.get("rollback"):
-                raise NotImplementedError(
-                    "terminate({'rollback': True}) needs rollback handlers, which Cloudflare's "
-                    "Python SDK does not offer; call terminate() without options"
-                )
+            rollback = _options(options, {}, ("rollback",), "terminate").get("rollback", False)
+            if not isinstance(rollback, bool):
+                raise TypeError(f'terminate: "rollback" must be True or False, got {rollback!r}')
         await self._emulator.api.terminate(self.workflow, self.id)
 
     async def restart(self, options: Any = None) -> None:

@@ -531,10 +531,7 @@ def test_lifecycle_options(storage: str, method: str, options: Any) -> None:
         async def call() -> Any:
             return await getattr(victim, method)(options)
 
-        allowed: tuple[type[BaseException], ...] = API_ERRORS
-        if method == "terminate" and isinstance(options, dict) and options.get("rollback"):
-            allowed += (NotImplementedError,)  # README: rollbacks are not supported (clear error)
-        outcome = await expect_only(allowed, call)
+        outcome = await expect_only(API_ERRORS, call)
         await _bounded(emu.advance(0))
         if method == "delete" and not isinstance(outcome, BaseException):
             return

@@ -138,8 +138,22 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {_show(value)}"
 
 
+_NO_ROLLBACK_API = (
+    "step.{name} is not in Cloudflare's Python Workflows SDK: a saga API (step.with_rollback, "
+    "@fn.undo, step.rollback_all) was drafted in workerd and reverted, though one docs page still "
+    "shows it, so on Cloudflare this line raises AttributeError too. Compensate by hand: wrap the "
+    "steps in try/except and, in the except block, await steps that undo the ones that succeeded, "
+    "then re-raise"
+)
+
+
 class WorkflowStep:
     """The ``step`` argument of ``run``; a new one is made for every run of an instance."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("with_rollback", "rollback_all", "withRollback", "rollbackAll"):
+            raise AttributeError(_NO_ROLLBACK_API.format(name=name), name=name, obj=self)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self)
 
     def __init__(self, runner: StepRunner, *, implicit_dependencies: bool) -> None:
         self._runner = runner
