@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .engine.core import Engine
 from .errors import WorkflowError, quoted
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class Workflow:
         Raises ``WorkflowError`` with code ``instance.invalid_id`` or ``instance.already_exists``.
         """
         opts = _options(options, kwargs, ("id", "params", "retention", "locationHint"), "create")
+        Engine.check_location_hint(opts.get("locationHint"))
         instance_id = await self._emulator.api.create(self.name, opts.get("id"), opts.get("params"))
         return WorkflowInstance(self._emulator, self.name, instance_id)
 

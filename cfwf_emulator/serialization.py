@@ -36,6 +36,9 @@ class AttrDict(dict[str, Any]):
         except KeyError:
             raise AttributeError(name) from None
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
 
 class NotSerialisable(TypeError):
     """A value has a type that cannot be persisted (a JavaScript structured clone would fail)."""

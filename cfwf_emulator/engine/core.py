@@ -20,10 +20,10 @@ from typing import Any, Callable, Iterable, Iterator
 import pluggy
 
 from ..compat import Compatibility
-from ..errors import ConfigError, NonRetryableError, StepError, WorkflowError, is_non_retryable, quoted
+from ..errors import ConfigError, NonRetryableError, StepError, WorkflowError, did_you_mean, is_non_retryable, quoted
 from ..hooks import Announcer
 from ..limits import Limits
-from ..serialization import NotSerialisable, RpcTypeError, decode, encode, iso_from_ms
+from ..serialization import AttrDict, NotSerialisable, RpcTypeError, decode, encode, iso_from_ms
 from ..stepconfig import PRODUCTION_DEFAULTS
 from ..store import Store
 from ..store.base import CorruptInstanceError, StorageWarning, StoreError, group_commit
@@ -34,6 +34,8 @@ from .scheduler import Scheduler
 
 __all__ = ["Engine", "LiveInstance", "WorkflowDefinition"]
 
+#: The ``locationHint`` values of workerd's ``WorkflowInstanceLocationHint`` (types/defines/workflows.d.ts).
+LOCATION_HINTS = ("wnam", "enam", "sam", "weur", "eeur", "apac", "apac-ne", "apac-se", "oc", "afr", "me")
 INSTANCE_ID = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*\Z")
 WORKFLOW_NAME = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*\Z")
 WORKFLOW_NAME_RULE = (
@@ -555,6 +557,18 @@ class Engine:
         return instance_id
 
     @staticmethod
+    def check_location_hint(hint: object) -> None:
+        """A ``locationHint`` Cloudflare accepts (None: none), else ``WorkflowError(instance.invalid_location_hint)``."""
+        if hint is None or (isinstance(hint, str) and hint in LOCATION_HINTS):
+            return
+        close = did_you_mean(hint.lower(), LOCATION_HINTS) if isinstance(hint, str) else ""
+        raise WorkflowError(
+            "instance.invalid_location_hint",
+            f"Instance has invalid locationHint {hint!r}{close}: use one of "
+            f"{', '.join(repr(h) for h in LOCATION_HINTS)}, or leave it out",
+        )
+
+    @staticmethod
     def _encode_params(params: Any) -> str:
         return encode_input({} if params is None else params, "instance.invalid_params", "Instance params")
 
@@ -627,6 +641,7 @@ class Engine:
             unknown = set(item) - {"id", "params", "retention", "locationHint"}
             if unknown:
                 raise WorkflowError("body", f"unknown createBatch option(s): {', '.join(sorted(map(str, unknown)))}")
+            self.check_location_hint(item.get("locationHint"))
             raw_id = item.get("id")
             instance_id = str(uuid.uuid4()) if raw_id is None else self.check_instance_id(raw_id)
             prepared.append((instance_id, self._encode_params(item.get("params"))))
@@ -645,12 +660,12 @@ class Engine:
     def status(self, workflow: str, instance_id: str) -> dict[str, Any]:
         """``{"status", "output"}`` plus ``"error"`` when errored, as Cloudflare's ``status()``."""
         record = self._read(workflow, instance_id)
-        result: dict[str, Any] = {
-            "status": record.status,
-            "output": decode(record.output) if record.output is not None else None,
-        }
+        result = AttrDict(  # attribute access, as the SDK's JsDict gives (status.error.message)
+            status=record.status,
+            output=decode(record.output) if record.output is not None else None,
+        )
         if record.status == "errored" and record.error is not None:
-            result["error"] = {"name": record.error["name"], "message": record.error["message"]}
+            result["error"] = AttrDict(name=record.error["name"], message=record.error["message"])
         return result
 
     def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
