@@ -27,8 +27,8 @@ from .config.bindings import BINDING_NAME_FIX, binding_name_problem
 from .durations import DurationError, parse_duration_or_timedelta
 from .engine.core import Engine, WorkflowDefinition, check_workflow_name
 from .engine.scheduler import Scheduler
-from .errors import ConfigError, ConfigWarning, StalledError
-from .hooks import make_plugin_manager
+from .errors import ConfigError, ConfigWarning, StalledError, did_you_mean
+from .hooks import PROJECT, EngineHookSpecs, make_plugin_manager
 from .limits import Limits, resolve_limits
 from .serialization import utc_from_ms
 from .store import SQLiteStore, Store, open_store
@@ -53,6 +53,26 @@ def _check_options(vars: object, flags: object, freeze_user_time: object) -> Non
     _check_flags(flags)
     if not isinstance(freeze_user_time, bool):
         raise ConfigError(f"freeze_user_time must be True or False, got {freeze_user_time!r}")
+
+
+def _observer_problem(observer: object) -> str | None:
+    """Why ``observer`` would hear nothing (unmarked, misspelt or no hook methods), or None."""
+    hooks = [name for name in vars(EngineHookSpecs) if name.startswith("cfwf_")]
+    methods = [name for name in dir(observer) if name.startswith("cfwf_") and callable(getattr(observer, name, None))]
+    marked = [name for name in methods if getattr(getattr(observer, name), PROJECT + "_impl", None) is not None]
+    unmarked = [name for name in methods if name in hooks and name not in marked]
+    problems = [f"{name} is not a hook{did_you_mean(name, hooks)}" for name in methods if name not in hooks]
+    if unmarked:
+        problems.insert(0, f"{', '.join(unmarked)} {'is' if len(unmarked) == 1 else 'are'} not marked @hookimpl")
+    if not problems and not marked:
+        problems.append("it has no hook methods")
+    if not problems:
+        return None
+    return (
+        f"register({type(observer).__name__} object): {'; '.join(problems)}. Mark each hook method with "
+        "@hookimpl (from cfwf_emulator.hooks import hookimpl) and name it after a hook: "
+        f"{', '.join(hooks)}"
+    )
 
 
 class Env:
@@ -403,8 +423,13 @@ class Emulator:
         """Subscribe ``observer`` to engine events (methods named like :mod:`cfwf_emulator.hooks`).
 
         The same as ``emu.hooks.register(observer, name)``. An observer that raises is reported as
-        an :class:`~cfwf_emulator.hooks.ObserverWarning` and never changes an instance.
+        an :class:`~cfwf_emulator.hooks.ObserverWarning` and never changes an instance. Each hook
+        method must be marked ``@cfwf_emulator.hooks.hookimpl`` (pluggy ignores unmarked ones), so
+        an observer with an unmarked or misspelt hook method, or none at all, is a ``TypeError``.
         """
+        problem = _observer_problem(observer)
+        if problem is not None:
+            raise TypeError(problem)
         self.hooks.register(observer, name)
 
     def unregister(self, observer: object) -> None:
