@@ -80,10 +80,16 @@ class Env:
 
     def __init__(self) -> None:
         self._items: dict[str, Any] = {}
+        self._empty_note = "add_workflow or a wrangler config adds them"
 
     def bind(self, name: str, value: Any) -> None:
         """Put ``value`` on env as ``name`` (a binding or var; the loaders and test tools use it)."""
         self._items[name] = value
+
+    def note(self, text: str) -> None:
+        """Say ``text`` when a name is missing while env is empty (the pytest plugin: where it
+        looked for a wrangler config)."""
+        self._empty_note = text
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -91,7 +97,7 @@ class Env:
         try:
             return self._items[name]
         except KeyError:
-            known = ", ".join(sorted(self._items)) or "none yet (add_workflow or a wrangler config adds them)"
+            known = ", ".join(sorted(self._items)) or f"none yet ({self._empty_note})"
             raise AttributeError(f"env has no binding or var named {name!r}; known: {known}") from None
 
     def __getitem__(self, name: str) -> Any:

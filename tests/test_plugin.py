@@ -308,6 +308,27 @@ def test_config_in_rootdir_is_found(pytester: pytest.Pytester) -> None:
     pytester.runpytest("-p", "no:asyncio").assert_outcomes(passed=1)
 
 
+def test_config_above_the_rootdir_is_found(pytester: pytest.Pytester) -> None:
+    write_project(pytester, ".", "hey")
+    tests = pytester.mkdir("tests")
+    (tests / "pytest.ini").write_text("[pytest]\n")  # makes tests/ the rootdir
+    (tests / "test_greet.py").write_text(GREET_TEST % "hey")
+    result = pytester.runpytest("-p", "no:asyncio", "tests")
+    result.stdout.fnmatch_lines([f"rootdir: {tests}*"])
+    result.assert_outcomes(passed=1)
+
+
+def test_no_config_anywhere_says_where_the_plugin_looked(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_greet=GREET_TEST % "hey")
+    result = pytester.runpytest("-p", "no:asyncio")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*env has no binding or var named 'GREETER'; known: none yet (the cfwf fixture found no wrangler "
+        f"config in the rootdir {pytester.path} or any directory above it (looked for wrangler.json, "
+        "wrangler.jsonc, wrangler.toml)*--cfwf-config PATH*",
+    ])
+
+
 def test_bad_config_errors_in_setup(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_bad="def test_bad(cfwf):\n    pass\n")
     result = pytester.runpytest("-p", "no:asyncio", "--cfwf-config", "missing/wrangler.jsonc")

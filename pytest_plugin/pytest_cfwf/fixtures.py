@@ -37,10 +37,12 @@ def make_emulator(
     and call the ``pytest_cfwf_configure`` hook."""
     from cfwf_emulator import Emulator
 
-    from .options import resolve_options
+    from .options import no_config_note, resolve_options
 
-    source, options = resolve_options(request.config, item, overrides)
+    source, options, not_found = resolve_options(request.config, item, overrides)
     emulator = Emulator.from_config(source, **options) if source is not None else Emulator(**options)
+    if not_found:
+        emulator.env.note(no_config_note(request.config))
     tracker.add_emulator(emulator)
     request.config.hook.pytest_cfwf_configure(emulator=emulator, request=request)
     return emulator
@@ -51,7 +53,8 @@ def cfwf(request: pytest.FixtureRequest) -> "Emulator":
     """A fresh cfwf-emulator ``Emulator`` for this test: virtual clock, in-memory storage.
 
     Loaded from ``--cfwf-config`` / ini ``cfwf_config`` (relative to the rootdir), else from the
-    wrangler.json/.jsonc/.toml in the rootdir, else empty (use ``cfwf.add_workflow``). Override
+    nearest wrangler.json/.jsonc/.toml in the rootdir or a directory above it, else empty (use
+    ``cfwf.add_workflow``; a missing binding's error then says where the plugin looked). Override
     with ``@pytest.mark.cfwf(config=..., clock=..., storage=..., limits=...,
     compatibility_date=..., freeze_user_time=...)``. Closed at test end.
     """

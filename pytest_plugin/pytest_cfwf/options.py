@@ -3,8 +3,8 @@
 Precedence, highest first: keyword arguments given to ``cfwf_factory(...)``, the ``cfwf``
 marker (a marker closer to the test wins over a module or class one, key by key), the command
 line (``--cfwf-config``, ``--cfwf-clock``), the ini file (``cfwf_config``, ``cfwf_clock``), and
-the defaults: a virtual clock, in-memory storage, and the wrangler config found in the rootdir
-if there is one.
+the defaults: a virtual clock, in-memory storage, and the nearest wrangler config in the rootdir
+or a directory above it, if there is one.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ __all__ = [
     "add_options",
     "async_runner_enabled",
     "async_timeout",
+    "no_config_note",
     "resolve_options",
 ]
 
@@ -107,18 +108,35 @@ def _given(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _default_config(config: pytest.Config) -> Path | None:
+    """The option's or ini's config, else the nearest one in the rootdir or a directory above it
+    (as ``Emulator.from_config()`` searches from the working directory), else None."""
+    from cfwf_emulator.config import find_config
+    from cfwf_emulator.errors import ConfigError
+
     given = config.getoption("cfwf_config") or str(config.getini("cfwf_config") or "").strip()
     if given:
         return config.rootpath / os.fspath(given)
-    if any((config.rootpath / name).is_file() for name in CONFIG_NAMES):
-        return config.rootpath
-    return None
+    try:
+        return find_config(config.rootpath)
+    except ConfigError:
+        return None
+
+
+def no_config_note(config: pytest.Config) -> str:
+    """What an empty emulator's ``env`` says about a missing binding: where the plugin looked."""
+    return (
+        f"the cfwf fixture found no wrangler config in the rootdir {config.rootpath} or any directory "
+        f"above it (looked for {', '.join(CONFIG_NAMES)}), so its emulator is empty; pass "
+        "--cfwf-config PATH, set the ini option cfwf_config, use @pytest.mark.cfwf(config=...), or "
+        "call cfwf.add_workflow"
+    )
 
 
 def resolve_options(
     config: pytest.Config, item: pytest.Item | None, overrides: dict[str, Any]
-) -> tuple[Path | None, dict[str, Any]]:
-    """The wrangler config to load (None: an empty emulator) and the ``Emulator`` keyword options.
+) -> tuple[Path | None, dict[str, Any], bool]:
+    """The wrangler config to load (None: an empty emulator), the ``Emulator`` keyword options,
+    and whether a config was searched for and not found.
 
     A None value means "keep the default" for any key; ``config=False`` means no config at all.
     """
@@ -127,7 +145,8 @@ def resolve_options(
     options.update(_given(overrides))
     source = options.pop("config", None)
     if source is False:
-        return None, options
+        return None, options, False
     if source is None:
-        return _default_config(config), options
-    return config.rootpath / os.fspath(source), options
+        found = _default_config(config)
+        return found, options, found is None
+    return config.rootpath / os.fspath(source), options, False
