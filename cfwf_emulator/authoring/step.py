@@ -12,6 +12,9 @@ import inspect
 import weakref
 from typing import Any, Awaitable, Callable, Protocol
 
+from ..compat import IMPLICIT_DEPENDENCIES_DATE, Compatibility
+from ..errors import did_you_mean
+
 __all__ = ["StepRunner", "WorkflowStep"]
 
 
@@ -155,9 +158,13 @@ class WorkflowStep:
             raise AttributeError(_NO_ROLLBACK_API.format(name=name), name=name, obj=self)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self)
 
-    def __init__(self, runner: StepRunner, *, implicit_dependencies: bool) -> None:
+    def __init__(
+        self, runner: StepRunner, *, implicit_dependencies: bool, compatibility: Compatibility | None = None
+    ) -> None:
         self._runner = runner
         self._implicit = implicit_dependencies
+        self._compatibility = compatibility
+        self._function_names: dict[str, str] = {}
         self._memoized: dict[Any, Any] = {}
         self._in_flight: dict[Any, asyncio.Task[Any]] = {}
         self.step_closures: dict[str, Callable[[], Awaitable[Any]]] = {}
@@ -226,11 +233,7 @@ class WorkflowStep:
                 f"unknown keyword argument(s) {', '.join(unknown)}; step.do takes {', '.join(allowed)}"
             )
             if "depends" in unknown:
-                problems.append(
-                    "under implicit dependencies (compatibility date 2026-02-25 or later) a step's "
-                    "parameters named after earlier steps receive their results; depends=[...] is "
-                    "the legacy form (earlier dates or the no_python_workflows_implicit_dependencies flag)"
-                )
+                problems.append(self._no_depends())
         if len(args) > 3:
             problems.append(f"at most 3 positional arguments (name, config, callback) are allowed, got {len(args)}")
         elif len(args) >= 2:
@@ -251,6 +254,23 @@ class WorkflowStep:
             problems.append("under legacy dependencies every step needs a name: @step.do(\"name\")")
         return f"in step.do({shown}): {'; '.join(problems) or 'wrong arguments'}. {self._usage()}"
 
+    def _no_depends(self) -> str:
+        """Why ``depends=`` is refused here: which date or flag selected implicit dependencies."""
+        compat = self._compatibility
+        flag = "python_workflows_implicit_dependencies"
+        if compat is not None and flag in compat.flags:
+            why = f'the compatibility flag "{flag}" is set'
+        elif compat is not None and compat.date is not None:
+            why = f"the compatibility date {compat.date} is on or after {IMPLICIT_DEPENDENCIES_DATE}, which turns on {flag}"
+        else:
+            why = f"without a compatibility date the newest behaviour applies, where {flag} is on (from {IMPLICIT_DEPENDENCIES_DATE})"
+        return (
+            f"depends=[...] no longer exists: {why}, so a step's parameters named after earlier steps "
+            "receive their results; name the parameters after the steps (and drop depends=), or keep "
+            f"depends= with a compatibility date before {IMPLICIT_DEPENDENCIES_DATE} or the flag "
+            '"no_python_workflows_implicit_dependencies"'
+        )
+
     def _decorator(
         self, name: Any, depends: Any, concurrent: bool, config: Any
     ) -> Callable[[Callable[..., Any]], Callable[[], Awaitable[Any]]]:
@@ -262,18 +282,19 @@ class WorkflowStep:
             step_name = getattr(func, "__name__", None) if name is None else name
 
             async def wrapper() -> Any:
-                slots = self._dependency_slots(func, depends)
+                slots = self._dependency_slots(func, depends, step_name)
                 results = await self._resolve_all(slots, concurrent)
                 return await self._run_declared(wrapper, step_name, config, func, results)
 
             wrapper._step_name = step_name  # type: ignore[attr-defined]
             if isinstance(step_name, str):  # other names fail when awaited, with Cloudflare's error
                 self.step_closures[step_name] = wrapper
+                self._function_names[getattr(func, "__name__", step_name)] = step_name
             return wrapper
 
         return decorate
 
-    def _dependency_slots(self, func: Callable[..., Any], depends: Any) -> list[Any]:
+    def _dependency_slots(self, func: Callable[..., Any], depends: Any, step_name: Any) -> list[Any]:
         names = _parameter_names(func)
         if self._implicit:
             slots: list[Any] = []
@@ -283,7 +304,7 @@ class WorkflowStep:
                 elif param == "ctx":
                     slots.append(_CTX)
                 else:
-                    raise TypeError(f"Received unexpected parameter {param}")
+                    raise TypeError(f"Received unexpected parameter {param}: {self._unknown_dependency(step_name, param)}")
             return slots
         non_ctx = [p for p in names if p != "ctx"]
         if depends is None and non_ctx:
@@ -309,6 +330,24 @@ class WorkflowStep:
             slots.append(dependency)
             position += 1
         return slots
+
+    def _unknown_dependency(self, step_name: Any, param: str) -> str:
+        """What an implicit-dependency parameter naming no step means, with the closest names."""
+        declared = sorted(name for name in self.step_closures if name != step_name)
+        listed = ", ".join(repr(name) for name in declared) or "none"
+        named = self._function_names.get(param)
+        if named is not None and named != param:
+            return (
+                f"step {step_name!r} has a parameter {param!r}, the function of the step named "
+                f"{named!r}; a parameter must match the step's name, not its function's: name that "
+                f'step "{param}" (or use @step.do() without a name)'
+            )
+        return (
+            f"step {step_name!r} has a parameter {param!r}, but no step of that name "
+            f"is declared before it{did_you_mean(param, [*declared, 'ctx'])}; a parameter receives the "
+            f"result of the step.do-decorated function of the same name declared earlier in run "
+            f"(declared so far: {listed}), or the step context when named ctx"
+        )
 
     async def _resolve_all(self, slots: list[Any], concurrent: bool) -> list[Any]:
         if concurrent:

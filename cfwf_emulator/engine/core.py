@@ -28,6 +28,7 @@ from ..stepconfig import PRODUCTION_DEFAULTS
 from ..store import Store
 from ..store.base import CorruptInstanceError, StorageWarning, StoreError, group_commit
 from .instance import Commit, LiveInstance, WorkflowDefinition
+from .modifiers import misspelt_selectors
 from .records import TERMINAL, InstanceRecord, StepRecord
 from .run import Run, check_event_type, run_instance
 from .scheduler import Scheduler
@@ -432,6 +433,8 @@ class Engine:
         else:
             record.error = error
             self._set_status(live, "errored")  # saves the header with the outcome
+        for message in misspelt_selectors(record.modifiers, record.steps):
+            warnings.warn(f"{message} (instance {quoted(record.id)} of workflow {quoted(record.workflow)})", UserWarning, stacklevel=1)
 
     def uncaught_error(self, live: LiveInstance, exc: BaseException) -> dict[str, Any]:
         """The status error for an exception that escaped ``run``."""

@@ -15,15 +15,22 @@ steps of the same kind in one run).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
+
+from ..errors import did_you_mean
 
 __all__ = [
     "attempt_override",
     "event_timeout_forced",
+    "misspelt_selectors",
     "retry_delay_disabled",
     "sleep_disabled",
     "step_key",
+    "unknown_step",
 ]
+
+#: How messages name each step kind of the journal.
+KIND_LABELS = {"do": "step.do", "sleep": "sleep", "waitForEvent": "wait_for_event"}
 
 
 def step_key(name: str, index: int) -> str:
@@ -75,3 +82,46 @@ def attempt_override(modifiers: dict[str, Any], name: str, count: int, attempt: 
     if result is not None:
         return ("result", result)
     return None
+
+
+def unknown_step(kind: str, name: str, journal: Iterable[tuple[str, str, int]]) -> str | None:
+    """``None`` when a step of ``kind`` named ``name`` is in ``journal`` (its ``(kind, name,
+    count)`` keys); else what to tell the user: that none ran, and the closest names that did."""
+    names = {step_name for step_kind, step_name, _ in journal if step_kind == kind}
+    if name in names:
+        return None
+    label = KIND_LABELS.get(kind, kind)
+    ran = f"; the {label} steps that ran: {', '.join(repr(n) for n in sorted(names))}" if names else ""
+    return f"no {label} named {name!r} ran in this instance{did_you_mean(name, names)}{ran}"
+
+
+def _selector_names(modifiers: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """``(modifier, kind, name)`` for every step a modification selects by name."""
+    found: list[tuple[str, str, str]] = []
+    for modifier, kind in (("disable_sleeps", "sleep"), ("disable_retry_delays", "do")):
+        setting = modifiers.get(modifier)
+        if isinstance(setting, list):
+            found += [(modifier, kind, item.get("name", "")) for item in setting]
+    for modifier, keys, kind in (
+        ("mock_step_result", modifiers.get("results", {}), "do"),
+        ("mock_step_error / force_step_timeout", modifiers.get("failures", {}), "do"),
+        ("force_event_timeout", modifiers.get("event_timeouts", ()), "waitForEvent"),
+    ):
+        found += [(modifier, kind, key.rpartition("#")[0]) for key in keys]
+    return found
+
+
+def misspelt_selectors(modifiers: dict[str, Any], journal: Iterable[tuple[str, str, int]]) -> list[str]:
+    """One message per modification whose step name never ran while a close name did (a typo,
+    most likely: the modification changed nothing). Names with no close match are left alone:
+    a branch this run did not take looks the same."""
+    if not modifiers:
+        return []
+    keys = list(journal)
+    messages: list[str] = []
+    for modifier, kind, name in dict.fromkeys(_selector_names(modifiers)):
+        names = {step_name for step_kind, step_name, _ in keys if step_kind == kind}
+        note = unknown_step(kind, name, keys)
+        if note is not None and did_you_mean(name, names):
+            messages.append(f"[WorkflowIntrospector] {modifier}({name!r}) changed nothing: {note}")
+    return messages

@@ -909,7 +909,9 @@ async def run_instance(engine: RunHost, live: "LiveInstance") -> None:
         workflow = live.workflow
         entrypoint = workflow.cls(ExecutionContext(), engine.env)
         event = make_event(record.params, record.created_ms, record.id, workflow.name)
-        step = WorkflowStep(run, implicit_dependencies=workflow.compat.implicit_dependencies)
+        step = WorkflowStep(
+            run, implicit_dependencies=workflow.compat.implicit_dependencies, compatibility=workflow.compat
+        )
         result = await entrypoint.run(event, step)
         if run.aborted is not None:
             return
