@@ -67,8 +67,10 @@ def flag_problems(compat_date: str | None, flags: Sequence[str]) -> list[FlagPro
                     "deployed to Cloudflare.",
                     "remove it",
                 ))
-            elif compat_date is not None and default_date is not None and compat_date >= default_date:
-                since = "is the default" if default_date == "always" else f"became the default as of {default_date}"
+            elif compat_date is not None and default_date is not None and (
+                default_date == "always" or compat_date >= default_date
+            ):
+                since = "is the default," if default_date == "always" else f"became the default as of {default_date}"
                 problems.append(FlagProblem(
                     index, f"The compatibility flag {flag} {since} so does not need to be specified anymore.",
                     "remove it", fatal=False,

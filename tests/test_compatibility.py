@@ -127,15 +127,20 @@ def test_flags_workerd_refuses_are_refused_with_its_text(flags: list[str], text:
 
 
 def test_a_flag_the_date_already_enables_is_only_a_warning(tmp_path: Path) -> None:
-    path = write_project(tmp_path, "2026-06-01", ["python_workers", "workflows_preserve_non_retryable_error_message"])
+    path = write_project(
+        tmp_path, "2026-06-01",
+        ["python_workers", "workflows_preserve_non_retryable_error_message", "r2_public_beta_bindings"],
+    )
     with pytest.warns(ConfigWarning) as caught:
         emu = Emulator.from_config(path)
     messages = [str(w.message) for w in caught]
-    assert any(
-        "The compatibility flag workflows_preserve_non_retryable_error_message became the default as of "
-        "2026-05-14 so does not need to be specified anymore." in message
-        for message in messages
-    ), messages
+    for text in (
+        "compatibility_flags[1]: The compatibility flag workflows_preserve_non_retryable_error_message became "
+        "the default as of 2026-05-14 so does not need to be specified anymore. (remove it)",
+        "compatibility_flags[2]: The compatibility flag r2_public_beta_bindings is the default, so does not "
+        "need to be specified anymore. (remove it)",
+    ):
+        assert any(text in message for message in messages), messages
     assert emu.compatibility.preserve_non_retryable
 
 
