@@ -123,9 +123,25 @@ class EngineHookSpecs:
         """A ``wait_for_event`` received its event or timed out."""
 
 
+class _ObserverManager(pluggy.PluginManager):
+    """A pluggy manager that counts its registrations, so the announcer knows when to look again."""
+
+    registrations = 0
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        """Register ``plugin`` (pluggy's ``register``)."""
+        self.registrations += 1
+        return super().register(plugin, name)
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        """Unregister ``plugin`` (pluggy's ``unregister``)."""
+        self.registrations += 1
+        return super().unregister(plugin, name)
+
+
 def make_plugin_manager() -> pluggy.PluginManager:
     """A plugin manager carrying the engine hookspecs."""
-    manager = pluggy.PluginManager(PROJECT)
+    manager = _ObserverManager(PROJECT)
     manager.add_hookspecs(EngineHookSpecs)
     return manager
 
@@ -148,11 +164,23 @@ class Announcer:
         self.manager = manager
         self._queue: deque[tuple["asyncio.Future[None] | None", str, dict[str, Any]]] = deque()
         self._waiting_on: "asyncio.Future[None] | None" = None
+        self._wanted: dict[str, bool] = {}
+        self._seen: int | None = -1
 
     def wants(self, hook: str) -> bool:
-        """Whether any observer implements ``hook`` (so building its arguments is worth it)."""
-        caller: pluggy.HookCaller = getattr(self.manager.hook, hook)
-        return bool(caller.get_hookimpls())
+        """Whether any observer implements ``hook`` (so building its arguments is worth it).
+
+        Remembered until an observer is registered or unregistered (on every step, this is hot).
+        """
+        seen = getattr(self.manager, "registrations", None)
+        if seen is None or seen != self._seen:
+            self._wanted.clear()
+            self._seen = seen
+        wanted = self._wanted.get(hook)
+        if wanted is None:
+            caller: pluggy.HookCaller = getattr(self.manager.hook, hook)
+            wanted = self._wanted[hook] = bool(caller.get_hookimpls())
+        return wanted
 
     def announce(self, hook: str, committed: "asyncio.Future[None] | None" = None, **kwargs: Any) -> None:
         """Call ``hook``'s observers with ``kwargs`` once ``committed`` (if any) has succeeded."""

@@ -296,6 +296,8 @@ class Engine:
 
     def emit_step_start(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
         """Announce the first attempt of a ``step.do`` (once that attempt's start is committed)."""
+        if not self.announcer.wants("cfwf_step_start"):
+            return
         self._announce(
             "cfwf_step_start", committed, workflow=live.workflow.name, instance_id=live.record.id,
             name=step.name, count=step.count, config=step.config or {}, at=step.start_ms,
@@ -311,6 +313,8 @@ class Engine:
         committed: Commit = None,
     ) -> None:
         """Announce the end of an attempt (once it is committed)."""
+        if not self.announcer.wants("cfwf_step_attempt"):
+            return
         self._announce(
             "cfwf_step_attempt", committed, workflow=live.workflow.name, instance_id=live.record.id,
             name=step.name, count=step.count, attempt=attempt, success=error is None,
@@ -330,6 +334,8 @@ class Engine:
 
     def emit_sleep_start(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
         """Announce a sleep (once it is committed)."""
+        if not self.announcer.wants("cfwf_sleep_start"):
+            return
         self._announce(
             "cfwf_sleep_start", committed, workflow=live.workflow.name, instance_id=live.record.id,
             name=step.name, count=step.count, until=step.deadline_ms, at=step.start_ms,
@@ -337,6 +343,8 @@ class Engine:
 
     def emit_sleep_end(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
         """Announce the end of a sleep (once it is committed)."""
+        if not self.announcer.wants("cfwf_sleep_end"):
+            return
         self._announce(
             "cfwf_sleep_end", committed, workflow=live.workflow.name, instance_id=live.record.id,
             name=step.name, count=step.count, at=self.now(),
@@ -346,6 +354,8 @@ class Engine:
         self, live: LiveInstance, step: StepRecord, event_type: str, committed: Commit = None
     ) -> None:
         """Announce an event wait (once it is committed)."""
+        if not self.announcer.wants("cfwf_event_wait_start"):
+            return
         self._announce(
             "cfwf_event_wait_start", committed, workflow=live.workflow.name,
             instance_id=live.record.id, name=step.name, count=step.count, event_type=event_type,
@@ -356,6 +366,8 @@ class Engine:
         self, live: LiveInstance, step: StepRecord, event_type: str, timed_out: bool, committed: Commit = None
     ) -> None:
         """Announce the end of an event wait (once it is committed)."""
+        if not self.announcer.wants("cfwf_event_wait_end"):
+            return
         self._announce(
             "cfwf_event_wait_end", committed, workflow=live.workflow.name,
             instance_id=live.record.id, name=step.name, count=step.count, event_type=event_type,
@@ -381,10 +393,11 @@ class Engine:
             self.store.save_header(record)
             live.status_unsaved = False
         self.notify_change()
-        self._announce(  # once the header write is committed: the status it reports is durable
-            "cfwf_instance_status_changed", committed, workflow=record.workflow, instance_id=record.id,
-            old=old, new=status, at=self.now(),
-        )
+        if self.announcer.wants("cfwf_instance_status_changed"):
+            self._announce(  # once the header write is committed: the status it reports is durable
+                "cfwf_instance_status_changed", committed, workflow=record.workflow, instance_id=record.id,
+                old=old, new=status, at=record.status_ms,
+            )
 
     def _save_lazily(self, record: InstanceRecord) -> tuple[bool, Commit]:
         """Join a header write to the store's next group commit: (whether it is still unsaved,
@@ -619,10 +632,11 @@ class Engine:
         for record in records:
             live = LiveInstance(record, definition)
             self.live[(definition.name, record.id)] = live
-            self._announce(
-                "cfwf_instance_status_changed", workflow=definition.name, instance_id=record.id,
-                old=None, new="queued", at=now,
-            )
+            if self.announcer.wants("cfwf_instance_status_changed"):
+                self._announce(
+                    "cfwf_instance_status_changed", workflow=definition.name, instance_id=record.id,
+                    old=None, new="queued", at=now,
+                )
             self._start(live)
 
     def create_batch(self, workflow: str, items: Iterable[Any]) -> list[str]:

@@ -235,6 +235,25 @@ def _durable_before_return(
     return wrapper
 
 
+
+class _InFlight:
+    """``with run._attempt_in_flight():`` counts an attempt in flight (re-entrant: a counter)."""
+
+    __slots__ = ("run",)
+
+    def __init__(self, run: "Run") -> None:
+        self.run = run
+
+    def __enter__(self) -> None:
+        run = self.run
+        run.in_flight += 1
+        run.engine.refresh_activity(run.live)
+
+    def __exit__(self, *exc_info: object) -> None:
+        run = self.run
+        run.in_flight -= 1
+        run.engine.refresh_activity(run.live)
+
 class Run:
     """The engine side of one ``run`` invocation (the ``step`` object's backend)."""
 
@@ -245,6 +264,7 @@ class Run:
         self.counters: dict[tuple[str, str], int] = {}
         self.do_calls = 0
         self.in_flight = 0
+        self._in_flight_scope = _InFlight(self)
         self.parked = 0
         self.closed = False
         self.aborted: dict[str, Any] | None = None
@@ -320,21 +340,14 @@ class Run:
             self._unsaved_new_step = step
         return step
 
-    @contextmanager
-    def _attempt_in_flight(self) -> Iterator[None]:
+    def _attempt_in_flight(self) -> "_InFlight":
         """An attempt is in flight from its journaled start until its outcome is journaled.
 
         Pause and hibernation wait while any attempt is in flight: stopping the run in between
         would leave an attempt that never ran (or whose outcome was known) looking interrupted
-        on replay, burning a retry.
+        on replay, burning a retry. (A plain class, not ``@contextmanager``: it is on every step.)
         """
-        self.in_flight += 1
-        self.engine.refresh_activity(self.live)
-        try:
-            yield
-        finally:
-            self.in_flight -= 1
-            self.engine.refresh_activity(self.live)
+        return self._in_flight_scope
 
     def _may_hibernate(self, deadline: float) -> bool:
         threshold = self.engine.hibernate_after_ms

@@ -23,9 +23,13 @@ class MemoryStore:
         self._instances: dict[tuple[str, str], InstanceRecord] = {}
         self._modified: dict[tuple[str, str], float] = {}
 
-    def _touch(self, record: InstanceRecord, step: StepRecord | None = None) -> None:
+    def _touch(self, record: InstanceRecord, step: StepRecord) -> None:
+        """Remember the newest step time written with the header (the header's own times are
+        read from the record itself when listing; this runs on every step, so it stays cheap)."""
         key = (record.workflow, record.id)
-        self._modified[key] = max(self._modified.get(key, 0.0), modified_ms(record, step))
+        latest = step.start_ms if step.end_ms is None else max(step.start_ms, step.end_ms)
+        if latest > self._modified.get(key, 0.0):
+            self._modified[key] = latest
 
     def insert_instance(self, record: InstanceRecord) -> None:
         """Keep a new instance."""
@@ -86,7 +90,7 @@ class MemoryStore:
                 record.id,
                 record.status,
                 record.created_ms,
-                max(self._modified[(workflow, record.id)], record.status_ms or 0.0),
+                max(self._modified.get((workflow, record.id), 0.0), modified_ms(record)),
             )
             for record in records[offset : offset + limit]
         ]
@@ -102,8 +106,7 @@ class MemoryStore:
         return {status: count for status, count in counts.items() if count}
 
     def save_header(self, record: InstanceRecord) -> None:
-        """Nothing to keep but the modification time: the record object is the stored state."""
-        self._touch(record)
+        """Nothing to keep: the record object is the stored state."""
 
     def save_step(self, record: InstanceRecord, step: StepRecord, *, header: bool = False) -> None:
         """Nothing to do beyond the engine's own ``record.steps`` entry."""
@@ -115,7 +118,6 @@ class MemoryStore:
         """Drop steps from the record."""
         for step in list(steps):
             record.steps.pop(step.key, None)
-        self._touch(record)
 
     def delete_instance(self, workflow: str, instance_id: str) -> None:
         """Forget an instance."""
