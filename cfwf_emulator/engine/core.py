@@ -539,7 +539,6 @@ class Engine:
         loop = self._require_loop()
         live.pause_pending = False
         live.task = loop.create_task(run_instance(self, live), name=f"cfwf:{live.record.id}")
-        live.task.add_done_callback(_retrieve)
 
     def _cancel(self, live: LiveInstance) -> None:
         sleeper = self.sleepers.pop((live.record.workflow, live.record.id), None)
@@ -946,13 +945,6 @@ class Engine:
         if not self.exists(workflow, instance_id):
             return None
         return self._read(workflow, instance_id)
-
-
-def _retrieve(task: "asyncio.Task[None]") -> None:
-    """Mark a finished instance task's exception as seen: a ``KeyboardInterrupt`` or
-    ``SystemExit`` it raised already went on to stop the event loop."""
-    if not task.cancelled():
-        task.exception()
 
 
 def _describe_step(step: StepRecord) -> dict[str, Any]:

@@ -953,6 +953,9 @@ async def run_instance(engine: RunHost, live: "LiveInstance") -> None:
         if exc is run.escaped:
             return  # it stopped the event loop already, from the task that raised it
         engine.interrupted(live, run)
+        task = asyncio.current_task()
+        if task is not None:  # it goes on to stop the event loop: the task's exception is seen
+            task.add_done_callback(_retrieve)
         raise
     except BaseException as exc:  # noqa: BLE001 - an uncaught error ends the instance
         task = asyncio.current_task()
@@ -974,3 +977,10 @@ async def run_instance(engine: RunHost, live: "LiveInstance") -> None:
         if live.run is run:
             live.run = None
             engine.release_if_finished(live)
+
+
+def _retrieve(task: "asyncio.Task[None]") -> None:
+    """Mark a finished instance task's exception as seen: a ``KeyboardInterrupt`` or
+    ``SystemExit`` it raised already went on to stop the event loop."""
+    if not task.cancelled():
+        task.exception()
