@@ -16,25 +16,21 @@ from typing import Any
 import pytest
 
 from cfwf_emulator import Emulator, StorageWarning, WorkflowEntrypoint
-from cfwf_emulator.store import StoreError
+from cfwf_emulator.store import SQLiteStore, StoreError
 
 SEEN: dict[str, Any] = {}
 
 
 def committed_steps(state: Path, instance_id: str) -> dict[str, dict[str, Any]]:
-    """The steps of ``instance_id`` as another process would read them now."""
-    db = sqlite3.connect(state)
+    """The steps of ``instance_id`` as another process would read them now (the store's own
+    read-only inspection, which takes no lock and sees only what is committed)."""
+    store = SQLiteStore(state, readonly=True)
     try:
-        db.execute("BEGIN")  # one snapshot for both tables
-        rows = db.execute("SELECT name, data FROM steps WHERE id = ?", (instance_id,)).fetchall()
-        attempts = db.execute("SELECT name, data FROM attempts WHERE id = ? ORDER BY name, n", (instance_id,)).fetchall()
-        db.execute("COMMIT")
+        found = [store.load_instance(workflow, instance_id) for workflow in ("observer", "concurrent", "counter", "sizes")]
     finally:
-        db.close()
-    steps = {name: {**json.loads(data), "attempts": []} for name, data in rows}
-    for name, data in attempts:
-        steps[name]["attempts"].append(json.loads(data))
-    return steps
+        store.close()
+    [record] = [r for r in found if r is not None]
+    return {step.name: {**step.to_json(), "attempts": list(step.attempts)} for step in record.steps.values()}
 
 
 class Observer(WorkflowEntrypoint):

@@ -396,9 +396,10 @@ async def work_of_one_attempt(storage: str, before: int) -> tuple[int, list[str]
 async def test_storing_an_attempt_costs_the_same_at_attempt_10_or_2000(tmp_path: Path, kind: str) -> None:
     statements = await same_work(tmp_path, kind, work_of_one_attempt, 10, 2_000)
     if kind == "sqlite":
-        # the attempt's start (with the previous attempt, the last one saved) and its outcome,
-        # each written with the step's row: the SQL is the same size whatever the step's history
-        assert sum(s.startswith("INSERT OR REPLACE INTO attempts") for s in statements) == 3
+        # the attempt's start and its outcome are each written with the step's row, which carries
+        # the attempt in flight; the attempt before it, final now, becomes one row: the SQL is
+        # the same size whatever the step's history
+        assert sum(s.startswith("INSERT OR REPLACE INTO attempts") for s in statements) == 1
 
 
 class Unlucky(WorkflowEntrypoint):
@@ -496,7 +497,9 @@ async def test_a_restart_or_a_delete_leaves_none_of_the_old_attempts(tmp_path: P
             await emu.env.STUBBORN.get("s2")
     db = sqlite3.connect(state)
     try:
-        assert db.execute("SELECT id, count(*) FROM attempts GROUP BY id").fetchall() == [("s1", 1)]
+        # s1's one attempt rides in its step row; nothing of the old run or of s2 is left
+        assert db.execute("SELECT id, count(*) FROM attempts GROUP BY id").fetchall() == []
+        assert [row[0] for row in db.execute("SELECT id FROM steps")] == ["s1"]
     finally:
         db.close()
 
@@ -567,7 +570,8 @@ async def test_corrupt_instances_are_reported_and_deletable_while_the_others_run
     await asyncio.to_thread(run, emulator(url(state)), body)
     db = sqlite3.connect(state)
     q3 = db.execute("SELECT header FROM instances WHERE id = 'q3'").fetchone()[0]
-    db.execute("""UPDATE attempts SET data = '["not an attempt"]' WHERE id = 'q4'""")
+    # q4's one attempt rides in its step's row
+    db.execute("""UPDATE steps SET data = json_set(data, '$.current_attempt[1]', json('["not an attempt"]')) WHERE id = 'q4'""")
     db.commit()
     db.close()
     corrupt(state, "q2", '{"workflow": "quick", "id": "q2", trunc')
@@ -720,3 +724,22 @@ def test_a_refused_state_file_is_not_modified(tmp_path: Path, kind: str) -> None
     assert str(state) in message
     assert "point storage at another path" in message or "upgrade cfwf-emulator" in message
     assert snapshot(tmp_path) == before
+
+
+async def test_a_step_that_succeeds_at_once_writes_no_attempt_row(tmp_path: Path) -> None:
+    """The attempt in flight rides in its step's row: the common path costs no extra statement."""
+    state = tmp_path / "state.db"
+
+    async def body(emu: Emulator) -> None:
+        await emu.env.QUICK.create(id="q1", params={"n": 1})
+        await emu.advance(0)
+        (step,) = (await (await emu.env.QUICK.get("q1")).describe())["steps"]
+        assert [a["success"] for a in step["attempts"]] == [True]
+
+    await asyncio.to_thread(run, emulator(url(state)), body)
+    db = sqlite3.connect(state)
+    try:
+        assert db.execute("SELECT count(*) FROM attempts").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM steps WHERE id = 'q1'").fetchone() == (1,)
+    finally:
+        db.close()

@@ -158,6 +158,25 @@ def _dumps(value: Any) -> str:
     return text
 
 
+#: The key, in a step row's JSON, of the step's newest attempt: ``[number, attempt]``.
+CURRENT_ATTEMPT = "current_attempt"
+
+
+def _attach_current_attempts(steps: list[Any], attempts: "dict[StepKey, list[tuple[int, Any]]]") -> None:
+    """Move each step row's newest attempt (kept in the row) after its earlier attempt rows; a
+    row for the same or a later number (left by an upgrade from version 1) gives way to it."""
+    for data in steps:
+        if not isinstance(data, dict) or CURRENT_ATTEMPT not in data:
+            continue
+        current = data.pop(CURRENT_ATTEMPT)
+        if not (isinstance(current, list) and len(current) == 2 and isinstance(current[0], int)):
+            raise ValueError(f"step {data.get('name')!r} has a malformed current attempt {current!r}")
+        key = (data.get("kind"), data.get("name"), data.get("count"))
+        number, attempt = current
+        rows = [row for row in attempts.get(key, []) if row[0] < number]  # type: ignore[arg-type]
+        attempts[key] = [*rows, (number, attempt)]  # type: ignore[index]
+
+
 def _attempt_rows(step: Any) -> list[tuple[int, Any]] | None:
     """A schema-version-1 step's attempts, taken out of it as ``(number, attempt)`` rows; None
     (the step left as it is) when it is not a step object with a list of attempts."""
@@ -647,15 +666,22 @@ class SQLiteStore:
 
     @staticmethod
     def _step_rows(record: InstanceRecord, step: StepRecord) -> list[tuple[str, tuple[Any, ...]]]:
-        """The step's row and the rows of the attempts added or changed since its last write."""
+        """The step's row, carrying its newest attempt (the only one that still changes), and a
+        row for each earlier attempt that has become final since the step's last write: a step
+        that succeeds at once writes one row, and a retry adds one row whatever came before."""
         key = (record.workflow, record.id, step.kind, step.name, step.count)
+        data = step.to_json()
+        changed = step.attempt_changes()
+        if step.attempts:
+            data[CURRENT_ATTEMPT] = [len(step.attempts), step.attempts[-1]]
+            changed = changed[:-1]
         return [
             ("INSERT OR REPLACE INTO steps (workflow, id, kind, name, count, data) VALUES (?, ?, ?, ?, ?, ?)",
-             (*key, _dumps(step.to_json()))),
+             (*key, _dumps(data))),
             *[
                 ("INSERT OR REPLACE INTO attempts (workflow, id, kind, name, count, n, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
                  (*key, number, _dumps(attempt)))
-                for number, attempt in step.attempt_changes()
+                for number, attempt in changed
             ],
         ]
 
@@ -751,6 +777,7 @@ class SQLiteStore:
                         key,
                     ):
                         attempts.setdefault((kind, name, count), []).append((number, json.loads(data)))
+                    _attach_current_attempts(steps, attempts)
                 return InstanceRecord.from_json(header, steps, events, attempts)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: reading instance {workflow}/{instance_id} failed: {exc}") from None

@@ -70,13 +70,16 @@ def read_instance(db: "str | os.PathLike[str]", workflow: str, instance_id: str)
             ):
                 steps[(kind, name, int(count))] = json.loads(data)
             if "attempts" in tables:  # schema version 2: a step's attempts are rows, not in the step
-                for step in steps.values():
-                    step["attempts"] = []
-                for kind, name, count, data in con.execute(
-                    "SELECT kind, name, count, data FROM attempts WHERE workflow = ? AND id = ? ORDER BY n",
+                rows: dict[Any, list[tuple[int, Any]]] = {key: [] for key in steps}
+                for kind, name, count, number, data in con.execute(
+                    "SELECT kind, name, count, n, data FROM attempts WHERE workflow = ? AND id = ? ORDER BY n",
                     (workflow, instance_id),
                 ):
-                    steps[(kind, name, int(count))]["attempts"].append(json.loads(data))
+                    rows[(kind, name, int(count))].append((number, json.loads(data)))
+                for key, step in steps.items():  # the step's newest attempt rides in its row
+                    current = step.pop("current_attempt", None)
+                    earlier = [(n, a) for n, a in rows[key] if current is None or n < current[0]]
+                    step["attempts"] = [a for _, a in earlier] + ([current[1]] if current else [])
             header = json.loads(row[0])
             if "events" in tables:  # schema version 2: buffered events are rows, not in the header
                 header["events"] = [
