@@ -28,7 +28,7 @@ import warnings
 from collections import deque
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import pluggy
 
@@ -124,19 +124,30 @@ class EngineHookSpecs:
 
 
 class _ObserverManager(pluggy.PluginManager):
-    """A pluggy manager that counts its registrations, so the announcer knows when to look again."""
+    """A pluggy manager that tells its announcers when observers come or go (so they can
+    remember, between changes, which hooks anyone listens to)."""
 
-    registrations = 0
+    def __init__(self, project_name: str) -> None:
+        super().__init__(project_name)
+        self.on_change: list[Callable[[], None]] = []
+
+    def _changed(self) -> None:
+        for callback in self.on_change:
+            callback()
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
         """Register ``plugin`` (pluggy's ``register``)."""
-        self.registrations += 1
-        return super().register(plugin, name)
+        try:
+            return super().register(plugin, name)
+        finally:
+            self._changed()
 
     def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
         """Unregister ``plugin`` (pluggy's ``unregister``)."""
-        self.registrations += 1
-        return super().unregister(plugin, name)
+        try:
+            return super().unregister(plugin, name)
+        finally:
+            self._changed()
 
 
 def make_plugin_manager() -> pluggy.PluginManager:
@@ -165,21 +176,22 @@ class Announcer:
         self._queue: deque[tuple["asyncio.Future[None] | None", str, dict[str, Any]]] = deque()
         self._waiting_on: "asyncio.Future[None] | None" = None
         self._wanted: dict[str, bool] = {}
-        self._seen: int | None = -1
+        # a manager made by make_plugin_manager says when observers change; any other is asked each time
+        self._remembers = isinstance(manager, _ObserverManager)
+        if isinstance(manager, _ObserverManager):
+            manager.on_change.append(self._wanted.clear)
 
     def wants(self, hook: str) -> bool:
         """Whether any observer implements ``hook`` (so building its arguments is worth it).
 
         Remembered until an observer is registered or unregistered (on every step, this is hot).
         """
-        seen = getattr(self.manager, "registrations", None)
-        if seen is None or seen != self._seen:
-            self._wanted.clear()
-            self._seen = seen
         wanted = self._wanted.get(hook)
         if wanted is None:
             caller: pluggy.HookCaller = getattr(self.manager.hook, hook)
-            wanted = self._wanted[hook] = bool(caller.get_hookimpls())
+            wanted = bool(caller.get_hookimpls())
+            if self._remembers:
+                self._wanted[hook] = wanted
         return wanted
 
     def announce(self, hook: str, committed: "asyncio.Future[None] | None" = None, **kwargs: Any) -> None:

@@ -483,24 +483,30 @@ class Run:
         step.attempts.append(attempt)
         is_new = self._unsaved_new_step is step
         self._unsaved_new_step = None
-        with self._attempt_in_flight():
+        engine, live = self.engine, self.live
+        self.in_flight += 1  # what _attempt_in_flight() does, inline: this is every step's path
+        engine.refresh_activity(live)
+        try:
             self._save(self.record, step, header=is_new)
             if is_new:
-                self.engine.emit_step_start(self.live, step, self._unflushed)
+                engine.emit_step_start(live, step, self._unflushed)
             failure, value, text = await self._attempt(step, resolved, invoke, number)
             outcome: Exception | None = None
             if failure is None:
-                now = self.engine.now()
+                now = engine.now()
                 attempt.update(end=now, success=True)
                 step.state, step.result, step.end_ms = "ok", text, now
                 self._save(self.record, step)
-                self.engine.emit_attempt(self.live, step, number, None, None, self._unflushed)
-                self.engine.emit_step_end(self.live, step, self._unflushed)
+                engine.emit_attempt(live, step, number, None, None, self._unflushed)
+                engine.emit_step_end(live, step, self._unflushed)
             else:
-                attempt.update(end=self.engine.now(), success=False, error=error_to_record(failure))
+                attempt.update(end=engine.now(), success=False, error=error_to_record(failure))
                 outcome = await self._after_failure(
                     step, resolved, number, failure, is_non_retryable(failure)
                 )
+        finally:
+            self.in_flight -= 1
+            engine.refresh_activity(live)
         if failure is None:
             await self._step_boundary()
             return value if type(value) in _IMMUTABLE else decode(text)

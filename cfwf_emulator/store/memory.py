@@ -23,13 +23,15 @@ class MemoryStore:
         self._instances: dict[tuple[str, str], InstanceRecord] = {}
         self._modified: dict[tuple[str, str], float] = {}
 
-    def _touch(self, record: InstanceRecord, step: StepRecord) -> None:
-        """Remember the newest step time written with the header (the header's own times are
-        read from the record itself when listing; this runs on every step, so it stays cheap)."""
-        key = (record.workflow, record.id)
-        latest = step.start_ms if step.end_ms is None else max(step.start_ms, step.end_ms)
-        if latest > self._modified.get(key, 0.0):
-            self._modified[key] = latest
+    @staticmethod
+    def _latest(record: InstanceRecord) -> float:
+        """The record's ``modified_ms`` now: its header times and its steps' starts and ends."""
+        latest = modified_ms(record)
+        for step in record.steps.values():
+            for value in (step.start_ms, step.end_ms):
+                if value is not None and value > latest:
+                    latest = value
+        return latest
 
     def insert_instance(self, record: InstanceRecord) -> None:
         """Keep a new instance."""
@@ -90,7 +92,7 @@ class MemoryStore:
                 record.id,
                 record.status,
                 record.created_ms,
-                max(self._modified.get((workflow, record.id), 0.0), modified_ms(record)),
+                max(self._modified.get((workflow, record.id), 0.0), self._latest(record)),
             )
             for record in records[offset : offset + limit]
         ]
@@ -111,11 +113,11 @@ class MemoryStore:
     def save_step(self, record: InstanceRecord, step: StepRecord, *, header: bool = False) -> None:
         """Nothing to do beyond the engine's own ``record.steps`` entry."""
         record.steps[step.key] = step
-        if header:
-            self._touch(record, step)
 
     def delete_steps(self, record: InstanceRecord, steps: Iterable[StepRecord]) -> None:
-        """Drop steps from the record."""
+        """Drop steps from the record (its modified time keeps what they had brought)."""
+        key = (record.workflow, record.id)
+        self._modified[key] = max(self._modified.get(key, 0.0), self._latest(record))
         for step in list(steps):
             record.steps.pop(step.key, None)
 
