@@ -119,6 +119,10 @@ class EventBuffer:
         """Start noting changes (a store calls this once everything buffered so far is saved)."""
         self._changes = {}
 
+    def has_changes(self) -> bool:
+        """Whether anything changed since :meth:`track` or :meth:`saved`."""
+        return bool(self._changes)
+
     def changes(self) -> list[tuple[int, dict[str, Any] | None]]:
         """What changed since :meth:`track` or :meth:`saved`: ``(seq, event)`` for an event
         buffered, ``(seq, None)`` for one removed."""
@@ -158,10 +162,10 @@ class StepRecord:
 
     ``attempts`` (each ``{"start", "end", "success", "error"}``, oldest first) only grow: an
     attempt is appended, and only the last one is ever changed afterwards (its outcome). So a
-    durable store keeps one row per attempt and, with each write of the step, writes only
-    :meth:`attempt_changes` (then :meth:`attempts_saved`): a write costs O(1) in the number of
-    attempts already stored. ``saved_attempts`` counts the attempts a store has persisted; it
-    is bookkeeping, not part of the record (not in :meth:`to_json`, not compared).
+    durable store writes, with each write of the step, only the attempts from the last one it
+    saved on (``saved_attempts`` counts them; :meth:`attempts_saved` updates it): a write costs
+    O(1) in the number of attempts already stored. ``saved_attempts`` is bookkeeping, not part
+    of the record (not in :meth:`to_json`, not compared).
     """
 
     kind: str
@@ -185,18 +189,11 @@ class StepRecord:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of this record, less its attempts (each attempt is JSON-ready
-        itself; a store keeps them apart, see :meth:`attempt_changes`)."""
+        itself; a store keeps them apart, see :attr:`saved_attempts`)."""
         return {name: getattr(self, name) for name in _STEP_FIELDS}
 
-    def attempt_changes(self) -> list[tuple[int, dict[str, Any]]]:
-        """The attempts a store must write with the step: ``(number, attempt)``, numbered from
-        1, for the last attempt it saved (the only one that may have changed since) and every
-        attempt appended after it."""
-        first = max(self.saved_attempts - 1, 0)
-        return [(index + 1, self.attempts[index]) for index in range(first, len(self.attempts))]
-
     def attempts_saved(self) -> None:
-        """The store has persisted :meth:`attempt_changes`."""
+        """The store has persisted every attempt (see :attr:`saved_attempts`)."""
         self.saved_attempts = len(self.attempts)
 
     @classmethod

@@ -29,7 +29,7 @@ each write of an instance, writes only the events buffered or taken since its la
 (``EventBuffer.changes``), so storing an event never costs more as more are buffered. Likewise a
 step's attempts only grow and only the last one changes: the SQLite store keeps one row per
 attempt and writes with each write of a step only the attempts added or changed since
-(``StepRecord.attempt_changes``), so a step's ten-thousandth attempt costs what its second did.
+(``StepRecord.saved_attempts``), so a step's ten-thousandth attempt costs what its second did.
 """
 
 from __future__ import annotations

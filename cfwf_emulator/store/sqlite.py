@@ -671,19 +671,22 @@ class SQLiteStore:
         that succeeds at once writes one row, and a retry adds one row whatever came before."""
         key = (record.workflow, record.id, step.kind, step.name, step.count)
         data = step.to_json()
-        changed = step.attempt_changes()
-        if step.attempts:
-            data[CURRENT_ATTEMPT] = [len(step.attempts), step.attempts[-1]]
-            changed = changed[:-1]
-        return [
+        attempts = step.attempts
+        if attempts:
+            data[CURRENT_ATTEMPT] = [len(attempts), attempts[-1]]
+        rows: list[tuple[str, tuple[Any, ...]]] = [
             ("INSERT OR REPLACE INTO steps (workflow, id, kind, name, count, data) VALUES (?, ?, ?, ?, ?, ?)",
              (*key, _dumps(data))),
-            *[
-                ("INSERT OR REPLACE INTO attempts (workflow, id, kind, name, count, n, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 (*key, number, _dumps(attempt)))
-                for number, attempt in changed
-            ],
         ]
+        # the attempts before the newest, from the last one already saved (the only one of them
+        # that may have changed since: only the newest attempt ever changes, and attempts are only
+        # appended), so a write costs the same at attempt 10,000 as at attempt 2
+        for index in range(max(step.saved_attempts - 1, 0), len(attempts) - 1):
+            rows.append(
+                ("INSERT OR REPLACE INTO attempts (workflow, id, kind, name, count, n, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (*key, index + 1, _dumps(attempts[index])))
+            )
+        return rows
 
     @staticmethod
     def _event_row(record: InstanceRecord, seq: int, event: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
@@ -694,6 +697,8 @@ class SQLiteStore:
 
     def _event_changes(self, record: InstanceRecord) -> list[tuple[str, tuple[Any, ...]]]:
         """One statement per event buffered or taken since the instance's last write."""
+        if not record.events.has_changes():
+            return []
         return [
             self._event_row(record, seq, event) if event is not None else (
                 "DELETE FROM events WHERE workflow = ? AND id = ? AND seq = ?",
