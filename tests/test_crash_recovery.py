@@ -13,7 +13,6 @@ import os
 import random
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cfwf_emulator import Emulator, StalledError, VirtualClock, WorkflowEntrypoint
-from cfwf_emulator.testing import IntrospectionError, introspect_workflow_instance
+from cfwf_emulator.testing import introspect_workflow_instance
 
 START_MS = 1_767_225_600_000.0  # 2026-01-01T00:00:00Z, the `emu` fixture's start
 

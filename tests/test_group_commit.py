@@ -8,7 +8,6 @@ only: what it reads is what a process killed at that moment would find.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from pathlib import Path
 from typing import Any

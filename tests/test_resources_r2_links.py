@@ -145,7 +145,7 @@ async def test_delete_removes_a_linked_file_not_its_target(tmp_path: Path, outsi
 
 
 async def test_a_linked_metadata_file_is_not_read(tmp_path: Path, outside: Path, mode: str) -> None:
-    bucket = await make_bucket(tmp_path, "real")
+    await make_bucket(tmp_path, "real")
     objects = tmp_path / "bucket" / "objects"
     record = json.loads((objects / f"{name('real')}.json").read_text())
     record["key"] = "planted"

@@ -13,7 +13,6 @@ from cfwf_emulator import (
     Emulator,
     VirtualClock,
     WorkflowEntrypoint,
-    WorkflowFatalError,
     WorkflowTimeoutError,
 )
 

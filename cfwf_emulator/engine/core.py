@@ -19,10 +19,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 import pluggy
 
-from ..compat import Compatibility
 from ..errors import ConfigError, NonRetryableError, StepError, WorkflowError, did_you_mean, is_non_retryable, quoted
 from ..hooks import Announcer
-from ..limits import Limits
 from ..serialization import AttrDict, NotSerialisable, RpcTypeError, decode, encode, iso_from_ms
 from ..stepconfig import PRODUCTION_DEFAULTS
 from ..store import Store

@@ -13,10 +13,9 @@ import inspect
 import math
 import re
 from collections import deque
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import (
-    TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Coroutine, Iterator, NoReturn, ParamSpec, Protocol,
+    TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Coroutine, NoReturn, ParamSpec, Protocol,
     TypeVar,
 )
 

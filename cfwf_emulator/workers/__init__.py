@@ -15,7 +15,7 @@ from typing import Any
 
 from ..authoring.entrypoint import ExecutionContext, WorkflowEntrypoint
 from ..errors import NonRetryableError, not_emulated
-from . import workflows
+from . import workflows  # noqa: F401 - loaded with the package: `workers.workflows` must never reach __getattr__
 from .http import Headers, Request, Response
 
 #: The env of the emulator whose code is running (set around runs and fetches).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import json as _json
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 from urllib.parse import urlsplit
 
 __all__ = ["Headers", "Request", "Response"]
