@@ -25,6 +25,7 @@ from typing import Any, Awaitable, Callable, Protocol, TypedDict
 from .engine.core import Engine
 from .engine.records import TERMINAL  # the statuses an instance never leaves (public here)
 from .errors import WorkflowError
+from .serialization import iso_from_ms
 from .serialization import decode, iso_from_ms
 
 __all__ = [
@@ -205,7 +206,15 @@ class LocalAPI:
         rows, total, counts = self.engine.list_instances(
             workflow, status=status, limit=per_page, offset=(page - 1) * per_page, newest_first=newest_first
         )
-        instances = [InstanceSummary(id=r["id"], status=r["status"], created=r["created"], modified=r["modified"]) for r in rows]
+        instances = [
+            InstanceSummary(
+                id=row.id,
+                status=row.status,
+                created=iso_from_ms(row.created_ms) or "",
+                modified=iso_from_ms(row.modified_ms) or "",
+            )
+            for row in rows
+        ]
         return InstancePage(instances=instances, total=total, counts=counts, page=page, per_page=per_page)
 
     async def pause(self, workflow: str, instance_id: str) -> None:

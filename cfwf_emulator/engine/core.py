@@ -24,7 +24,7 @@ from ..hooks import Announcer
 from ..serialization import AttrDict, NotSerialisable, RpcTypeError, decode, encode, iso_from_ms
 from ..stepconfig import PRODUCTION_DEFAULTS
 from ..store import Store
-from ..store.base import CorruptInstanceError, StorageWarning, StoreError, group_commit
+from ..store.base import CorruptInstanceError, InstanceSummary, StorageWarning, StoreError, group_commit
 from .instance import Commit, LiveInstance, WorkflowDefinition
 from .modifiers import misspelt_selectors
 from .records import TERMINAL, InstanceRecord, StepRecord
@@ -506,23 +506,14 @@ class Engine:
 
     def list_instances(
         self, workflow: str, *, status: str | None, limit: int, offset: int, newest_first: bool
-    ) -> "tuple[list[dict[str, str]], int, dict[str, int]]":
-        """A page of summaries (id, status, created, modified as ISO times), the number matching
-        ``status``, and the counts per status; read from the instances' listing columns only."""
+    ) -> "tuple[list[InstanceSummary], int, dict[str, int]]":
+        """A page of the store's summaries, the number matching ``status``, and the counts per
+        status; read from the instances' listing columns only."""
         counts = self.count_instances(workflow)
         total = counts.get(status, 0) if status is not None else sum(counts.values())
-        summaries = self.store.list_instances(
+        page = self.store.list_instances(
             workflow, status=status, limit=limit, offset=offset, newest_first=newest_first
         )
-        page = [
-            {
-                "id": summary.id,
-                "status": summary.status,
-                "created": iso_from_ms(summary.created_ms) or "",
-                "modified": iso_from_ms(summary.modified_ms) or "",
-            }
-            for summary in summaries
-        ]
         return page, total, counts
 
     def _require_loop(self) -> asyncio.AbstractEventLoop:
