@@ -368,3 +368,18 @@ def test_config_crons_without_a_scheduled_handler_warn_and_schedules_do_not(tmp_
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConfigWarning)
         Emulator.from_config(path)
+
+
+async def test_the_schedule_in_the_event_survives_a_restart_with_sqlite(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'state.db'}"
+    first = Emulator(clock=VirtualClock(START_MS), storage=storage)
+    first.add_workflow("slow", Slow, binding="SLOW", schedules="0 3 * * *")
+    async with first:
+        [made] = await first.scheduled(at=START_MS + 3 * HOUR)
+        await first.settle()
+    second = Emulator(clock=VirtualClock(START_MS), storage=storage)
+    second.add_workflow("slow", Slow, binding="SLOW", schedules="0 3 * * *")
+    async with second:
+        await second.run_until_idle()
+        again = await second.env.SLOW.get(made.id)
+        assert await again.status() == {"status": "complete", "output": START_MS + 3 * HOUR}
