@@ -114,16 +114,38 @@ def _weekday(year: int, month: int, day: int) -> int:
     return calendar.weekday(year, month, day)  # 0 = Monday
 
 
-def _nearest_weekday(year: int, month: int, target: int) -> int:
-    """The weekday (Mon-Fri) of the month nearest to day ``target`` (clamped to the month)."""
-    last = _days_in(year, month)
-    target = min(target, last)
-    weekday = _weekday(year, month, target)
-    if weekday == 5:  # Saturday: the Friday before, or Monday the 3rd when it is the 1st
-        return target - 1 if target > 1 else target + 2
-    if weekday == 6:  # Sunday: the Monday after, or the Friday before at the month's end
-        return target + 1 if target < last else target - 2
-    return target
+def _closest_weekday(target: int) -> _DayRule:
+    """``nW``: the weekday closest to day ``target`` within the month (saffron's rule, which
+    names no day of a month too short for ``target`` unless the month ends on a Friday)."""
+
+    def rule(year: int, month: int, day: int) -> bool:
+        weekday = _weekday(year, month, day)
+        return (
+            (weekday < 5 and day == target)
+            or (weekday == 0 and day - 1 == target)  # target is a Sunday
+            or (weekday == 0 and day == 3 and target == 1)  # the 1st is a Saturday
+            or (weekday == 4 and day + 1 == target)  # target is a Saturday
+            or (weekday == 4 and day + 2 == target == _days_in(year, month))  # the last day is a Sunday
+        )
+
+    return rule
+
+
+def _last_weekday(offset: int) -> _DayRule:
+    """``LW`` (offset 0) or ``L-nW``: the weekday closest to the last day less ``offset`` (saffron's rule)."""
+
+    def rule(year: int, month: int, day: int) -> bool:
+        weekday, last = _weekday(year, month, day), _days_in(year, month)
+        if offset == 0:
+            return (weekday < 5 and day == last) or (weekday == 4 and last - day < 3)
+        shifted = day + offset
+        return (
+            (weekday < 5 and shifted == last)
+            or (weekday == 0 and last <= shifted < last + 3)
+            or (weekday == 4 and shifted + 1 == last)
+        )
+
+    return rule
 
 
 def _day_rule(text: str) -> tuple[_DayRule | None, int]:
@@ -131,19 +153,19 @@ def _day_rule(text: str) -> tuple[_DayRule | None, int]:
     if text == "L":
         return (lambda y, m, d: d == _days_in(y, m)), 28
     if text == "LW":
-        return (lambda y, m, d: d == _nearest_weekday(y, m, _days_in(y, m))), 26
+        return _last_weekday(0), 26
     special = re.fullmatch(r"L-(\d+)(W?)", text)
     if special is not None:
         offset = int(special.group(1))
         if not 1 <= offset <= 30:
             raise _Syntax(f"day of month: the offset in {text!r} must be from 1 to 30")
         if special.group(2):
-            return (lambda y, m, d: d == _nearest_weekday(y, m, max(1, _days_in(y, m) - offset))), offset + 1
+            return _last_weekday(offset), offset + 1
         return (lambda y, m, d: d == _days_in(y, m) - offset), offset + 1
     nearest = re.fullmatch(r"(\d+)W", text)
     if nearest is not None:
         target = _DAY.value(nearest.group(1))
-        return (lambda y, m, d: d == _nearest_weekday(y, m, target)), min(target, 28)
+        return _closest_weekday(target), min(target, 28)
     days = _DAY.many(text)
     if days is None:
         return None, 1

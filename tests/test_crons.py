@@ -47,6 +47,9 @@ def fires(expression: str, count: int, after: float = START_MS) -> list[str]:
         ("0 0 L * *", ["2026-01-31 Sat 00:00", "2026-02-28 Sat 00:00"]),
         ("0 0 L-3 * *", ["2026-01-28 Wed 00:00", "2026-02-25 Wed 00:00"]),
         ("0 0 15W * *", ["2026-01-15 Thu 00:00", "2026-02-16 Mon 00:00"]),  # Feb 15 is a Sunday
+        # saffron's closest-weekday rule: no firing in February or April (too short, not ending on a Friday)
+        ("0 0 31W * *", ["2026-01-30 Fri 00:00", "2026-03-31 Tue 00:00", "2026-05-29 Fri 00:00"]),
+        ("0 0 L-2W * *", ["2026-01-29 Thu 00:00", "2026-02-26 Thu 00:00", "2026-03-30 Mon 00:00"]),
         ("0 0 * * 2#1", ["2026-01-05 Mon 00:00", "2026-02-02 Mon 00:00"]),  # first Monday
         ("0 0 * * FRI-MON", ["2026-01-02 Fri 00:00", "2026-01-03 Sat 00:00", "2026-01-04 Sun 00:00",
                              "2026-01-05 Mon 00:00", "2026-01-09 Fri 00:00"]),  # a range that wraps
@@ -176,14 +179,16 @@ async def test_schedules_are_checked_when_the_workflow_is_added() -> None:
 
 
 class NearAMinute:
-    """A real clock (time flows) set so that the next whole minute is 200 ms away."""
+    """A real clock (time flows) whose first reading is 300 ms before a whole minute."""
 
     virtual = False
 
     def __init__(self) -> None:
-        self.offset = START_MS + 60_000 - 200 - time.time() * 1000
+        self.offset: float | None = None
 
     def now_ms(self) -> float:
+        if self.offset is None:
+            self.offset = START_MS + 60_000 - 300 - time.time() * 1000
         return time.time() * 1000 + self.offset
 
 

@@ -92,11 +92,6 @@ class CronTable:
         self._handler = handler
         self._entries = [e for e in self._entries if e.workflow is not None] + [_Entry(p, None) for p in parsed]
 
-    @property
-    def crons(self) -> list[tuple[str | None, str]]:
-        """Every configured cron as ``(workflow, expression)``; workflow None for the Worker's handler."""
-        return [(entry.workflow, entry.expression.text) for entry in self._entries]
-
     # -- on the clock ------------------------------------------------------------------------
 
     def start(self) -> None:
