@@ -225,6 +225,11 @@ async def test_scheduled_with_a_cron_nothing_uses_is_a_config_error(emu: Emulato
             await emu.scheduled(cron="5 * * * *")
         with pytest.raises(ConfigError, match="weekday: 9 is out of range"):
             await emu.scheduled(cron="0 0 * * 9")
+    bare = Emulator(clock=VirtualClock(START_MS))
+    bare.add_workflow("report", Report, binding="REPORT")
+    async with bare:
+        with pytest.raises(ConfigError, match="nothing to fire: no workflow has schedules"):
+            await bare.scheduled()
 
 
 async def test_a_cron_made_instance_can_be_deleted_by_its_id(emu: Emulator) -> None:
@@ -388,3 +393,13 @@ async def test_the_schedule_in_the_event_survives_a_restart_with_sqlite(tmp_path
         await second.run_until_idle()
         again = await second.env.SLOW.get(made.id)
         assert await again.status() == {"status": "complete", "output": START_MS + 3 * HOUR}
+
+
+def test_a_named_environment_inherits_triggers_crons_unless_it_sets_its_own(tmp_path: Path) -> None:
+    path = project(tmp_path, "0 0 * * *", ["0 6 * * *"])
+    config = json.loads(path.read_text())
+    workflows = config["workflows"]
+    config["env"] = {"staging": {"workflows": workflows}, "prod": {"workflows": workflows, "triggers": {"crons": []}}}
+    path.write_text(json.dumps(config))
+    assert Emulator.from_config(path, env="staging").project.crons == ("0 6 * * *",)
+    assert Emulator.from_config(path, env="prod").project.crons == ()

@@ -150,6 +150,11 @@ class CronTable:
         entries = [e for e in self._entries if cron is None or e.expression.text == cron]
         if cron is not None and self._handler is not None and not any(e.workflow is None for e in entries):
             entries.append(_Entry(parse_cron(cron), None))
+        if not entries and cron is None:
+            raise ConfigError(
+                "nothing to fire: no workflow has schedules and there are no triggers.crons; add some, or "
+                "pass cron=... to run the Worker's scheduled() handler"
+            )
         if not entries:
             known = ", ".join(sorted({repr(e.expression.text) for e in self._entries})) or "none"
             raise ConfigError(
