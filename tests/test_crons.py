@@ -403,3 +403,21 @@ def test_a_named_environment_inherits_triggers_crons_unless_it_sets_its_own(tmp_
     path.write_text(json.dumps(config))
     assert Emulator.from_config(path, env="staging").project.crons == ("0 6 * * *",)
     assert Emulator.from_config(path, env="prod").project.crons == ()
+
+
+async def test_an_inspector_fires_no_cron_and_refuses_scheduled(tmp_path: Path) -> None:
+    from cfwf_emulator import StateReadOnlyError
+
+    state = tmp_path / "state.db"
+    owner = Emulator(clock=VirtualClock(START_MS), storage=f"sqlite:///{state}")
+    owner.add_workflow("report", Report, binding="REPORT", schedules="* * * * *")
+    async with owner:
+        pass
+    inspector = Emulator(clock=VirtualClock(START_MS), storage=f"sqlite:///{state}", mode="inspect", crons=True)
+    async with inspector:
+        inspector.add_workflow("report", Report, binding="REPORT", schedules="* * * * *")
+        with pytest.raises(StateReadOnlyError, match="^scheduled: the state file"):
+            await inspector.scheduled()
+        with pytest.raises(StateReadOnlyError, match="^advance: "):
+            await inspector.advance("1 hour")
+        assert (await inspector.api.list_instances("report"))["total"] == 0

@@ -110,3 +110,19 @@ async def test_the_engine_api_gives_the_same_result_and_names_an_unknown_workflo
         }
         with pytest.raises(ConfigError, match="pages"):
             await emu.api.delete_batch("nope", ["p"])
+
+
+async def test_an_inspector_refuses_delete_batch_and_deletes_nothing(tmp_path) -> None:
+    from cfwf_emulator import StateReadOnlyError, VirtualClock
+
+    state = tmp_path / "state.db"
+    owner = Emulator(clock=VirtualClock(0), storage=f"sqlite:///{state}")
+    owner.add_workflow("pages", Sleeper, binding="PAGES")
+    async with owner:
+        await owner.env.PAGES.create(id="kept")
+    inspector = Emulator(clock=VirtualClock(0), storage=f"sqlite:///{state}", mode="inspect")
+    inspector.add_workflow("pages", Sleeper, binding="PAGES")
+    async with inspector:
+        with pytest.raises(StateReadOnlyError, match="^delete_batch: the state file"):
+            await inspector.env.PAGES.delete_batch(["kept"])
+        assert await inspector.api.exists("pages", "kept")
