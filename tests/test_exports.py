@@ -20,7 +20,7 @@ PUBLIC = {
     "cfwf_emulator.api": [
         "InstancePage", "InstanceSummary", "LocalAPI", "STATUSES", "WorkflowSummary", "WorkflowsAPI",
         # in-process test tooling (emu.api.testing)
-        "InstanceView", "LocalTestingAPI", "PendingStep", "StepOutcome", "TERMINAL",
+        "AttemptView", "InstanceView", "LocalTestingAPI", "PendingStep", "StepOutcome", "TERMINAL",
     ],
     "cfwf_emulator.testing": [
         "InstanceModifier", "IntrospectionError", "ModificationRecorder", "RULES", "RulesReport", "StepSelector",

@@ -42,6 +42,7 @@ from ..store.base import group_commit
 from ..store.sqlite import StoreError
 from .instance import Commit, LiveInstance
 from .records import StepRecord
+from .tracebacks import format_failure
 
 if TYPE_CHECKING:
     from ..store.base import Store
@@ -500,6 +501,9 @@ class Run:
                 engine.emit_step_end(live, step, self._unflushed)
             else:
                 attempt.update(end=engine.now(), success=False, error=error_to_record(failure))
+                trace = format_failure(failure)
+                if trace is not None:
+                    attempt["traceback"] = trace  # an emulator extension beside Cloudflare's error
                 outcome = await self._after_failure(
                     step, resolved, number, failure, is_non_retryable(failure)
                 )
