@@ -44,6 +44,7 @@ PUBLIC = {
         "UnsupportedBinding", "UnsupportedBindingError",
     ],
     "cfwf_emulator.store": ["InstanceSummary", "MemoryStore", "SQLiteStore", "Store", "StoreError", "open_store", "sqlite_path"],
+    "cfwf_emulator.sdk": ["DISTRIBUTION", "SdkBehaviour", "behaviour_of", "installed_sdk", "tuples_as_lists"],
     "cfwf_emulator.hooks": [
         "Announcer", "EngineHookSpecs", "ObserverWarning", "PROJECT", "StepContext", "current_step", "hookimpl",
         "hookspec", "make_plugin_manager",
