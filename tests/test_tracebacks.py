@@ -117,3 +117,29 @@ async def test_the_traceback_survives_a_restart_on_sqlite(tmp_path: Path) -> Non
         outcome = second.api.testing.step_outcome("checkout", "c-1", "count items", 1)
     assert len(after) == 2 and after == before
     assert outcome is not None and outcome.traceback is not None and "in parse_quantity" in outcome.traceback
+
+
+class Chained(WorkflowEntrypoint):
+    async def run(self, event: Any, step: Any) -> Any:
+        @step.do("load", config={"retries": {"limit": 1, "delay": 0}})
+        async def load(ctx: Any) -> None:
+            try:
+                {}["config"]
+            except KeyError as missing:
+                raise RuntimeError(f"no config on attempt {ctx['attempt']}") from missing
+
+        return await load()
+
+
+async def test_each_attempt_keeps_its_own_message_and_a_chained_cause() -> None:
+    emu = Emulator(clock=VirtualClock(START_MS))
+    emu.add_workflow("chained", Chained, binding="CHAINED")
+    async with emu:
+        await emu.env.CHAINED.create(id="k-1")
+        await emu.run_until_idle()
+        first, second = emu.api.testing.step_attempts("chained", "k-1", "load")
+    assert first.traceback is not None and second.traceback is not None
+    assert first.traceback.rstrip().endswith("RuntimeError: no config on attempt 1")
+    assert second.traceback.rstrip().endswith("RuntimeError: no config on attempt 2")
+    assert "KeyError: 'config'" in second.traceback
+    assert "The above exception was the direct cause of the following exception:" in second.traceback
