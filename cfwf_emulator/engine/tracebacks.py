@@ -48,18 +48,19 @@ def _capped(text: str) -> str:
     return f"{text[:head]}\n... ({cut} characters cut) ...\n{text[-tail:]}"
 
 
-def _frames(tb: TracebackType | None) -> tuple[tuple[object, int], ...]:
+def _frames(tb: TracebackType | None) -> tuple[tuple[object, int, int], ...]:
+    """Each frame's code, line and instruction (the carets under a line depend on it)."""
     frames = []
     while tb is not None:
-        frames.append((tb.tb_frame.f_code, tb.tb_lineno))
+        frames.append((tb.tb_frame.f_code, tb.tb_lineno, tb.tb_lasti))
         tb = tb.tb_next
     return tuple(frames)
 
 
-#: The formatted frames of a traceback, by its frames (code object and line of each): a step
+#: The formatted frames of a traceback, by its frames (see :func:`_frames`): a step
 #: retried with the same failure has them formatted once, which costs far more than an
 #: attempt's own bookkeeping.
-_STACKS: "OrderedDict[tuple[tuple[object, int], ...], str]" = OrderedDict()
+_STACKS: "OrderedDict[tuple[tuple[object, int, int], ...], str]" = OrderedDict()
 _CACHED = 256
 
 
