@@ -55,14 +55,15 @@ class ProgressPrinter:
     """Prints engine events with the virtual time elapsed since the demo started.
 
     Step outputs are shown, except those of steps configured with ``sensitive: "output"``
-    (``[REDACTED]``). Given ``testing`` (``emu.api.testing``), a failed attempt also shows where
+    (``[REDACTED]``; also, without ``testing``, those of steps begun before a restart). Given ``testing`` (``emu.api.testing``), a failed attempt also shows where
     the user's code raised, and a step that fails for good its whole Python traceback.
     """
 
     def __init__(self, start_ms: float, testing: LocalTestingAPI | None = None) -> None:
         self.start_ms = start_ms
         self.testing = testing
-        self.sensitive: set[tuple[str, str, str, int]] = set()
+        #: Per step seen starting: whether its output is sensitive.
+        self.sensitive: dict[tuple[str, str, str, int], bool] = {}
 
     def _say(self, at: float, instance_id: str, text: str) -> None:
         print(f"[{_clock(at - self.start_ms)}] {instance_id}: {text}", flush=True)
@@ -75,9 +76,8 @@ class ProgressPrinter:
 
     @hookimpl
     def cfwf_step_start(self, workflow: str, instance_id: str, name: str, count: int, config: dict[str, Any]) -> None:
-        """Note a step whose output is sensitive."""
-        if config.get("sensitive") == "output":
-            self.sensitive.add((workflow, instance_id, name, count))
+        """Note whether the step's output is sensitive."""
+        self.sensitive[(workflow, instance_id, name, count)] = config.get("sensitive") == "output"
 
     @hookimpl
     def cfwf_step_end(
@@ -86,10 +86,22 @@ class ProgressPrinter:
         """Print a step's output (redacted when sensitive)."""
         if not success:
             return
-        sensitive = (workflow, instance_id, name, count) in self.sensitive
-        self.sensitive.discard((workflow, instance_id, name, count))
+        key = (workflow, instance_id, name, count)
+        sensitive = self.sensitive.pop(key, None)
+        if sensitive is None:
+            sensitive = self._sensitive_in_journal(*key)
         shown = REDACTED if sensitive else json.dumps(output, default=repr)
         self._say(at, instance_id, f'step "{name}" returned {shown}')
+
+    def _sensitive_in_journal(self, workflow: str, instance_id: str, name: str, count: int) -> bool:
+        """For a step whose start this printer did not see (it began before a restart): whether
+        its config says ``sensitive: "output"``; without the testing API, assume it does."""
+        if self.testing is None:
+            return True
+        for step in self.testing.describe(workflow, instance_id)["steps"]:
+            if (step["type"], step["name"], step["count"]) == ("do", name, count):
+                return bool((step.get("config") or {}).get("sensitive") == "output")
+        return True
 
     @hookimpl
     def cfwf_instance_status_changed(self, instance_id: str, old: str | None, new: str, at: float) -> None:

@@ -74,3 +74,40 @@ async def test_the_demo_redacts_the_card_charge_and_shows_where_the_gateway_fail
     assert '[+00:00:00.000] order-7: step "fetch order" returned {"order_id": 7, "amount": 4200}' in out
     raised = [line for line in out if "raised at" in line]
     assert len(raised) == 2 and all(line.endswith(" in charge_card") and "orders.py:" in line for line in raised)
+
+
+class SecretAfterRetry(WorkflowEntrypoint):
+    async def run(self, event: Any, step: Any) -> Any:
+        @step.do("token", config={"sensitive": "output", "retries": {"limit": 1, "delay": "1 minute"}})
+        async def token(ctx: Any) -> str:
+            if ctx["attempt"] == 1:
+                raise ConnectionError("vault sealed")
+            return "tok-from-vault"
+
+        @step.do("plain", config={"retries": {"limit": 1, "delay": "1 minute"}})
+        async def plain() -> str:
+            return "visible"
+
+        return [await token(), await plain()]
+
+
+@pytest.mark.parametrize("with_testing", [True, False])
+async def test_a_sensitive_step_begun_before_a_restart_is_still_redacted(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], with_testing: bool
+) -> None:
+    storage = f"sqlite:///{tmp_path / 'state.sqlite3'}"
+    first = Emulator(clock=VirtualClock(START_MS, autojump=False), storage=storage)
+    first.add_workflow("secrets", SecretAfterRetry, binding="S")
+    async with first:
+        await first.env.S.create(id="s-1")
+        await first.settle()  # attempt 1 failed; the retry waits a minute
+    second = Emulator(clock=VirtualClock(START_MS, autojump=False), storage=storage)
+    second.add_workflow("secrets", SecretAfterRetry, binding="S")
+    second.register(ProgressPrinter(START_MS, second.api.testing if with_testing else None))
+    async with second:
+        await second.advance("2 minutes")
+        status = await (await second.env.S.get("s-1")).status()
+    out = capsys.readouterr().out
+    assert status["output"] == ["tok-from-vault", "visible"]
+    assert 'step "token" returned [REDACTED]' in out and "tok-from-vault" not in out
+    assert 'step "plain" returned "visible"' in out
