@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from pytest_cfwf.report import format_emulators
 
 from cfwf_emulator import Emulator, VirtualClock, WorkflowEntrypoint
 from cfwf_emulator.testing import introspect_workflow_instance
+
+pytest_plugins = ["pytester"]
 
 START_MS = 1_767_225_600_000.0  # 2026-01-01T00:00:00Z
 
@@ -109,3 +113,49 @@ def test_the_report_redacts_sensitive_outputs_while_waiters_and_the_workflow_get
     price_line = next(line for line in report.splitlines() if line.startswith('  do "price" #1'))
     assert price_line.endswith("ok  output=3")
     assert report.count("tok-secret-123") == 1  # only in the instance's output, which is the workflow's own
+
+
+USER_TEST = '''
+from cfwf_emulator import WorkflowEntrypoint
+
+
+def parse_sku(payload):
+    return payload["sku"].upper()
+
+
+class Shop(WorkflowEntrypoint):
+    async def run(self, event, step):
+        @step.do("lookup", config={"retries": {"limit": 0, "delay": 0}})
+        async def lookup():
+            return parse_sku(event["payload"])
+
+        return await lookup()
+
+
+async def test_shop(cfwf):
+    cfwf.add_workflow("shop", Shop, binding="SHOP")
+    instance = await cfwf.env.SHOP.create(id="s-1", params={"item": 3})
+    await cfwf.run_until_idle()
+    assert (await instance.status())["status"] == "complete"
+'''
+
+
+def test_a_failing_tests_report_shows_where_the_users_code_raised(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user=USER_TEST)
+    result = pytester.runpytest("-p", "no:asyncio")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*- cfwf instances -*",
+            "shop/s-1: errored (KeyError: 'sku')  params={\"item\": 3}",
+            '  do "lookup" #1  *Z -> *Z  failed',
+            "    attempt 1  *Z -> *Z  KeyError: 'sku'",
+            "      Traceback (most recent call last):",
+            '        File "*test_user.py", line 12, in lookup',
+            "          return parse_sku(event[[]\"payload\"[]])",
+            '        File "*test_user.py", line 5, in parse_sku',
+            "          return payload[[]\"sku\"[]].upper()",
+            "      KeyError: 'sku'",
+        ],
+        consecutive=False,
+    )
