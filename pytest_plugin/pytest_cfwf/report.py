@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cfwf_emulator import Emulator
+    from cfwf_emulator.api import StepDetails
 
 __all__ = ["SECTION", "format_emulators"]
 
@@ -67,27 +68,39 @@ def _mocks(modifiers: dict[str, Any]) -> tuple[list[str], dict[tuple[str, str], 
     return summary, tags
 
 
-def _step_lines(step: dict[str, Any], tags: dict[tuple[str, str], list[str]], modifiers: dict[str, Any]) -> list[str]:
-    key = f"{step['name']}#{step['count']}"
-    marks = list(tags.get((step["type"], key), ()))
-    if step["type"] == "waitForEvent":
-        event_type = (step.get("config") or {}).get("type")
-        if any(event.get("type") == event_type for event in modifiers.get("events", ())):
+def _outcome(step: "StepDetails") -> tuple[bool | None, Any]:
+    """Whether the step succeeded (None while pending), and its output (an event's payload)."""
+    if step["type"] == "step":
+        return step["success"], step.get("output")
+    if not step["finished"]:
+        return None, None
+    if step["type"] == "waitForEvent" and step["output"] is not None:
+        return True, step["output"]["payload"]
+    return step["error"] is None, None
+
+
+def _step_lines(step: "StepDetails", tags: dict[tuple[str, str], list[str]], modifiers: dict[str, Any]) -> list[str]:
+    own = step["cfwf"]  # the step's name, count and kind as the workflow called it
+    key = f"{own['name']}#{own['count']}"
+    marks = list(tags.get((own["type"], key), ()))
+    if own["type"] == "waitForEvent":
+        if any(event.get("type") == own["event_type"] for event in modifiers.get("events", ())):
             marks.append("mocked event")
-    if step["type"] == "sleep" and modifiers.get("disable_sleeps"):
+    if own["type"] == "sleep" and modifiers.get("disable_sleeps"):
         setting = modifiers["disable_sleeps"]
-        if setting is True or any(s.get("name") == step["name"] and s.get("index", 1) == step["count"] for s in setting):
+        if setting is True or any(s.get("name") == own["name"] and s.get("index", 1) == own["count"] for s in setting):
             marks.append("mocked: sleep disabled")
-    outcome = {True: "ok", False: "failed", None: "pending"}[step["success"]]
-    line = f'  {step["type"]} "{step["name"]}" #{step["count"]}  {step["start"]} -> {step["end"] or "..."}  {outcome}'
+    success, output = _outcome(step)
+    outcome = {True: "ok", False: "failed", None: "pending"}[success]
+    line = f'  {own["type"]} "{own["name"]}" #{own["count"]}  {step["start"]} -> {step["end"] or "..."}  {outcome}'
     if marks:
         line += "  [" + ", ".join(marks) + "]"
-    if step["success"] and step["output"] is not None:
-        line += f"  output={_short(step['output'])}"
+    if success and output is not None:
+        line += f"  output={_short(output)}"
     lines = [line]
-    if step.get("error") and not step["attempts"]:
-        lines.append(f"    error {_error(step['error'])}")
-    attempts = step["attempts"]
+    attempts = step["attempts"] if step["type"] == "step" else []
+    if own["error"] and not attempts:
+        lines.append(f"    error {_error(own['error'])}")
     if len(attempts) == 1 and attempts[0]["success"]:
         return lines  # one attempt that worked: the step line says it all
     for number, attempt in enumerate(attempts, 1):
