@@ -7,7 +7,7 @@ in-process, over an emulator's engine (``emu.api``); the dev server will serve t
 HTTP, and a client of that server will implement the same protocol.
 
 Commands: ``create``, ``create_batch``, ``pause``, ``resume``, ``terminate``, ``restart``,
-``send_event``, ``delete``. Queries: ``workflows``, ``list_instances``, ``status``, ``describe``,
+``send_event``, ``delete``, ``delete_batch``. Queries: ``workflows``, ``list_instances``, ``status``, ``describe``,
 ``exists``. Every method is a coroutine; an instance that does not exist raises
 :class:`~cfwf_emulator.WorkflowError` (``instance.not_found``), a workflow that is not registered
 :class:`~cfwf_emulator.ConfigError` naming the registered ones. An emulator opened with
@@ -27,6 +27,7 @@ from typing import Any, Awaitable, Callable, Protocol, TypedDict, cast
 from .engine.core import Engine
 from .engine.records import TERMINAL  # the statuses an instance never leaves (public here)
 from .errors import WorkflowError
+from .engine.modifiers import unknown_step
 from .serialization import decode, iso_from_ms
 from .store.base import StateReadOnlyError
 from .views import (
@@ -52,6 +53,10 @@ __all__ = [
     "TERMINAL",
     "AttemptDetails",
     "AttemptExtension",
+    "AttemptView",
+    "BatchDeleteResult",
+    "DeleteError",
+    "DeletedInstance",
     "DoStepDetails",
     "ErrorDetails",
     "EventDetails",
@@ -112,6 +117,27 @@ class WorkflowSummary(TypedDict):
     counts: dict[str, int]
 
 
+class DeletedInstance(TypedDict):
+    """An id ``delete_batch`` deleted."""
+
+    id: str
+
+
+class DeleteError(TypedDict):
+    """An id ``delete_batch`` could not delete: ``code`` 10400 (not found) or 10001 (internal error)."""
+
+    id: str
+    code: int
+    message: str
+
+
+class BatchDeleteResult(TypedDict):
+    """What ``delete_batch`` did, per input id in input order (Cloudflare's ``WorkflowBatchDeleteResult``)."""
+
+    deleted: list[DeletedInstance]
+    errors: list[DeleteError]
+
+
 class WorkflowsAPI(Protocol):
     """What every door may ask of the engine (see the module docstring)."""
 
@@ -162,6 +188,9 @@ class WorkflowsAPI(Protocol):
 
     async def delete(self, workflow: str, instance_id: str) -> None:
         """Stop the instance and delete its state."""
+
+    async def delete_batch(self, workflow: str, instance_ids: list[str]) -> BatchDeleteResult:
+        """Delete 1-100 instances; per-id outcomes in input order (Cloudflare's ``deleteBatch``)."""
 
 
 def _check_page(status: str | None, page: int, per_page: int) -> None:
@@ -300,6 +329,18 @@ class LocalAPI:
         await self._command("delete")
         self.engine.delete(workflow, instance_id)
 
+    async def delete_batch(self, workflow: str, instance_ids: list[str]) -> BatchDeleteResult:
+        """Delete 1-100 instances (stopping running ones, no rollbacks); per-id outcomes in input order.
+
+        Not a list, empty, over 100 or any invalid id: ``WorkflowError`` and nothing is deleted.
+        """
+        await self._command("delete_batch")
+        result = self.engine.delete_batch(workflow, instance_ids)
+        return BatchDeleteResult(
+            deleted=[DeletedInstance(id=item["id"]) for item in result["deleted"]],
+            errors=[DeleteError(id=item["id"], code=item["code"], message=item["message"]) for item in result["errors"]],
+        )
+
 
 # -- test tooling, in-process only (doors/introspect) ---------------------------------------------
 #
@@ -351,6 +392,28 @@ class StepOutcome:
     result: Any
     #: Its final error record (``{"name", "message", ...}``) once ``"error"``, else None.
     error: dict[str, Any] | None
+    #: The Python traceback of the attempt that failed it for good, from the user's code on (an
+    #: emulator extension); None unless ``"error"``, or when no user code raised the error.
+    traceback: str | None = None
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    """One attempt of a ``step.do`` (``emu.api.testing.step_attempts``)."""
+
+    #: Its number in the step (1-based).
+    number: int
+    #: When it began and ended (ISO 8601, UTC); ``end`` is None while it runs.
+    start: str | None
+    end: str | None
+    #: True when it returned, False when it failed, None while it runs.
+    success: bool | None
+    #: Cloudflare's ``{"name", "message"}`` of its failure, else None.
+    error: dict[str, str] | None
+    #: The Python traceback of its failure from the user's code on, at most 16 KiB (an emulator
+    #: extension, kept as ``"traceback"`` on the attempt record); None when it did not fail, or
+    #: when no user code raised the error (a mocked error, a timeout).
+    traceback: str | None
 
 
 class LocalTestingAPI:
@@ -478,8 +541,39 @@ class LocalTestingAPI:
         if step.state == "ok":
             return StepOutcome("ok", decode(step.result) if step.result is not None else None, None)
         if step.state == "error":
-            return StepOutcome("error", None, dict(step.error or {}))
+            last = step.attempts[-1] if step.attempts else {}
+            return StepOutcome("error", None, dict(step.error or {}), last.get("traceback"))
         return StepOutcome("running", None, None)
+
+    def step_attempts(self, workflow: str, instance_id: str, name: str, count: int = 1) -> list[AttemptView]:
+        """The attempts of the ``count``-th ``step.do`` named ``name``, oldest first ([] until it
+        is journaled, or when there is no such instance)."""
+        record = self.engine.read(workflow, instance_id)
+        step = None if record is None else record.steps.get(("do", name, count))
+        if step is None:
+            return []
+        return [
+            AttemptView(
+                number=number,
+                start=iso_from_ms(attempt["start"]),
+                end=iso_from_ms(attempt["end"]),
+                success=attempt["success"],
+                error=(
+                    {"name": attempt["error"]["name"], "message": attempt["error"]["message"]}
+                    if attempt["error"]
+                    else None
+                ),
+                traceback=attempt.get("traceback"),
+            )
+            for number, attempt in enumerate(step.attempts, 1)
+        ]
+
+    def unknown_step(self, workflow: str, instance_id: str, kind: str, name: str) -> str | None:
+        """None when a step of ``kind`` (``"do"``, ``"sleep"``, ``"waitForEvent"``) named ``name``
+        is in the instance's journal; else a sentence saying none ran, with the closest names that
+        did ("did you mean ...") and every name that ran."""
+        record = self.engine.read(workflow, instance_id)
+        return unknown_step(kind, name, () if record is None else record.steps)
 
     def describe(self, workflow: str, instance_id: str) -> InstanceDetails:
         """What :meth:`LocalAPI.describe` returns, without starting the emulator."""

@@ -6,6 +6,10 @@ One block per instance::
       mocked: result of charge#1; error of reserve#1 x2; sleeps disabled: all
       do "reserve" #1  2026-01-01T00:00:00.000Z -> 2026-01-01T00:00:10.000Z  failed  [mocked error x2]
         attempt 1  2026-01-01T00:00:00.000Z -> 2026-01-01T00:00:00.000Z  Error: boom
+
+Under a step's last attempt, when it failed, the Python traceback of its failure (from the user's
+code on; a mocked error has none). The output of a step configured with ``sensitive: "output"``
+shows as ``[REDACTED]``.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ if TYPE_CHECKING:
     from cfwf_emulator import Emulator
     from cfwf_emulator.api import StepDetails
 
-__all__ = ["SECTION", "format_emulators"]
+__all__ = ["REDACTED", "SECTION", "format_emulators"]
 
 SECTION = "cfwf instances"
+#: Shown instead of the output of a step configured with ``sensitive: "output"``.
+REDACTED = "[REDACTED]"
 _WIDTH = 160
 
 
@@ -69,7 +75,8 @@ def _mocks(modifiers: dict[str, Any]) -> tuple[list[str], dict[tuple[str, str], 
 
 
 def _outcome(step: "StepDetails") -> tuple[bool | None, Any]:
-    """Whether the step succeeded (None while pending), and its output (an event's payload)."""
+    """Whether the step succeeded (None while pending), and its output (an event's payload;
+    ``describe()`` already shows a sensitive step's output as :data:`REDACTED`)."""
     if step["type"] == "step":
         return step["success"], step.get("output")
     if not step["finished"]:
@@ -77,6 +84,11 @@ def _outcome(step: "StepDetails") -> tuple[bool | None, Any]:
     if step["type"] == "waitForEvent" and step["output"] is not None:
         return True, step["output"]["payload"]
     return step["error"] is None, None
+
+
+def _traceback_lines(traceback: str | None) -> list[str]:
+    """The failing attempt's Python traceback, indented under it."""
+    return [f"      {line}" for line in (traceback or "").rstrip("\n").splitlines()]
 
 
 def _step_lines(step: "StepDetails", tags: dict[tuple[str, str], list[str]], modifiers: dict[str, Any]) -> list[str]:
@@ -96,7 +108,9 @@ def _step_lines(step: "StepDetails", tags: dict[tuple[str, str], list[str]], mod
     if marks:
         line += "  [" + ", ".join(marks) + "]"
     if success and output is not None:
-        line += f"  output={_short(output)}"
+        config = step["config"] if step["type"] == "step" else None
+        sensitive = config is not None and config.get("sensitive") == "output"
+        line += f"  output={REDACTED if sensitive else _short(output)}"
     lines = [line]
     attempts = step["attempts"] if step["type"] == "step" else []
     if own["error"] and not attempts:
@@ -111,6 +125,8 @@ def _step_lines(step: "StepDetails", tags: dict[tuple[str, str], list[str]], mod
         else:
             status = "running" if attempt["end"] is None else "failed"
         lines.append(f"    attempt {number}  {attempt['start']} -> {attempt['end'] or '...'}  {status}")
+    if attempts and attempts[-1]["success"] is False:
+        lines.extend(_traceback_lines(own["attempts"][-1]["traceback"]))
     return lines
 
 
