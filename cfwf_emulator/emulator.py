@@ -45,7 +45,7 @@ def _check_flags(flags: object) -> None:
         raise ConfigError(f'compatibility_flags must be a list of str, such as ["python_workers"], got {flags!r}')
 
 
-def _check_options(vars: object, flags: object, freeze_user_time: object) -> None:
+def _check_options(vars: object, flags: object, freeze_user_time: object, step_call_form: object) -> None:
     """Reject malformed constructor options with a message saying what to pass."""
     if vars is not None:
         if not isinstance(vars, dict) or not all(isinstance(key, str) and key.isidentifier() for key in vars):
@@ -53,6 +53,8 @@ def _check_options(vars: object, flags: object, freeze_user_time: object) -> Non
     _check_flags(flags)
     if not isinstance(freeze_user_time, bool):
         raise ConfigError(f"freeze_user_time must be True or False, got {freeze_user_time!r}")
+    if not isinstance(step_call_form, bool):
+        raise ConfigError(f"step_call_form must be True or False, got {step_call_form!r}")
 
 
 def _observer_problem(observer: object) -> str | None:
@@ -128,6 +130,9 @@ class Emulator:
     than the given duration (``"1 minute"``, ms, ``timedelta``) for a timer or an event, and
     replays it when woken, as Cloudflare does; ``"always"`` replays every instance after each step
     (a test mode that exposes state kept outside steps); ``None`` (default) keeps them in memory.
+    ``step_call_form=True`` lets ``step.do`` also take the JavaScript-style call form
+    ``await step.do(name, [config], callback)`` (for tests ported from JavaScript); by default it
+    fails as with Cloudflare's Python SDK, which has only the decorator form.
     """
 
     def __init__(
@@ -142,12 +147,15 @@ class Emulator:
         freeze_user_time: bool = False,
         on_locked: str = "error",
         hibernate: Any = None,
+        step_call_form: bool = False,
     ) -> None:
-        _check_options(vars, compatibility_flags, freeze_user_time)
+        _check_options(vars, compatibility_flags, freeze_user_time, step_call_form)
         self.clock = resolve_clock(clock)
         if freeze_user_time and not isinstance(self.clock, VirtualClock):
             raise ConfigError("freeze_user_time=True needs the virtual clock: Emulator(clock=\"virtual\")")
         self.freeze_user_time = freeze_user_time
+        #: Whether ``step.do`` accepts the call form (``Emulator(step_call_form=True)``).
+        self.step_call_form = step_call_form
         self._freezer: Any = None
         self.limits = resolve_limits(limits)
         self.compatibility = Compatibility.resolve(compatibility_date, tuple(compatibility_flags))
@@ -187,7 +195,7 @@ class Emulator:
         ``path`` is a ``wrangler.json``/``.jsonc``/``.toml`` file or a directory holding one;
         without it the config is searched upward from the working directory, as wrangler does.
         ``env`` selects a named environment (``env.<name>``). ``options`` are the constructor's
-        (``clock``, ``storage``, ``limits``, ...); a ``compatibility_date`` or
+        (``clock``, ``storage``, ``limits``, ``step_call_form``, ...); a ``compatibility_date`` or
         ``compatibility_flags`` given here overrides the config's; ``vars`` are added to the
         config's (and win over them). Raises ``ConfigError`` naming the file, the key, the line
         and the fix when the config is wrong; emits a :class:`~cfwf_emulator.ConfigWarning` for
@@ -264,7 +272,7 @@ class Emulator:
         refused = compat.python_workflows_problem()
         if refused is not None:
             raise ConfigError(f"Workflow {name!r}: {refused}")
-        self._engine.add_workflow(WorkflowDefinition(name, cls, binding, limits, compat))
+        self._engine.add_workflow(WorkflowDefinition(name, cls, binding, limits, compat, self.step_call_form))
         workflow = Workflow(self, name)
         self.env.bind(binding, workflow)
         return workflow
