@@ -385,6 +385,38 @@ async def test_implicit_dependency_shared_by_two_steps_runs_once(emu):
     assert calls == ["source"]
 
 
+@pytest.mark.parametrize("fails", [False, True], ids=["succeeds", "fails"])
+async def test_a_dependency_awaited_by_concurrent_steps_runs_once_and_each_gets_its_outcome(emu, fails):
+    calls = []
+
+    class W(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do(config=NO_RETRY)
+            async def source():
+                calls.append("source")
+                await asyncio.sleep(0)  # the second step arrives while this one runs
+                if fails:
+                    raise ValueError("source failed")
+                return 2
+
+            @step.do()
+            async def double(source):
+                return source * 2
+
+            @step.do()
+            async def triple(source):
+                return source * 3
+
+            outcomes = await asyncio.gather(double(), triple(), return_exceptions=True)
+            return [repr(outcome) if isinstance(outcome, Exception) else outcome for outcome in outcomes]
+
+    status, described = await run_one(emu, W)
+    expected = ["ValueError('source failed')"] * 2 if fails else [4, 6]
+    assert status == {"status": "complete", "output": expected}
+    assert calls == ["source"]
+    assert [s["name"] for s in described["steps"]] == ["source"] if fails else ["source", "double", "triple"]
+
+
 async def test_implicit_dependencies_and_ctx_in_any_order(emu):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):

@@ -174,6 +174,17 @@ _NO_ROLLBACK_API = (
 )
 
 
+def _settle(waiters: list["asyncio.Future[Any]"], exc: BaseException) -> None:
+    """Fail the steps waiting for a step that failed (or was cancelled) with what it raised."""
+    for waiter in waiters:
+        if waiter.done():
+            continue
+        if isinstance(exc, asyncio.CancelledError):
+            waiter.cancel()
+        else:
+            waiter.set_exception(exc)
+
+
 class WorkflowStep:
     """The ``step`` argument of ``run``; a new one is made for every run of an instance."""
 
@@ -196,7 +207,7 @@ class WorkflowStep:
         self._compatibility = compatibility
         self._function_names: dict[str, str] = {}
         self._memoized: dict[Any, Any] = {}
-        self._in_flight: dict[Any, asyncio.Task[Any]] = {}
+        self._in_flight: dict[Any, list[asyncio.Future[Any]]] = {}
         self.step_closures: dict[str, Callable[[], Awaitable[Any]]] = {}
 
     # -- step.do ---------------------------------------------------------------------------
@@ -415,8 +426,11 @@ class WorkflowStep:
             return _CTX
         if slot in self._memoized:
             return self._memoized[slot]
-        if slot in self._in_flight:
-            return await self._in_flight[slot]
+        waiters = self._in_flight.get(slot)
+        if waiters is not None:  # running: wait for its result instead of running it again
+            waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            waiters.append(waiter)
+            return await waiter
         return await slot()
 
     async def _run_declared(
@@ -428,13 +442,19 @@ class WorkflowStep:
                 return func(*(ctx if value is _CTX else value for value in results))
             return func(*results)
 
-        task = asyncio.ensure_future(self._runner.do(name, config, invoke))
-        self._in_flight[key] = task
+        waiters: list[asyncio.Future[Any]] = []
+        self._in_flight[key] = waiters
         try:
-            result = await task
-            self._memoized[key] = result
+            result = await self._runner.do(name, config, invoke)
+        except BaseException as exc:
+            _settle(waiters, exc)
+            raise
         finally:
-            self._in_flight.pop(key, None)
+            del self._in_flight[key]
+        self._memoized[key] = result
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(result)
         return result
 
     # -- sleeps and events -----------------------------------------------------------------
