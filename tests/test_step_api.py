@@ -417,6 +417,21 @@ async def test_a_dependency_awaited_by_concurrent_steps_runs_once_and_each_gets_
     assert [s["name"] for s in described["steps"]] == ["source"] if fails else ["source", "double", "triple"]
 
 
+async def test_a_decorated_step_awaited_twice_at_once_runs_twice(emu):
+    class W(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("twice")
+            async def twice(ctx):
+                await asyncio.sleep(0)
+                return ctx["step"]["count"]
+
+            return sorted(await asyncio.gather(twice(), twice()))
+
+    status, described = await run_one(emu, W)
+    assert status == {"status": "complete", "output": [1, 2]}
+    assert [(s["name"], s["count"]) for s in described["steps"]] == [("twice", 1), ("twice", 2)]
+
+
 async def test_implicit_dependencies_and_ctx_in_any_order(emu):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):

@@ -442,6 +442,7 @@ class WorkflowStep:
                 return func(*(ctx if value is _CTX else value for value in results))
             return func(*results)
 
+        # Runs in the awaiting task: the SDK's task per step would cost an event-loop turn per step.
         waiters: list[asyncio.Future[Any]] = []
         self._in_flight[key] = waiters
         try:
@@ -450,7 +451,7 @@ class WorkflowStep:
             _settle(waiters, exc)
             raise
         finally:
-            del self._in_flight[key]
+            self._in_flight.pop(key, None)
         self._memoized[key] = result
         for waiter in waiters:
             if not waiter.done():
