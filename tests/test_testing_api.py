@@ -586,14 +586,7 @@ class SameNameTwice(WorkflowEntrypoint):
         def s():
             return "real"
 
-        first = await s()
-
-        @step.do("s")
-        def s():
-            return "real"
-
-        second = await s()
-        return [first, second]
+        return [await s(), await s()]
 
 
 @pytest.mark.parametrize(
