@@ -27,6 +27,7 @@ from .engine.records import TERMINAL  # the statuses an instance never leaves (p
 from .errors import WorkflowError
 from .serialization import iso_from_ms
 from .serialization import decode, iso_from_ms
+from .validation import check_mocked_event
 
 __all__ = [
     "STATUSES",
@@ -331,7 +332,7 @@ class LocalTestingAPI:
     @staticmethod
     def check_mocked_event(event_type: Any, payload: Any) -> str:
         """The JSON of a mocked event's payload; ``WorkflowError`` as ``send_event`` would raise."""
-        return Engine.check_mocked_event(event_type, payload)
+        return check_mocked_event(event_type, payload)
 
     def modifications(self, workflow: str, instance_id: str) -> dict[str, Any]:
         """A copy of the modifications of an existing instance (``{}`` when it has none)."""

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .engine.core import Engine
-from .errors import WorkflowError, quoted
+from .validation import check_location_hint, instance_not_found
 
 if TYPE_CHECKING:
     from .emulator import Emulator
@@ -58,7 +57,7 @@ class Workflow:
         Raises ``WorkflowError`` with code ``instance.invalid_id`` or ``instance.already_exists``.
         """
         opts = _options(options, kwargs, ("id", "params", "retention", "locationHint"), "create")
-        Engine.check_location_hint(opts.get("locationHint"))
+        check_location_hint(opts.get("locationHint"))
         instance_id = await self._emulator.api.create(self.name, opts.get("id"), opts.get("params"))
         return WorkflowInstance(self._emulator, self.name, instance_id)
 
@@ -73,16 +72,8 @@ class Workflow:
 
     async def get(self, instance_id: str) -> "WorkflowInstance":
         """A handle to an existing instance; ``WorkflowError(instance.not_found)`` otherwise."""
-        if not isinstance(instance_id, str):
-            raise WorkflowError(
-                "instance.not_found",
-                f"Instance not found: instance ids are str, got {type(instance_id).__name__} {instance_id!r}",
-            )
-        if not await self._emulator.api.exists(self.name, instance_id):
-            raise WorkflowError(
-                "instance.not_found",
-                f'Instance not found: no instance {quoted(instance_id)} in workflow "{self.name}"',
-            )
+        if not isinstance(instance_id, str) or not await self._emulator.api.exists(self.name, instance_id):
+            raise instance_not_found(self.name, instance_id)
         return WorkflowInstance(self._emulator, self.name, instance_id)
 
 

@@ -25,7 +25,7 @@ from .clock import LATEST_TIME_MS, Clock, VirtualClock, resolve_clock
 from .compat import Compatibility
 from .config.bindings import BINDING_NAME_FIX, binding_name_problem
 from .durations import DurationError, parse_duration_or_timedelta
-from .engine.core import Engine, WorkflowDefinition, check_workflow_name
+from .engine.core import Engine, WorkflowDefinition
 from .engine.scheduler import Scheduler
 from .errors import ConfigError, ConfigWarning, StalledError, did_you_mean
 from .hooks import PROJECT, EngineHookSpecs, make_plugin_manager
@@ -33,6 +33,7 @@ from .limits import Limits, resolve_limits
 from .serialization import utc_from_ms
 from .store import SQLiteStore, Store, open_store
 from .store.lock import StateLock
+from .validation import check_workflow_name
 
 __all__ = ["Emulator", "Env"]
 

@@ -10,7 +10,6 @@ flight; ``resume`` replays from the top with timers shifted by the pause; ``term
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 import warnings
 from collections import deque
@@ -19,28 +18,24 @@ from typing import Any, Callable, Iterable, Iterator
 
 import pluggy
 
-from ..errors import ConfigError, NonRetryableError, StepError, WorkflowError, did_you_mean, is_non_retryable, quoted
+from ..errors import ConfigError, NonRetryableError, StepError, WorkflowError, is_non_retryable, quoted
 from ..hooks import Announcer
-from ..serialization import AttrDict, NotSerialisable, RpcTypeError, decode, encode, iso_from_ms
+from ..serialization import AttrDict, decode, iso_from_ms
 from ..stepconfig import PRODUCTION_DEFAULTS
 from ..store import Store
 from ..store.base import CorruptInstanceError, InstanceSummary, StorageWarning, StoreError, group_commit
+from ..validation import (
+    check_batch_size, check_event_type, check_instance_id, check_location_hint, check_mocked_event, encode_input,
+    instance_not_found,
+)
 from .instance import Commit, LiveInstance, WorkflowDefinition
 from .modifiers import misspelt_selectors
 from .records import TERMINAL, InstanceRecord, StepRecord
-from .run import Run, check_event_type, run_instance
+from .run import Run, run_instance
 from .scheduler import Scheduler
 
 __all__ = ["Engine", "LiveInstance", "WorkflowDefinition"]
 
-#: The ``locationHint`` values of workerd's ``WorkflowInstanceLocationHint`` (types/defines/workflows.d.ts).
-LOCATION_HINTS = ("wnam", "enam", "sam", "weur", "eeur", "apac", "apac-ne", "apac-se", "oc", "afr", "me")
-INSTANCE_ID = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*\Z")
-WORKFLOW_NAME = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*\Z")
-WORKFLOW_NAME_RULE = (
-    "Workflow names must be 1-64 characters long, start with a letter, number, or underscore, "
-    "and may only contain letters, numbers, underscores, or hyphens."
-)
 NON_RETRYABLE_GENERIC = (
     "The execution of the Workflow instance was terminated, as a step threw an NonRetryableError "
     "and it was not handled"
@@ -51,38 +46,6 @@ RESUMABLE = frozenset({"queued", "running", "waiting"})
 #: Hibernated instances woken per event-loop turn when many of their timers end at once: waking
 #: 100,000 in one turn held them all in memory together (benchmarks: peak resident memory).
 WAKE_CHUNK = 1_000
-
-
-def encode_input(value: Any, code: str, subject: str) -> str:
-    """The JSON text of params or an event payload a caller sends, else ``WorkflowError(code)``.
-
-    ``subject`` names the value in the message (``"Instance params"``, ``"Event payload"``).
-    """
-    try:
-        return encode(value)
-    except RpcTypeError as exc:
-        if "tuple" in str(exc):
-            fix = "use a list instead of a tuple"
-        elif str(exc).startswith("Awaitable"):
-            fix = "await it and send the result"
-        else:
-            fix = "send binary data as text (base64, say)"
-        raise WorkflowError(
-            code, f"{subject} cannot be sent over RPC (Cloudflare's Python SDK: {exc}); {fix}"
-        ) from None
-    except NotSerialisable as exc:
-        raise WorkflowError(code, f"{subject} cannot be stored: {exc}") from None
-
-
-def _invalid_event_type(message: str) -> WorkflowError:
-    return WorkflowError("workflow.invalid_event_type", message)
-
-
-def check_workflow_name(name: object) -> str:
-    """Cloudflare's rule for workflow names, as a :class:`ConfigError`."""
-    if not isinstance(name, str) or not 1 <= len(name) <= 64 or not WORKFLOW_NAME.match(name):
-        raise ConfigError(f"Invalid workflow name {name!r}: {WORKFLOW_NAME_RULE}")
-    return name
 
 
 class Engine:
@@ -477,10 +440,7 @@ class Engine:
         if live is None:
             record = self.store.load_instance(workflow, instance_id)
             if record is None:
-                raise WorkflowError(
-                    "instance.not_found",
-                    f'Instance not found: no instance "{instance_id}" in workflow "{workflow}"',
-                )
+                raise instance_not_found(workflow, instance_id)
             live = LiveInstance(record, self.definition(workflow))
             self.live[key] = live
         return live
@@ -546,40 +506,16 @@ class Engine:
         live.pause_gate = None
 
     @staticmethod
-    def check_instance_id(instance_id: object) -> str:
-        """Production's id rule, as a ``WorkflowError(instance.invalid_id)``."""
-        if (
-            not isinstance(instance_id, str)
-            or len(instance_id) > 100
-            or not INSTANCE_ID.match(instance_id)
-        ):
-            raise WorkflowError(
-                "instance.invalid_id",
-                f"Instance has invalid id {instance_id!r}: ids are 1-100 letters, digits, '_' or "
-                "'-' and may not start with '-'",
-            )
-        return instance_id
-
-    @staticmethod
-    def check_location_hint(hint: object) -> None:
-        """A ``locationHint`` Cloudflare accepts (None: none), else ``WorkflowError(instance.invalid_location_hint)``."""
-        if hint is None or (isinstance(hint, str) and hint in LOCATION_HINTS):
-            return
-        close = did_you_mean(hint.lower(), LOCATION_HINTS) if isinstance(hint, str) else ""
-        raise WorkflowError(
-            "instance.invalid_location_hint",
-            f"Instance has invalid locationHint {hint!r}{close}: use one of "
-            f"{', '.join(repr(h) for h in LOCATION_HINTS)}, or leave it out",
-        )
-
-    @staticmethod
     def _encode_params(params: Any) -> str:
         return encode_input({} if params is None else params, "instance.invalid_params", "Instance params")
 
     def create(self, workflow: str, instance_id: str | None, params: Any) -> str:
         """Create and queue an instance; return its id."""
         definition = self.definition(workflow)
-        instance_id = str(uuid.uuid4()) if instance_id is None else self.check_instance_id(instance_id)
+        if instance_id is None:
+            instance_id = str(uuid.uuid4())
+        else:
+            instance_id = check_instance_id(instance_id, definition.limits.instance_id_length)
         params_json = self._encode_params(params)
         if self.exists(workflow, instance_id):
             raise WorkflowError(
@@ -631,10 +567,8 @@ class Engine:
         """Create up to 100 instances; ids already in use are skipped and left out of the result."""
         definition = self.definition(workflow)
         batch = list(items)
-        if not batch:
-            raise WorkflowError("body", "createBatch should have at least 1 instance")
-        if len(batch) > 100:
-            raise WorkflowError("body", f"createBatch only supports 100 instances at a time, got {len(batch)}")
+        limits = definition.limits
+        check_batch_size(len(batch), limits.batch_size)
         prepared: list[tuple[str, str]] = []
         for item in batch:
             if item is None:
@@ -646,9 +580,9 @@ class Engine:
             unknown = set(item) - {"id", "params", "retention", "locationHint"}
             if unknown:
                 raise WorkflowError("body", f"unknown createBatch option(s): {', '.join(sorted(map(str, unknown)))}")
-            self.check_location_hint(item.get("locationHint"))
+            check_location_hint(item.get("locationHint"))
             raw_id = item.get("id")
-            instance_id = str(uuid.uuid4()) if raw_id is None else self.check_instance_id(raw_id)
+            instance_id = str(uuid.uuid4()) if raw_id is None else check_instance_id(raw_id, limits.instance_id_length)
             prepared.append((instance_id, self._encode_params(item.get("params"))))
         fresh: dict[str, str] = {}
         for instance_id, params_json in prepared:
@@ -832,7 +766,7 @@ class Engine:
     def send_event(self, workflow: str, instance_id: str, event_type: Any, payload: Any) -> None:
         """Buffer an event for the instance and wake the oldest waiter of that type."""
         live = self._live(workflow, instance_id)
-        check_event_type(event_type, _invalid_event_type)
+        check_event_type(event_type, max_length=live.workflow.limits.event_type_length)
         record = live.record
         if record.status in TERMINAL:
             raise WorkflowError(
@@ -882,15 +816,10 @@ class Engine:
         if self.exists(workflow, instance_id):
             self.store.save_header(self._live(workflow, instance_id).record)
 
-    @staticmethod
-    def check_mocked_event(event_type: Any, payload: Any) -> str:
-        """The JSON of a mocked event's payload, once its type passes ``send_event``'s rule."""
-        check_event_type(event_type, _invalid_event_type)
-        return encode_input(payload, "workflow.invalid_event_payload", "Event payload")
-
     def mock_event(self, workflow: str, instance_id: str, event_type: Any, payload: Any) -> None:
         """Buffer a mocked event: it survives restarts and satisfies the first wait of its type."""
-        payload_json = self.check_mocked_event(event_type, payload)
+        limits = self.definition(workflow).limits
+        payload_json = check_mocked_event(event_type, payload, limits.event_type_length)
         entry, live = self._modifiable(workflow, instance_id)
         event = {"type": event_type, "payload": payload_json, "ms": self.now(), "mocked": True}
         entry["modifiers"].setdefault("events", []).append(dict(event))

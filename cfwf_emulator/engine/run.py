@@ -11,7 +11,6 @@ import asyncio
 import functools
 import inspect
 import math
-import re
 from collections import deque
 from datetime import datetime, timezone
 from typing import (
@@ -37,6 +36,7 @@ from ..errors import (
 )
 from ..serialization import AttrDict, NotSerialisable, RpcTypeError, decode, encode
 from ..stepconfig import ResolvedStepConfig, backoff_delay_ms, resolve_step_config
+from ..validation import check_event_type, check_step_name, lone_surrogate
 from .modifiers import attempt_override, event_timeout_forced, retry_delay_disabled, sleep_disabled
 from ..store.base import group_commit
 from ..store.sqlite import StoreError
@@ -124,9 +124,6 @@ class RunHost(Protocol):
 
 __all__ = ["InstanceAbort", "Run", "RunHost", "run_instance"]
 
-EVENT_TYPE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*\Z")
-_CONTROL = re.compile(r"[\x00-\x1f]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 DELAY_FUNCTION_TIMEOUT_MS = 5_000.0
 INTERRUPTED_ATTEMPT = {
     "name": "WorkflowInternalError",
@@ -160,30 +157,8 @@ PROCESS_EXITS = (KeyboardInterrupt, SystemExit)
 ENGINE_SIGNALS = (InstanceAbort, RunClosed, StorageAbort)
 
 
-def _utf16_length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _lone_surrogate(text: str) -> bool:
-    return not text.isascii() and _SURROGATE.search(text) is not None
-
-
-def check_step_name(name: object) -> str:
-    """Cloudflare's rule: a str of at most 256 UTF-16 units with no control characters."""
-    if (
-        not isinstance(name, str)
-        or _lone_surrogate(name)
-        or (len(name) > 128 and _utf16_length(name) > 256)
-        or _CONTROL.search(name)
-    ):
-        raise WorkflowFatalError(
-            f'Step name "{name}" exceeds max length (256 chars) or invalid characters found'
-        )
-    return name
-
-
 def _require_name(kind: str, name: object) -> str:
-    if not isinstance(name, str) or _lone_surrogate(name):
+    if not isinstance(name, str) or lone_surrogate(name):
         raise WorkflowFatalError(f"The name of a {kind} must be a str of valid text, got {name!r}")
     return name
 
@@ -434,7 +409,7 @@ class Run:
                 f"The limit of {limit} steps has been reached. This limit can be changed in your "
                 "worker configuration."
             )
-        check_step_name(name)
+        check_step_name(name, self.live.workflow.limits.step_name_length)
         if config is not None and invoke is None:
             raise WorkflowFatalError(f'Step "{name}" requires a callback function')
         count = self._next_count("do", name)
@@ -798,7 +773,7 @@ class Run:
         """Execute or replay one ``step.wait_for_event``."""
         self._check_open()
         _require_name("wait_for_event", name)
-        check_event_type(event_type, WorkflowFatalError)
+        check_event_type(event_type, WorkflowFatalError, self.live.workflow.limits.event_type_length)
         timeout_ms = self._event_timeout(name, timeout)
         count = self._next_count("waitForEvent", name)
         step = self.record.steps.get(("waitForEvent", name, count))
@@ -899,20 +874,6 @@ def _event_from_result(step: StepRecord) -> Any:
     assert step.result is not None
     data = decode(step.result)
     return make_step_event(data["type"], encode(data["payload"]), data["timestamp"])
-
-
-def check_event_type(event_type: object, error: Callable[[str], Exception]) -> str:
-    """Production's rule for event types: at most 100 of ``[a-zA-Z0-9_-]``, not starting with ``-``."""
-    if (
-        not isinstance(event_type, str)
-        or len(event_type) > 100
-        or not EVENT_TYPE.match(event_type)
-    ):
-        raise error(
-            f"Event type {event_type!r} is invalid: use 1-100 letters, digits, '_' or '-', "
-            "not starting with '-' (no dots or spaces)"
-        )
-    return event_type
 
 
 async def run_instance(engine: RunHost, live: "LiveInstance") -> None:

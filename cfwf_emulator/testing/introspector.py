@@ -12,7 +12,8 @@ import inspect
 from typing import TYPE_CHECKING, Any, Callable, Generator
 
 from ..api import STATUSES, TERMINAL, InstanceView, PendingStep
-from ..errors import StalledError, WorkflowError, error_from_record
+from ..errors import StalledError, error_from_record
+from ..validation import instance_not_found
 from .modifier import PREFIX, InstanceModifier, ModificationRecorder
 from .selector import to_selector
 
@@ -224,10 +225,7 @@ class WorkflowInstanceIntrospector:
     def _require(self) -> InstanceView:
         view = self._view()
         if view is None:
-            raise WorkflowError(
-                "instance.not_found",
-                f'Instance not found: no instance "{self.id}" in workflow "{self.workflow}"',
-            )
+            raise instance_not_found(self.workflow, self.id)
         return view
 
     async def dispose(self) -> None:

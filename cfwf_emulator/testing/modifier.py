@@ -11,6 +11,7 @@ from typing import Any, Generator, Protocol
 from ..api import LocalTestingAPI
 from ..errors import NonRetryableError, StepError
 from ..serialization import NotSerialisable, RpcTypeError, encode
+from ..selection import step_key
 from .selector import to_selector
 
 __all__ = ["InstanceModifier", "ModificationRecorder"]
@@ -109,7 +110,7 @@ class InstanceModifier:
     def mock_step_result(self, step: Any, result: Any) -> _Done:
         """The selected ``step.do`` returns ``result`` without running its callback (falsy values too)."""
         selector = to_selector(step)
-        key = f"{selector.name}#{selector.index}"
+        key = step_key(selector.name, selector.index)
         results = self._mods().setdefault("results", {})
         if key in results:
             raise RuntimeError(f"{PREFIX} Trying to mock step '{selector.name}' multiple times!")
@@ -121,7 +122,7 @@ class InstanceModifier:
 
     def _failure(self, step: Any, entry: dict[str, Any], what: str) -> _Done:
         selector = to_selector(step)
-        key = f"{selector.name}#{selector.index}"
+        key = step_key(selector.name, selector.index)
         mods = self._mods()
         if key in mods.get("results", {}):
             raise RuntimeError(f"{PREFIX} Trying to {what} on step '{selector.name}' after mocking its result!")
@@ -155,7 +156,7 @@ class InstanceModifier:
         """The selected ``wait_for_event`` times out as soon as it is reached."""
         selector = to_selector(step)
         timeouts = self._mods().setdefault("event_timeouts", [])
-        timeouts.append(f"{selector.name}#{selector.index}")
+        timeouts.append(step_key(selector.name, selector.index))
         return self._saved()
 
     # JavaScript names, for code ported from Cloudflare's Vitest tests.

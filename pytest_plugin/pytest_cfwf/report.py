@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from cfwf_emulator.selection import selects, step_key
+
 if TYPE_CHECKING:
     from cfwf_emulator import Emulator
 
@@ -39,7 +41,7 @@ def _error(error: Any) -> str:
 def _selection(setting: Any) -> str:
     if setting is True:
         return "all"
-    return ", ".join(f"{item.get('name')}#{item.get('index', 1)}" for item in setting or ())
+    return ", ".join(step_key(item.get("name"), item.get("index", 1)) for item in setting or ())
 
 
 def _mocks(modifiers: dict[str, Any]) -> tuple[list[str], dict[tuple[str, str], list[str]]]:
@@ -68,15 +70,14 @@ def _mocks(modifiers: dict[str, Any]) -> tuple[list[str], dict[tuple[str, str], 
 
 
 def _step_lines(step: dict[str, Any], tags: dict[tuple[str, str], list[str]], modifiers: dict[str, Any]) -> list[str]:
-    key = f"{step['name']}#{step['count']}"
+    key = step_key(step["name"], step["count"])
     marks = list(tags.get((step["type"], key), ()))
     if step["type"] == "waitForEvent":
         event_type = (step.get("config") or {}).get("type")
         if any(event.get("type") == event_type for event in modifiers.get("events", ())):
             marks.append("mocked event")
     if step["type"] == "sleep" and modifiers.get("disable_sleeps"):
-        setting = modifiers["disable_sleeps"]
-        if setting is True or any(s.get("name") == step["name"] and s.get("index", 1) == step["count"] for s in setting):
+        if selects(modifiers["disable_sleeps"], step["name"], step["count"]):
             marks.append("mocked: sleep disabled")
     outcome = {True: "ok", False: "failed", None: "pending"}[step["success"]]
     line = f'  {step["type"]} "{step["name"]}" #{step["count"]}  {step["start"]} -> {step["end"] or "..."}  {outcome}'
