@@ -41,12 +41,6 @@ NON_RETRYABLE_GENERIC = (
     "The execution of the Workflow instance was terminated, as a step threw an NonRetryableError "
     "and it was not handled"
 )
-STEP_TYPES = ("do", "sleep", "waitForEvent")
-RESTART_FROM_KEYS = ("name", "count", "type")
-RESUMABLE = frozenset({"queued", "running", "waiting"})
-#: Hibernated instances woken per event-loop turn when many of their timers end at once: waking
-#: 100,000 in one turn held them all in memory together (benchmarks: peak resident memory).
-WAKE_CHUNK = 1_000
 
 
 class Engine:

@@ -57,6 +57,7 @@ class Lifecycle:
         self.notify_change = notify_change
 
     def set_status(self, live: LiveInstance, status: str) -> None:
+        """Move the instance to ``status``: saved, watchers woken, observers told once it is durable."""
         record = live.record
         old = record.status
         if old == status:
