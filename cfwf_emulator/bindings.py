@@ -9,14 +9,23 @@ or ``send_event({"type": ..., "payload": ...})``; the JavaScript names (``create
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .validation import check_location_hint, instance_not_found
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
+    from .api import LocalAPI
 
 __all__ = ["Workflow", "WorkflowInstance"]
+
+
+class BindingHost(Protocol):
+    """What a binding needs of its emulator (an :class:`~cfwf_emulator.Emulator`): the engine's
+    public API. (A protocol, so this module and the emulator's never import each other.)"""
+
+    @property
+    def api(self) -> "LocalAPI":
+        """``emu.api``."""
 
 _MISSING: Any = object()
 
@@ -39,7 +48,7 @@ def _options(options: Any, kwargs: dict[str, Any], allowed: tuple[str, ...], wha
 class Workflow:
     """The binding of one workflow: create instances and get handles to them."""
 
-    def __init__(self, emulator: "Emulator", name: str) -> None:
+    def __init__(self, emulator: BindingHost, name: str) -> None:
         self._emulator = emulator
         self.name = name
 
@@ -47,7 +56,7 @@ class Workflow:
         return f"<Workflow {self.name!r}>"
 
     @property
-    def emulator(self) -> "Emulator":
+    def emulator(self) -> BindingHost:
         """The emulator hosting this workflow (tools reach its ``api`` and definitions through it)."""
         return self._emulator
 
@@ -80,7 +89,7 @@ class Workflow:
 class WorkflowInstance:
     """A handle to one instance; every call reads or changes the engine's state for it."""
 
-    def __init__(self, emulator: "Emulator", workflow: str, instance_id: str) -> None:
+    def __init__(self, emulator: BindingHost, workflow: str, instance_id: str) -> None:
         self._emulator = emulator
         self.workflow = workflow
         self.id = instance_id
