@@ -173,3 +173,15 @@ def test_the_reach_check_sees_a_reach(tmp_path: Path) -> None:
     door = tmp_path / "probe.py"
     door.write_text("import sys\ndef probe(emu):\n    return emu._engine, sys._getframe(), self_ok()\n", encoding="utf-8")
     assert private_reaches([door]) == ["probe.py:3 ._engine", "probe.py:3 ._getframe"]
+
+
+def test_idle_detection_reads_no_private_state_of_asyncio() -> None:
+    """The scheduler knows the loop is quiet from the engine's own progress marks, not by peeking
+    at the event loop's ready queue (``loop._ready``), which other event loops do not have."""
+    reaches = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            named = node.attr if isinstance(node, ast.Attribute) else node.value if isinstance(node, ast.Constant) else None
+            if named in ("_ready", "_scheduled", "_fut_waiter"):
+                reaches.append(f"{path.relative_to(ROOT)}:{node.lineno} {named}")
+    assert reaches == []

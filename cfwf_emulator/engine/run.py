@@ -213,6 +213,7 @@ async def run_instance(engine: RunHost, live: "LiveInstance") -> None:
     record = live.record
     run = Run(engine, live)
     live.run = run
+    engine.scheduler.progress += 1
     env_token = CURRENT_ENV.set(engine.env)
     step_token = current_step.set(None)  # an instance started from inside a step runs outside it
     try:
@@ -249,6 +250,7 @@ async def run_instance(engine: RunHost, live: "LiveInstance") -> None:
         except StoreError as store_error:
             engine.storage_failed(live, store_error)
     finally:
+        engine.scheduler.progress += 1
         current_step.reset(step_token)
         CURRENT_ENV.reset(env_token)
         if run.aborted is not None:

@@ -100,6 +100,7 @@ class RunBase:
 
     def __init__(self, engine: RunHost, live: "LiveInstance") -> None:
         self.engine = engine
+        self._scheduler = engine.scheduler
         self.live = live
         self.record = live.record
         self.counters: dict[tuple[str, str], int] = {}
@@ -140,6 +141,8 @@ class RunBase:
                 await asyncio.shield(batch)
             except StoreError as exc:
                 raise StorageAbort(exc) from None
+            finally:
+                self._scheduler.progress += 1
 
     def _check_open(self) -> None:
         if self.closed:
@@ -225,6 +228,7 @@ class RunBase:
         finally:
             timer.cancel()
             self.parked -= 1
+            self._scheduler.progress += 1
             self.engine.refresh_activity(self.live)
         self._check_open()
 
@@ -239,6 +243,7 @@ class RunBase:
             if live.pause_gate is None or live.pause_gate.done():
                 live.pause_gate = self._loop.create_future()
             await asyncio.shield(live.pause_gate)
+            self._scheduler.progress += 1
         self._check_open()
 
     async def _after_attempt(self) -> None:

@@ -215,5 +215,6 @@ class Waits(RunBase):
             except ValueError:
                 pass
             self.parked -= 1
+            self._scheduler.progress += 1
             self.engine.refresh_activity(self.live)
         self._check_open()
