@@ -75,8 +75,13 @@ class Engine:
         self.modifications = modifications = Modifications(
             registry, instances, store, mailbox, self.now, lifecycle.delete
         )
-        self.creation = creation = Creation(registry, instances, modifications, store, self.announcer, self.now)
-        # the parts' tables, under the names the doors and the runs know
+        self.creation = Creation(registry, instances, modifications, store, self.announcer, self.now)
+        self._expose_parts()
+
+    def _expose_parts(self) -> None:
+        """Give the parts' tables and methods the names the doors and the runs know the engine by."""
+        registry, instances, lifecycle = self.registry, self.instances, self.lifecycle
+        hibernation, mailbox, modifications, creation = self.hibernation, self.mailbox, self.modifications, self.creation
         self.workflows = registry.workflows
         self.live = instances.live
         self.pending = modifications.pending
