@@ -306,7 +306,6 @@ class Engine:
 
     def notify_change(self) -> None:
         """Wake whoever waits for instance state to change (every :meth:`watch` subscriber)."""
-        self.scheduler.progress += 1
         for event in self.watchers:
             event.set()
 

@@ -51,7 +51,7 @@ class Run(Waits, Retries):
                 f"The limit of {limit} steps has been reached. This limit can be changed in your "
                 "worker configuration."
             )
-        check_step_name(name, self.live.workflow.limits.step_name_length)
+        check_step_name(name, self._step_name_length)
         if config is not None and invoke is None:
             raise WorkflowFatalError(f'Step "{name}" requires a callback function')
         count = self._next_count("do", name)

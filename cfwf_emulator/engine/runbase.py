@@ -101,6 +101,7 @@ class RunBase:
     def __init__(self, engine: RunHost, live: "LiveInstance") -> None:
         self.engine = engine
         self._scheduler = engine.scheduler
+        self._step_name_length = live.workflow.limits.step_name_length
         self.live = live
         self.record = live.record
         self.counters: dict[tuple[str, str], int] = {}

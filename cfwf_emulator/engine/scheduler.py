@@ -53,8 +53,9 @@ async def _yield_until_quiet(scheduler: "Scheduler", give_up: Callable[[], bool]
 
     asyncio has no public way to ask whether callbacks are ready to run, so the engine marks
     progress itself wherever its flows move on (a run resuming from a wait, an instance task
-    starting or ending, a state change, a timer set or fired, a step callback ending); what it
-    cannot see (user code awaiting outside a step) has the quiet turns to run. Returns False when
+    starting or ending, a step callback ending, timers firing); what it cannot see (user code
+    awaiting outside a step) has the quiet turns to run; a step callback counts as busy until it
+    ends. Returns False when
     ``give_up()`` became true first. Drivers hold the scheduler's driver lock, and the autojumper
     gives up as soon as a driver appears, so one task spins like this at a time.
     """
@@ -122,7 +123,6 @@ class Scheduler:
             raise ValueError(f"a timer needs a finite deadline in epoch ms, got {deadline!r}")
         timer = Timer(deadline, next(self._seq), callback)
         heapq.heappush(self._heap, timer)
-        self.progress += 1
         if not self.clock.virtual and (
             self._real_armed_at is None or deadline < self._real_armed_at
         ):
