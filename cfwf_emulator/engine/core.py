@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import warnings
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import pluggy
 
@@ -79,14 +79,16 @@ class Engine:
         self._expose_parts()
 
     def _expose_parts(self) -> None:
-        """Give the parts' tables and methods the names the doors and the runs know the engine by."""
+        """Give the parts' tables, and the methods runs call on every step, the names the doors and
+        the runs know the engine by (attributes: no call in between). Kept under 30 instance
+        attributes in all: beyond that CPython stops sharing the keys of the instance dict, and
+        every attribute read of the engine on a run's hot path gets slower."""
         registry, instances, lifecycle = self.registry, self.instances, self.lifecycle
-        hibernation, mailbox, modifications, creation = self.hibernation, self.mailbox, self.modifications, self.creation
+        hibernation, mailbox, modifications = self.hibernation, self.mailbox, self.modifications
         self.workflows = registry.workflows
         self.live = instances.live
         self.pending = modifications.pending
         self.captures = modifications.captures
-        # what runs call on every step: the parts' own methods, no call in between
         self.refresh_activity = lifecycle.refresh_activity
         self.mark_started = lifecycle.mark_started
         self.finish_run = lifecycle.finish_run
@@ -94,23 +96,6 @@ class Engine:
         self.hibernate = hibernation.hibernate
         self.release_if_finished = hibernation.release_if_finished
         self.take_buffered_event = mailbox.take_buffered_event
-        # the doors' commands and queries, served by the parts that own them
-        self.definition = registry.definition
-        self.exists = instances.exists
-        self.require = instances.load
-        self._read = instances.read
-        self.create = creation.create
-        self.create_batch = creation.create_batch
-        self.pause = lifecycle.pause
-        self.resume = lifecycle.resume
-        self.terminate = lifecycle.terminate
-        self.restart = lifecycle.restart
-        self.delete = lifecycle.delete
-        self.send_event = mailbox.send_event
-        self.modifiers_for = modifications.modifiers_for
-        self.save_modifiers = modifications.save_modifiers
-        self.mock_event = modifications.mock_event
-        self.dispose = modifications.dispose
 
     @property
     def hibernate_after_ms(self) -> float | None:
@@ -395,6 +380,71 @@ class Engine:
         if not self.exists(workflow, instance_id):
             return None
         return self._read(workflow, instance_id)
+
+    # -- the doors' commands and queries, served by the parts that own them -------------
+
+    def definition(self, workflow: str) -> WorkflowDefinition:
+        """The registered workflow, or a ConfigError naming the ones that exist."""
+        return self.registry.definition(workflow)
+
+    def exists(self, workflow: str, instance_id: str) -> bool:
+        """Whether the instance exists."""
+        return self.instances.exists(workflow, instance_id)
+
+    def require(self, workflow: str, instance_id: str) -> LiveInstance:
+        """The instance, or ``WorkflowError(instance.not_found)``."""
+        return self.instances.load(workflow, instance_id)
+
+    def _read(self, workflow: str, instance_id: str) -> InstanceRecord:
+        return self.instances.read(workflow, instance_id)
+
+    def create(self, workflow: str, instance_id: str | None, params: Any) -> str:
+        """Create and queue an instance; return its id."""
+        return self.creation.create(workflow, instance_id, params)
+
+    def create_batch(self, workflow: str, items: Iterable[Any]) -> list[str]:
+        """Create up to ``limits.batch_size`` instances; ids in use are skipped and left out of the result."""
+        return self.creation.create_batch(workflow, items)
+
+    def pause(self, workflow: str, instance_id: str) -> None:
+        """Pause: at once when nothing is in flight, else through ``waitingForPause``."""
+        self.lifecycle.pause(workflow, instance_id)
+
+    def resume(self, workflow: str, instance_id: str) -> None:
+        """Resume a paused instance by replay; cancel a pending pause."""
+        self.lifecycle.resume(workflow, instance_id)
+
+    def terminate(self, workflow: str, instance_id: str) -> None:
+        """Stop the instance for good; in-flight step results are discarded."""
+        self.lifecycle.terminate(workflow, instance_id)
+
+    def restart(self, workflow: str, instance_id: str, from_step: Any = None) -> None:
+        """Run again from the top, or from a step (keeping the results of the steps before it)."""
+        self.lifecycle.restart(workflow, instance_id, from_step)
+
+    def delete(self, workflow: str, instance_id: str) -> None:
+        """Stop the instance (no rollbacks) and remove all its state; the id becomes free."""
+        self.lifecycle.delete(workflow, instance_id)
+
+    def send_event(self, workflow: str, instance_id: str, event_type: Any, payload: Any) -> None:
+        """Buffer an event for the instance and wake the oldest waiter of that type."""
+        self.mailbox.send_event(workflow, instance_id, event_type, payload)
+
+    def modifiers_for(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        """The instance's test modifications (kept for later if it does not exist yet)."""
+        return self.modifications.modifiers_for(workflow, instance_id)
+
+    def save_modifiers(self, workflow: str, instance_id: str) -> None:
+        """Persist the modifications of an existing instance after a change."""
+        self.modifications.save_modifiers(workflow, instance_id)
+
+    def mock_event(self, workflow: str, instance_id: str, event_type: Any, payload: Any) -> None:
+        """Buffer a mocked event: it survives restarts and satisfies the first wait of its type."""
+        self.modifications.mock_event(workflow, instance_id, event_type, payload)
+
+    def dispose(self, workflow: str, instance_id: str) -> None:
+        """Forget the instance and its modifications entirely (its id becomes free)."""
+        self.modifications.dispose(workflow, instance_id)
 
 
 def _describe_step(step: StepRecord) -> dict[str, Any]:
