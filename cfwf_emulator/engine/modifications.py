@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..limits import Limits
 from ..store import Store
 from ..validation import check_mocked_event
 from .instance import LiveInstance
@@ -39,6 +40,8 @@ class Modifications:
         self.captures: dict[str, Callable[[str, str], None]] = {}
 
     def modifiable(self, workflow: str, instance_id: str) -> tuple[dict[str, Any], LiveInstance | None]:
+        """Where the instance's modifications and buffered events live (the instance, if it
+        exists, else its pending entry), and the instance."""
         self.registry.definition(workflow)
         if self.instances.exists(workflow, instance_id):
             live = self.instances.load(workflow, instance_id)
@@ -58,7 +61,8 @@ class Modifications:
 
     def mock_event(self, workflow: str, instance_id: str, event_type: Any, payload: Any) -> None:
         """Buffer a mocked event: it survives restarts and satisfies the first wait of its type."""
-        limits = self.registry.definition(workflow).limits
+        definition = self.registry.workflows.get(workflow)  # an unknown one: ConfigError below
+        limits = definition.limits if definition is not None else Limits()
         payload_json = check_mocked_event(event_type, payload, limits.event_type_length)
         entry, live = self.modifiable(workflow, instance_id)
         event = {"type": event_type, "payload": payload_json, "ms": self.now(), "mocked": True}
