@@ -43,7 +43,8 @@ class Timer:
 
 #: Turns of the event loop in a row without a progress mark before the loop counts as quiet. The
 #: longest chain of callbacks between two of the engine's marks is a group commit handing its
-#: outcome to the run waiting for it: 4 turns (tests/test_idle_detection.py fails below 5).
+#: outcome to the run waiting for it: 4 turns (tests/test_idle_detection.py and the concurrent
+#: steps of tests/projects/workerd-workflow-entrypoint fail below 5).
 QUIET_TURNS = 12
 
 
@@ -55,9 +56,8 @@ async def _yield_until_quiet(scheduler: "Scheduler", give_up: Callable[[], bool]
     progress itself wherever its flows move on (a run resuming from a wait, an instance task
     starting or ending, a step callback ending, timers firing); what it cannot see (user code
     awaiting outside a step) has the quiet turns to run; a step callback counts as busy until it
-    ends. Returns False when
-    ``give_up()`` became true first. Drivers hold the scheduler's driver lock, and the autojumper
-    gives up as soon as a driver appears, so one task spins like this at a time.
+    ends. Returns False when ``give_up()`` became true first. Drivers hold the scheduler's driver
+    lock, and the autojumper gives up as soon as a driver appears, so one task spins at a time.
     """
     quiet = 0
     while quiet < QUIET_TURNS:
