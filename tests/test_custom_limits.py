@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from cfwf_emulator import Emulator, Limits, WorkflowEntrypoint, WorkflowError
+from cfwf_emulator.testing import introspect_workflow
 
 SMALL = Limits(instance_id_length=5, batch_size=2, step_name_length=10, event_type_length=5)
 
@@ -98,3 +99,19 @@ async def test_event_types_up_to_the_limit_are_sent_and_awaited_and_longer_ones_
     assert sent.value.code == "workflow.invalid_event_type"
     assert rule in str(sent.value)
     assert awaited["status"] == "errored" and rule in awaited["error"]["message"]
+
+
+@pytest.mark.parametrize(("limits", "longest"), [(Limits(event_type_length=120), 120), (Limits(), 100)])
+async def test_modify_all_records_mocked_events_by_the_workflows_event_type_limit(limits: Limits, longest: int) -> None:
+    emu = Emulator(clock="virtual", limits=limits)
+    emu.add_workflow("flow", WaitsFor, binding="FLOW")
+    async with emu:
+        async with introspect_workflow(emu.env.FLOW) as introspector:
+            with pytest.raises(WorkflowError) as refused:
+                await introspector.modify_all(lambda m: m.mock_event({"type": "t" * (longest + 1), "payload": 0}))
+            await introspector.modify_all(lambda m: m.mock_event({"type": "t" * longest, "payload": "mocked"}))
+            instance = await emu.env.FLOW.create(id="i", params={"type": "t" * longest})
+            await emu.run_until_idle()
+            assert await instance.status() == {"status": "complete", "output": "mocked"}
+    assert refused.value.code == "workflow.invalid_event_type"
+    assert f"use 1-{longest} letters" in str(refused.value)

@@ -252,9 +252,11 @@ class WorkflowIntrospector:
         if not binding:
             raise ValueError(f"{PREFIX} Workflow binding is required.")
         self._binding = binding
-        self._testing = _emulator_of(binding).api.testing
+        emulator = _emulator_of(binding)
+        self._testing = emulator.api.testing
         self.workflow = binding.name
-        self._recorder = ModificationRecorder()
+        limits = {d.name: d.limits for d in emulator.workflow_definitions()}.get(binding.name, emulator.limits)
+        self._recorder = ModificationRecorder(limits.event_type_length)
         self._instances: list[WorkflowInstanceIntrospector] = []
         self._testing.start_capture(self.workflow, self._capture)
         self._active = True
