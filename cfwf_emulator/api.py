@@ -8,7 +8,7 @@ HTTP, and a client of that server will implement the same protocol.
 
 Commands: ``create``, ``create_batch``, ``pause``, ``resume``, ``terminate``, ``restart``,
 ``send_event``, ``delete``. Queries: ``workflows``, ``list_instances``, ``status``, ``describe``,
-``exists``. Every method is a coroutine; an instance that does not exist raises
+``exists``. Events: ``subscribe`` (an async iterator of :class:`InstanceEvent`, history then live). Every method is a coroutine; an instance that does not exist raises
 :class:`~cfwf_emulator.WorkflowError` (``instance.not_found``), a workflow that is not registered
 :class:`~cfwf_emulator.ConfigError` naming the registered ones.
 
@@ -20,17 +20,21 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Protocol, TypedDict
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Protocol, TypedDict
 
 from .engine.core import Engine
+from .engine.eventlog import EVENT_TYPES
+from .engine.stream import InstanceEvent, Subscription
 from .engine.records import TERMINAL  # the statuses an instance never leaves (public here)
-from .errors import WorkflowError
+from .errors import WorkflowError, did_you_mean
 from .serialization import iso_from_ms
 from .serialization import decode, iso_from_ms
 
 __all__ = [
+    "EVENT_TYPES",
     "STATUSES",
     "TERMINAL",
+    "InstanceEvent",
     "InstancePage",
     "InstanceSummary",
     "InstanceView",
@@ -127,6 +131,42 @@ class WorkflowsAPI(Protocol):
 
     async def delete(self, workflow: str, instance_id: str) -> None:
         """Stop the instance and delete its state."""
+
+    def subscribe(
+        self,
+        workflow: str | None = None,
+        instance_id: str | None = None,
+        types: Iterable[str] | None = None,
+        cursor: "int | Mapping[str, int] | None" = None,
+    ) -> AsyncIterator[InstanceEvent]:
+        """The matching instances' events: their history, then live ones as they are committed."""
+
+
+def check_subscription(types: Any, cursor: Any) -> tuple[frozenset[str] | None, "int | Mapping[str, int]"]:
+    """``subscribe`` arguments checked: the event types (None: all) and the cursor (0: from the
+    start), else ``WorkflowError`` saying what to pass."""
+    if isinstance(types, str):
+        types = [types]
+    wanted: frozenset[str] | None = None
+    if types is not None:
+        wanted = frozenset(types)
+        for kind in sorted(wanted, key=str):
+            if kind not in EVENT_TYPES:
+                close = did_you_mean(kind, EVENT_TYPES) if isinstance(kind, str) else ""
+                raise WorkflowError(
+                    "subscribe.invalid_type",
+                    f"Unknown event type {kind!r}{close}: valid types are {', '.join(EVENT_TYPES)}",
+                )
+    if cursor is None:
+        return wanted, 0
+    values = list(cursor.values()) if isinstance(cursor, Mapping) else [cursor]
+    if any(isinstance(value, bool) or not isinstance(value, int) or value < 0 for value in values):
+        raise WorkflowError(
+            "subscribe.invalid_cursor",
+            f"cursor must be the id of the last event seen (an int >= 0) or a dict of instance id "
+            f"to such an id, got {cursor!r}",
+        )
+    return wanted, cursor
 
 
 def _check_page(status: str | None, page: int, per_page: int) -> None:
@@ -246,6 +286,31 @@ class LocalAPI:
         """Stop the instance and delete its state."""
         await self.ready()
         self.engine.delete(workflow, instance_id)
+
+    def subscribe(
+        self,
+        workflow: str | None = None,
+        instance_id: str | None = None,
+        types: Iterable[str] | None = None,
+        cursor: "int | Mapping[str, int] | None" = None,
+    ) -> Subscription:
+        """An async iterator of the events of the instances selected (by ``workflow`` and
+        ``instance_id``; None: all), of the ``types`` given (None: all of :data:`EVENT_TYPES`):
+        first those already recorded with ids above ``cursor`` (an int, per instance, or a dict
+        of instance id to id), then each new one once the state it reports is committed.
+
+        It never ends by itself: stop with ``aclose()``, ``async with``, or ``break``. A
+        subscriber that falls behind never slows an instance: it catches up from the store.
+        ``WorkflowError`` for an unknown type or a bad cursor, ``ConfigError`` for an unknown
+        workflow, at once.
+        """
+        wanted, start = check_subscription(types, cursor)
+        if workflow is not None:
+            self.engine.definition(workflow)
+        return Subscription(
+            self.engine, self.engine.stream, self.ready,
+            workflow=workflow, instance_id=instance_id, types=wanted, cursor=start,
+        )
 
 
 # -- test tooling, in-process only (doors/introspect) ---------------------------------------------

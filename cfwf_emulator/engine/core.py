@@ -30,6 +30,8 @@ from .modifiers import misspelt_selectors
 from .records import TERMINAL, InstanceRecord, StepRecord
 from .run import Run, check_event_type, run_instance
 from .scheduler import Scheduler
+from .eventlog import STEP_DONE
+from .stream import EventStream, history
 
 __all__ = ["Engine", "LiveInstance", "WorkflowDefinition"]
 
@@ -106,6 +108,8 @@ class Engine:
         self.loop: asyncio.AbstractEventLoop | None = None
         #: Calls the observers registered on ``hooks`` (``emu.register`` or ``emu.hooks.register``).
         self.announcer = Announcer(hooks)
+        #: Delivers committed instance events to ``emu.api.subscribe`` subscribers.
+        self.stream = EventStream()
         #: Test modifications and mocked events for instances not created yet, by (workflow, id).
         self.pending: dict[tuple[str, str], dict[str, Any]] = {}
         #: ``introspect_workflow`` sessions: called with (workflow, id) before a new instance starts.
@@ -294,6 +298,9 @@ class Engine:
 
     def emit_step_start(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
         """Announce the first attempt of a ``step.do`` (once that attempt's start is committed)."""
+        live.record.log.entries.append(step)  # step.start and step.attempt.start (see eventlog)
+        if self.stream.active:
+            self.stream.publish(live.record, 1, committed)
         if not self.announcer.wants("cfwf_step_start"):
             return
         self._announce(
@@ -311,6 +318,12 @@ class Engine:
         committed: Commit = None,
     ) -> None:
         """Announce the end of an attempt (once it is committed)."""
+        if retry_delay_ms is not None:  # else the step ends: emit_step_end logs this attempt's end
+            live.record.log.entries.append(
+                ("step.attempt.end", step.attempts[attempt - 1]["end"], step, attempt, retry_delay_ms)
+            )
+            if self.stream.active:
+                self.stream.publish(live.record, 1, committed)
         if not self.announcer.wants("cfwf_step_attempt"):
             return
         self._announce(
@@ -319,8 +332,17 @@ class Engine:
             error=error, retry_delay_ms=retry_delay_ms, at=self.now(),
         )
 
+    def emit_attempt_start(self, live: LiveInstance, step: StepRecord, attempt: int, committed: Commit = None) -> None:
+        """Log the start of a retry (attempt 2 on) of a ``step.do``; the first is :meth:`emit_step_start`'s."""
+        live.record.log.entries.append(("step.attempt.start", step.attempts[-1]["start"], step, attempt))
+        if self.stream.active:
+            self.stream.publish(live.record, 1, committed)
+
     def emit_step_end(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
         """Announce that a ``step.do`` finished for good (once that is committed)."""
+        live.record.log.entries.append((STEP_DONE, step))  # its last step.attempt.end and step.end
+        if self.stream.active:
+            self.stream.publish(live.record, 1, committed)
         self.notify_change()
         if self.announcer.wants("cfwf_step_end"):
             self._announce(
@@ -332,6 +354,9 @@ class Engine:
 
     def emit_sleep_start(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
         """Announce a sleep (once it is committed)."""
+        live.record.log.entries.append(("sleep.start", step.start_ms, step, step.deadline_ms))
+        if self.stream.active:
+            self.stream.publish(live.record, 1, committed)
         if not self.announcer.wants("cfwf_sleep_start"):
             return
         self._announce(
@@ -341,6 +366,9 @@ class Engine:
 
     def emit_sleep_end(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
         """Announce the end of a sleep (once it is committed)."""
+        live.record.log.entries.append(("sleep.end", step.end_ms, step))
+        if self.stream.active:
+            self.stream.publish(live.record, 1, committed)
         if not self.announcer.wants("cfwf_sleep_end"):
             return
         self._announce(
@@ -352,6 +380,9 @@ class Engine:
         self, live: LiveInstance, step: StepRecord, event_type: str, committed: Commit = None
     ) -> None:
         """Announce an event wait (once it is committed)."""
+        live.record.log.entries.append(("wait.start", step.start_ms, step, event_type, step.deadline_ms))
+        if self.stream.active:
+            self.stream.publish(live.record, 1, committed)
         if not self.announcer.wants("cfwf_event_wait_start"):
             return
         self._announce(
@@ -364,6 +395,9 @@ class Engine:
         self, live: LiveInstance, step: StepRecord, event_type: str, timed_out: bool, committed: Commit = None
     ) -> None:
         """Announce the end of an event wait (once it is committed)."""
+        live.record.log.entries.append(("wait.end", step.end_ms, step, event_type, timed_out))
+        if self.stream.active:
+            self.stream.publish(live.record, 1, committed)
         if not self.announcer.wants("cfwf_event_wait_end"):
             return
         self._announce(
@@ -381,6 +415,8 @@ class Engine:
             return
         record.status = status
         record.status_ms = self.now()
+        record.log.entries.append(("instance.status", record.status_ms, old, status, record.output, record.error))
+        rows = record.log.rows(last=1) if self.stream.active else None  # the save may hand it over
         committed: Commit = None
         if old in RESUMABLE and status in RESUMABLE:
             # recovery resumes queued, running and waiting instances alike: nothing waits for this
@@ -391,6 +427,8 @@ class Engine:
             self.store.save_header(record)
             live.status_unsaved = False
         self.notify_change()
+        if rows is not None:
+            self.stream.publish_rows(record.workflow, record.id, rows, committed)
         if self.announcer.wants("cfwf_instance_status_changed"):
             self._announce(  # once the header write is committed: the status it reports is durable
                 "cfwf_instance_status_changed", committed, workflow=record.workflow, instance_id=record.id,
@@ -606,6 +644,7 @@ class Engine:
             record.id: self.pending.pop((definition.name, record.id), None) for record in records
         }
         for record in records:
+            record.log.entries.append(("instance.created", now, record.status))
             entry = pending[record.id]
             if entry is not None:
                 record.modifiers = entry["modifiers"]
@@ -620,6 +659,8 @@ class Engine:
         for record in records:
             live = LiveInstance(record, definition)
             self.live[(definition.name, record.id)] = live
+            if self.stream.active:
+                self.stream.publish_rows(definition.name, record.id, [(1, "instance.created", now, {"status": record.status})], None)
             if self.announcer.wants("cfwf_instance_status_changed"):
                 self._announce(
                     "cfwf_instance_status_changed", workflow=definition.name, instance_id=record.id,
@@ -825,7 +866,23 @@ class Engine:
         if live is not None:
             self._cancel(live)
             del self.live[(workflow, instance_id)]
+        if self.stream.active:
+            try:
+                saved = self.store.read_log(workflow, instance_id)
+            except StoreError:
+                saved = []  # a corrupt log: nothing of it can be shown
+            self.stream.before_delete(workflow, instance_id, saved)
         self.store.delete_instance(workflow, instance_id)
+        if self.stream.active:
+            last = live.record.log.next_id if live is not None else 1
+            self.stream.publish_rows(workflow, instance_id, [(last, "instance.deleted", self.now(), {})], None)
+
+    def event_history(
+        self, workflow: str | None, instance_id: str | None, after: Callable[[str, str], int]
+    ) -> "tuple[list[Any], asyncio.Future[None] | None]":
+        """The events of the matching instances after ``after(workflow, id)``, in time order, and
+        the store's pending commit some of them wait for (see :mod:`.stream`)."""
+        return history(self, workflow, instance_id, after)
 
     # -- events ----------------------------------------------------------------------------
 

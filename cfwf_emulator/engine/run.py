@@ -99,6 +99,9 @@ class RunHost(Protocol):
     def emit_step_start(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
         """Announce the first attempt of a step."""
 
+    def emit_attempt_start(self, live: LiveInstance, step: StepRecord, attempt: int, committed: Commit = None) -> None:
+        """Log the start of a retry."""
+
     def emit_attempt(
         self, live: LiveInstance, step: StepRecord, attempt: int, error: Any, retry_delay_ms: float | None,
         committed: Commit = None,
@@ -489,6 +492,8 @@ class Run:
             self._save(self.record, step, header=is_new)
             if is_new:
                 engine.emit_step_start(live, step, self._unflushed)
+            else:
+                engine.emit_attempt_start(live, step, number, self._unflushed)
             failure, value, text = await self._attempt(step, resolved, invoke, number)
             outcome: Exception | None = None
             if failure is None:
