@@ -25,7 +25,7 @@ from ..serialization import iso_from_ms
 if TYPE_CHECKING:  # records holds an EventLog in each instance record: no import back at runtime
     from .records import StepRecord
 
-__all__ = ["EVENT_TYPES", "REDACTED", "STEP_DONE", "EventLog", "EventRow", "is_final", "rows_from_json"]
+__all__ = ["EVENT_TYPES", "REDACTED", "STEP_DONE", "EventLog", "EventRow", "entries_json", "is_final", "rows_from_json"]
 
 #: Every event type, in the order an instance usually emits them.
 EVENT_TYPES = (
@@ -215,6 +215,56 @@ def _expand(event_id: int, entry: Any) -> list[EventRow]:
             (event_id + 1, "step.end", float(step.end_ms), _step_end(step)),
         ]
     return [(event_id, kind, float(entry[1]), _data(kind, entry[2:]))]
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+_config_text: list[Any] = [None, "null"]  # the last config encoded and its JSON (mostly shared)
+
+
+def _config_json(config: Any) -> str:
+    if config is not _config_text[0]:
+        _config_text[0], _config_text[1] = config, _text(config)
+    return str(_config_text[1])
+
+
+def _entry_json(entry: Any) -> str:
+    """The saved form of raw ``entry``'s events (``[type, at_ms, data]`` items, comma-separated);
+    the two forms every step writes are built directly (a step's output is its JSON already)."""
+    if type(entry) is not tuple:
+        step = entry
+        head = f'"name":{_text(step.name)},"count":{step.count}'
+        return (
+            f'["step.start",{float(step.start_ms)!r},{{{head},"config":{_config_json(step.config)}}}],'
+            f'["step.attempt.start",{float(step.attempts[0]["start"])!r},{{{head},"attempt":1}}]'
+        )
+    if entry[0] == STEP_DONE:
+        step = entry[1]
+        if step.result is None:
+            output = "null"
+        elif step.config is not None and step.config.get("sensitive") == "output":
+            output = f'"{REDACTED}"'
+        else:
+            output = step.result
+        attempt = step.attempts[-1] if step.attempts else {}
+        head = f'"name":{_text(step.name)},"count":{step.count}'
+        end = attempt.get("end", step.end_ms)
+        return (
+            f'["step.attempt.end",{float(end)!r},{{{head},"attempt":{len(step.attempts)},'
+            f'"success":{_text(bool(attempt.get("success")))},"error":{_text(_error(attempt.get("error")))},'
+            f'"retry_delay_ms":null}}],'
+            f'["step.end",{float(step.end_ms)!r},{{{head},"success":{_text(step.state == "ok")},'
+            f'"output":{output},"error":{_text(_error(step.error))}}}]'
+        )
+    return ",".join(_text([kind, at, data]) for _id, kind, at, data in _expand(0, entry))
+
+
+def entries_json(entries: Iterable[Any]) -> str:
+    """The saved form (a JSON array of ``[type, at_ms, data]``) of raw entries' events, which
+    :func:`rows_from_json` reads back as :meth:`EventLog.rows` gives them."""
+    return "[" + ",".join(map(_entry_json, entries)) + "]"
 
 
 def rows_from_json(first_id: int, items: Iterable[Any]) -> list[EventRow]:

@@ -50,7 +50,7 @@ from urllib.parse import quote
 
 from contextlib import contextmanager
 
-from ..engine.eventlog import EventLog, EventRow, rows_from_json
+from ..engine.eventlog import EventLog, EventRow, entries_json, rows_from_json
 from ..engine.records import STATUSES, InstanceRecord, StepKey, StepRecord
 from ..errors import ConfigError
 from .base import (
@@ -621,29 +621,31 @@ class SQLiteStore:
         self._settle(None)
 
     def _flush_log(self) -> None:
-        """Apply the log entries of the instances written since the last commit, one row per
-        instance; they are dropped from memory once committed. If this write fails, the whole
-        commit fails: no state is saved without the events that report it."""
+        """Write the log entries of the instances written since the last commit, one row per
+        instance, into the open transaction; they leave memory once committed. If this write
+        fails, the whole commit fails: no state is saved without the events that report it."""
         if not self._logged:
             return
         logged, self._logged = self._logged, {}
-        statements = []
+        rows = []
         for record in logged.values():
             log = record.log
             if not log.entries:
                 continue
-            items = [[kind, at, data] for _id, kind, at, data in log.rows()]
-            statements.append((
-                "INSERT OR REPLACE INTO log (workflow, id, n, last, data) VALUES (?, ?, ?, ?, ?)",
-                (record.workflow, record.id, log.first_id, log.next_id - 1, _dumps(items)),
-            ))
+            rows.append((record.workflow, record.id, log.first_id, log.next_id - 1, entries_json(log.entries)))
             self._log_written.append((record, len(log.entries)))
-        if statements:
-            try:
-                self._apply(statements)
-            except StoreError as error:
-                self._abandon(error)
-                raise
+        if not rows:
+            return
+        db = self._db
+        assert db is not None
+        try:
+            if not db.in_transaction:
+                db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT OR REPLACE INTO log (workflow, id, n, last, data) VALUES (?, ?, ?, ?, ?)", rows)
+        except (sqlite3.Error, ValueError) as exc:
+            error = StoreError(f"{self.path}: writing instance state failed, nothing was saved: {exc}")
+            self._abandon(error)
+            raise error from None
 
     def _abandon(self, error: StoreError) -> None:
         """Roll back the open transaction; deferred writes waiting in it fail with ``error``."""
