@@ -293,13 +293,17 @@ class LocalAPI:
         instance_id: str | None = None,
         types: Iterable[str] | None = None,
         cursor: "int | Mapping[str, int] | None" = None,
+        *,
+        until_final: bool = False,
     ) -> Subscription:
         """An async iterator of the events of the instances selected (by ``workflow`` and
         ``instance_id``; None: all), of the ``types`` given (None: all of :data:`EVENT_TYPES`):
         first those already recorded with ids above ``cursor`` (an int, per instance, or a dict
         of instance id to id), then each new one once the state it reports is committed.
 
-        It never ends by itself: stop with ``aclose()``, ``async with``, or ``break``. A
+        It ends by itself only with ``until_final=True``: after an event that ends an instance's
+        run (status complete, errored or terminated, or its deletion) when no other event
+        follows; else stop it with ``aclose()``, ``async with``, or ``break``. A
         subscriber that falls behind never slows an instance: it catches up from the store.
         ``WorkflowError`` for an unknown type or a bad cursor, ``ConfigError`` for an unknown
         workflow, at once.
@@ -309,7 +313,7 @@ class LocalAPI:
             self.engine.definition(workflow)
         return Subscription(
             self.engine, self.engine.stream, self.ready,
-            workflow=workflow, instance_id=instance_id, types=wanted, cursor=start,
+            workflow=workflow, instance_id=instance_id, types=wanted, cursor=start, until_final=until_final,
         )
 
 

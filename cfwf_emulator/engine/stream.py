@@ -311,7 +311,8 @@ class Subscription:
             key = (event["workflow"], event["instance_id"])
             if event["id"] <= self._after(*key) and event["type"] != "instance.deleted":
                 continue
-            self._last[key] = event["id"]
+            # a deleted instance's id may be used again: the new instance's log starts from 1
+            self._last[key] = 0 if event["type"] == "instance.deleted" else event["id"]
             if self._until_final:
                 self._ended = is_final(event["type"], event["data"]) or event["type"] == "instance.deleted"
             if self._types is None or event["type"] in self._types:
