@@ -142,7 +142,7 @@ class WorkflowsAPI(Protocol):
         """The matching instances' events: their history, then live ones as they are committed."""
 
 
-def check_subscription(types: Any, cursor: Any) -> tuple[frozenset[str] | None, "int | Mapping[str, int]"]:
+def _check_subscription(types: Any, cursor: Any) -> tuple[frozenset[str] | None, "int | Mapping[str, int]"]:
     """``subscribe`` arguments checked: the event types (None: all) and the cursor (0: from the
     start), else ``WorkflowError`` saying what to pass."""
     if isinstance(types, str):
@@ -308,7 +308,7 @@ class LocalAPI:
         ``WorkflowError`` for an unknown type or a bad cursor, ``ConfigError`` for an unknown
         workflow, at once.
         """
-        wanted, start = check_subscription(types, cursor)
+        wanted, start = _check_subscription(types, cursor)
         if workflow is not None:
             self.engine.definition(workflow)
         return Subscription(

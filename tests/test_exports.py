@@ -19,6 +19,8 @@ PUBLIC = {
     ],
     "cfwf_emulator.api": [
         "InstancePage", "InstanceSummary", "LocalAPI", "STATUSES", "WorkflowSummary", "WorkflowsAPI",
+        # the event stream (emu.api.subscribe)
+        "EVENT_TYPES", "InstanceEvent",
         # in-process test tooling (emu.api.testing)
         "InstanceView", "LocalTestingAPI", "PendingStep", "StepOutcome", "TERMINAL",
     ],

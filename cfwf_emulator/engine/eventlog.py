@@ -18,12 +18,24 @@ event: the log never holds them.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable, Protocol
 
 from ..serialization import iso_from_ms
 
-if TYPE_CHECKING:  # records holds an EventLog in each instance record: no import back at runtime
-    from .records import StepRecord
+
+class StepRecord(Protocol):
+    """What an entry reads of a journaled step (a :class:`~cfwf_emulator.engine.records.StepRecord`;
+    records holds an :class:`EventLog` in each instance record, so this module does not import it)."""
+
+    name: str
+    count: int
+    start_ms: float
+    end_ms: float | None
+    state: str
+    result: str | None
+    error: dict[str, Any] | None
+    config: dict[str, Any] | None
+    attempts: list[dict[str, Any]]
 
 __all__ = ["EVENT_TYPES", "REDACTED", "STEP_DONE", "EventLog", "EventRow", "entries_json", "is_final", "rows_from_json"]
 
@@ -128,11 +140,11 @@ def is_final(row_type: str, data: dict[str, Any]) -> bool:
     return row_type == "instance.status" and data.get("new") in ("complete", "errored", "terminated")
 
 
-def _step(step: "StepRecord") -> dict[str, Any]:
+def _step(step: StepRecord) -> dict[str, Any]:
     return {"name": step.name, "count": step.count}
 
 
-def _output(step: "StepRecord") -> Any:
+def _output(step: StepRecord) -> Any:
     if step.result is None:
         return None
     if step.config is not None and step.config.get("sensitive") == "output":
@@ -156,7 +168,7 @@ def _status(details: tuple[Any, ...]) -> dict[str, Any]:
     return data
 
 
-def _attempt_end(step: "StepRecord", number: int, retry_delay_ms: Any) -> dict[str, Any]:
+def _attempt_end(step: StepRecord, number: int, retry_delay_ms: Any) -> dict[str, Any]:
     attempt = step.attempts[number - 1] if len(step.attempts) >= number else {}
     return {
         **_step(step),
@@ -167,7 +179,7 @@ def _attempt_end(step: "StepRecord", number: int, retry_delay_ms: Any) -> dict[s
     }
 
 
-def _step_end(step: "StepRecord") -> dict[str, Any]:
+def _step_end(step: StepRecord) -> dict[str, Any]:
     return {**_step(step), "success": step.state == "ok", "output": _output(step), "error": _error(step.error)}
 
 
@@ -176,7 +188,7 @@ def _data(kind: str, details: tuple[Any, ...]) -> dict[str, Any]:
         return _status(details)
     if kind in ("instance.created", "instance.deleted"):
         return {"status": details[0]} if details else {}
-    step: "StepRecord" = details[0]
+    step: StepRecord = details[0]
     if kind == "step.start":
         return {**_step(step), "config": step.config}
     if kind == "step.attempt.start":

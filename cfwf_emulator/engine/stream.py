@@ -184,7 +184,10 @@ class HistoryHost(Protocol):
     """What :func:`history` reads: the engine's store, workflows and instances."""
 
     store: Any
-    workflows: Mapping[str, Any]
+
+    @property
+    def workflows(self) -> Mapping[str, Any]:
+        """The registered workflows, by name."""
 
     def exists(self, workflow: str, instance_id: str) -> bool:
         """Whether the instance exists."""
