@@ -276,7 +276,13 @@ def _entry_json(entry: Any) -> str:
 def entries_json(entries: Iterable[Any]) -> str:
     """The saved form (a JSON array of ``[type, at_ms, data]``) of raw entries' events, which
     :func:`rows_from_json` reads back as :meth:`EventLog.rows` gives them."""
-    return "[" + ",".join(map(_entry_json, entries)) + "]"
+    text = "[" + ",".join(map(_entry_json, entries)) + "]"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (in an error message, say): escape it
+            text = json.dumps(json.loads(text), separators=(",", ":"))
+    return text
 
 
 def rows_from_json(first_id: int, items: Iterable[Any]) -> list[EventRow]:

@@ -842,7 +842,11 @@ class SQLiteStore:
                         attempts.setdefault((kind, name, count), []).append((number, json.loads(data)))
                     _attach_current_attempts(steps, attempts)
                 record = InstanceRecord.from_json(header, steps, events, attempts)
-                record.log = EventLog(self._last_event_id(db, key) + 1)
+                pending = self._logged.get(key)
+                if pending is not None:  # loaded again before its last entries were committed
+                    record.log = pending.log  # one log: those entries keep their ids, ids go on after them
+                else:
+                    record.log = EventLog(self._last_event_id(db, key) + 1)
                 return record
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: reading instance {workflow}/{instance_id} failed: {exc}") from None
