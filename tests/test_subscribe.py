@@ -342,6 +342,7 @@ async def test_instance_subscribe_streams_until_the_instance_completes(emu: Emul
         # a finished instance's subscription replays its history, then ends
         later = [event["id"] async for event in await inst.subscribe(cursor=3)]
         assert later == list(range(4, 12))
+        assert [event async for event in await inst.subscribe(cursor=11)] == []  # nothing after the end
         with pytest.raises(WorkflowError, match="Unknown event type 'step'"):
             await inst.subscribe(filter=["step"])
         await inst.delete()
@@ -365,3 +366,10 @@ async def test_closing_or_dropping_a_subscription_stops_delivering_to_it(emu: Em
         assert not stream.active
         with pytest.raises(StopAsyncIteration):
             await events.__anext__()  # a closed subscription yields nothing more
+        waiting = emu.api.subscribe(instance_id="z")
+        await collect(waiting, is_status("complete"))
+        reader = asyncio.ensure_future(waiting.__anext__())  # waits: nothing more happens to "z"
+        await asyncio.sleep(0)
+        await waiting.aclose()
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(reader, 5)

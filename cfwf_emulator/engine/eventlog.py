@@ -229,8 +229,8 @@ def _expand(event_id: int, entry: Any) -> list[EventRow]:
     return [(event_id, kind, float(entry[1]), _data(kind, entry[2:]))]
 
 
-def _text(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+#: JSON text of a value (one encoder for all: ``json.dumps`` with options builds one per call).
+_text = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 _config_text: list[Any] = [None, "null"]  # the last config encoded and its JSON (mostly shared)
@@ -263,12 +263,13 @@ def _entry_json(entry: Any) -> str:
         attempt = step.attempts[-1] if step.attempts else {}
         head = f'"name":{_text(step.name)},"count":{step.count}'
         end = attempt.get("end", step.end_ms)
+        attempt_error = attempt.get("error")
         return (
             f'["step.attempt.end",{float(end)!r},{{{head},"attempt":{len(step.attempts)},'
-            f'"success":{_text(bool(attempt.get("success")))},"error":{_text(_error(attempt.get("error")))},'
-            f'"retry_delay_ms":null}}],'
-            f'["step.end",{float(step.end_ms)!r},{{{head},"success":{_text(step.state == "ok")},'
-            f'"output":{output},"error":{_text(_error(step.error))}}}]'
+            f'"success":{"true" if attempt.get("success") else "false"},'
+            f'"error":{_text(_error(attempt_error)) if attempt_error else "null"},"retry_delay_ms":null}}],'
+            f'["step.end",{float(step.end_ms)!r},{{{head},"success":{"true" if step.state == "ok" else "false"},'
+            f'"output":{output},"error":{_text(_error(step.error)) if step.error else "null"}}}]'
         )
     return ",".join(_text([kind, at, data]) for _id, kind, at, data in _expand(0, entry))
 

@@ -278,6 +278,7 @@ class Subscription:
         """Stop: no more events are delivered, iteration ends."""
         self._closed = True
         if self._subscriber is not None:
+            self._subscriber.wake.set()  # a reader waiting for the next event stops now
             self._stream.remove(self._subscriber)
             self._subscriber = None
 
@@ -289,6 +290,8 @@ class Subscription:
             await self._ready()
             subscriber = self._subscriber = self._stream.add(self._workflow, self._instance_id, self._buffer_size)
             await self._refill(subscriber)
+            if self._until_final and not self._pending:
+                self._ended = self._already_final()
         while True:
             event = self._next_pending()
             if event is not None:
@@ -321,6 +324,11 @@ class Subscription:
             if self._types is None or event["type"] in self._types:
                 return event
         return None
+
+    def _already_final(self) -> bool:
+        """Whether the instances' runs have ended already (the cursor skipped the final event)."""
+        everything, _ = self._source.event_history(self._workflow, self._instance_id, lambda *_: 0)
+        return bool(everything) and is_final(everything[-1]["type"], everything[-1]["data"])
 
     async def _refill(self, subscriber: Subscriber) -> None:
         """Read the log from the store, from the last event yielded (history, or after an overflow)."""

@@ -88,7 +88,7 @@ CREATE TABLE IF NOT EXISTS log (
     last INTEGER NOT NULL,
     data TEXT NOT NULL,
     PRIMARY KEY (workflow, id, n)
-)
+) WITHOUT ROWID
 """
 
 _EVENTS_TABLE = """
