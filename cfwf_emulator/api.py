@@ -8,9 +8,10 @@ HTTP, and a client of that server will implement the same protocol.
 
 Commands: ``create``, ``create_batch``, ``pause``, ``resume``, ``terminate``, ``restart``,
 ``send_event``, ``delete``. Queries: ``workflows``, ``list_instances``, ``status``, ``describe``,
-``exists``. Events: ``subscribe`` (an async iterator of :class:`InstanceEvent`, history then live). Every method is a coroutine; an instance that does not exist raises
+``exists``. Every method is a coroutine; an instance that does not exist raises
 :class:`~cfwf_emulator.WorkflowError` (``instance.not_found``), a workflow that is not registered
-:class:`~cfwf_emulator.ConfigError` naming the registered ones.
+:class:`~cfwf_emulator.ConfigError` naming the registered ones. Events: ``subscribe`` is not a
+coroutine but an async iterator of :class:`InstanceEvent` (history, then live events).
 
 ``emu.api.testing`` (:class:`LocalTestingAPI`) adds in-process test tooling: test modifications,
 captures, disposal and synchronous reads, for the testing API and the pytest plugin.

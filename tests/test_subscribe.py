@@ -169,7 +169,8 @@ async def test_subscriptions_filter_by_workflow_instance_and_type(emu: Emulator)
 
 async def test_unknown_event_types_and_bad_cursors_are_refused_saying_what_to_pass(emu: Emulator) -> None:
     emu.add_workflow("steps", Steps, binding="STEPS")
-    with pytest.raises(WorkflowError, match=r"'step\.ended' \(did you mean 'step\.end'.*valid types are instance\.created"):
+    unknown = r"'step\.ended' \(did you mean 'step\.end'.*valid types are instance\.created"
+    with pytest.raises(WorkflowError, match=unknown):
         emu.api.subscribe(types=["step.ended"])
     with pytest.raises(WorkflowError, match="cursor must be the id of the last event seen"):
         emu.api.subscribe(cursor=-1)

@@ -416,7 +416,7 @@ class Engine:
         record.status = status
         record.status_ms = self.now()
         record.log.entries.append(("instance.status", record.status_ms, old, status, record.output, record.error))
-        rows = record.log.rows(last=1) if self.stream.active else None  # the save may hand it over
+        rows = record.log.rows(last=1) if self.stream.active else None  # read now: the save may drop it
         committed: Commit = None
         if old in RESUMABLE and status in RESUMABLE:
             # recovery resumes queued, running and waiting instances alike: nothing waits for this
@@ -660,7 +660,8 @@ class Engine:
             live = LiveInstance(record, definition)
             self.live[(definition.name, record.id)] = live
             if self.stream.active:
-                self.stream.publish_rows(definition.name, record.id, [(1, "instance.created", now, {"status": record.status})], None)
+                created = (1, "instance.created", now, {"status": record.status})  # saved (and dropped) by now
+                self.stream.publish_rows(definition.name, record.id, [created], None)
             if self.announcer.wants("cfwf_instance_status_changed"):
                 self._announce(
                     "cfwf_instance_status_changed", workflow=definition.name, instance_id=record.id,

@@ -1,15 +1,15 @@
 """An instance's event log: what happened to it, in order, each event numbered from 1.
 
-The engine appends a raw entry as events happen, a tuple ``(type, at_ms, *details)`` referring to
-the journal objects it is about (a step record, an attempt's number), or a compact form standing
-for two events (see :class:`EventLog`), so recording costs a small tuple and no encoding. An entry becomes an event row, ``(id, type, at_ms,
-data)`` with ``data`` a JSON-ready dict, only when something reads it or a durable store saves
-it (:meth:`EventLog.rows`).
+The engine appends a raw entry as events happen: a tuple ``(type, at_ms, *details)`` referring
+to the journal objects it is about (a step record, an attempt's number), or a compact form that
+stands for two events (see :class:`EventLog`), so recording costs a small tuple and no encoding.
+An entry becomes event rows, ``(id, type, at_ms, data)`` with ``data`` a JSON-ready dict, only
+when something reads it (:meth:`EventLog.rows`) or a durable store saves it (:func:`entries_json`).
 
-Ids are the entry's position in the log: :attr:`EventLog.first_id` is the id of the first entry
-still held. The memory store keeps every entry; a durable store saves the entries with the write
-that commits the state they report, then drops them (:meth:`EventLog.persisted`), and a log
-loaded again starts after the last saved id, so ids never change across a restart.
+Ids count events: :attr:`EventLog.first_id` is the id of the first event of the first entry still
+held. The memory store keeps every entry; a durable store saves the entries with the write that
+commits the state they report, then drops them (:meth:`EventLog.persisted`), and a log loaded
+again starts after the last saved id, so ids never change across a restart.
 
 Step outputs of a step configured ``sensitive: "output"`` are shown as ``"[REDACTED]"`` in every
 event: the log never holds them.
