@@ -374,3 +374,25 @@ async def test_closing_or_dropping_a_subscription_stops_delivering_to_it(emu: Em
         await waiting.aclose()
         with pytest.raises(StopAsyncIteration):
             await asyncio.wait_for(reader, 5)
+
+
+async def test_a_version_1_state_file_is_upgraded_with_an_empty_log_that_then_fills(tmp_path: Path) -> None:
+    state = tmp_path / "old.sqlite3"
+    state.write_bytes((Path(__file__).parent / "data" / "state-v1.sqlite3").read_bytes())
+    emu = Emulator(clock=VirtualClock(START_MS + 86_400_000), storage=f"sqlite:///{state}")
+    emu.add_workflow("quick", Steps, binding="QUICK")  # q1 finished long ago: nothing runs
+    async with emu:
+        assert [e async for e in emu.api.subscribe("quick", "q1", until_final=True)] == []  # none logged
+        events = emu.api.subscribe(instance_id="q1")
+        await (await emu.env.QUICK.get("q1")).delete()
+        deleted = await collect(events, lambda e: True)
+        await emu.env.QUICK.create(id="q1", params={"n": 1})
+        fresh = await collect(events, is_status("complete"))
+        await events.aclose()
+    assert [(e["id"], e["type"]) for e in deleted] == [(1, "instance.deleted")]  # no event logged before
+    check_chain(fresh)
+    reopened = SQLiteStore(state, readonly=True)
+    try:
+        assert [row[0] for row in reopened.read_log("quick", "q1")] == [e["id"] for e in fresh]
+    finally:
+        reopened.close()

@@ -24,7 +24,7 @@ from typing import Any, Awaitable, Callable, Iterable, Mapping, Protocol, TypedD
 
 from ..serialization import iso_from_ms
 from .eventlog import EventRow, is_final
-from .records import InstanceRecord
+from .records import TERMINAL, InstanceRecord
 
 __all__ = ["BUFFER_SIZE", "EventSource", "EventStream", "InstanceEvent", "Subscriber", "Subscription"]
 
@@ -179,6 +179,9 @@ class EventSource(Protocol):
         """The matching instances' events with ids above ``after(workflow, id)``, merged in time
         order, and the store's pending commit that some of them wait for (None: all durable)."""
 
+    def read(self, workflow: str, instance_id: str) -> InstanceRecord | None:
+        """The instance's record as it is now, None when it does not exist."""
+
 
 class HistoryHost(Protocol):
     """What :func:`history` reads: the engine's store, workflows and instances."""
@@ -226,8 +229,11 @@ class Subscription:
 
     ``cursor`` skips, per instance, the events with ids up to it (an int for every instance, or a
     mapping of instance id to id). ``until_final`` ends the iteration after an event that ends
-    the instance's run (complete, errored, terminated) or its deletion, when nothing follows it.
-    Closing it (``aclose()``, leaving ``async with``, or dropping it after ``break``) stops delivery.
+    the instance's run (complete, errored, terminated) or its deletion, when nothing follows it
+    (and, for one instance followed, at once when it has ended and shows nothing after ``cursor``).
+    Live events are kept from the moment it is made; the history is read when it is first
+    iterated. Closing it (``aclose()``, leaving ``async with``, or dropping it after ``break``)
+    stops delivery.
     """
 
     def __init__(
@@ -251,8 +257,9 @@ class Subscription:
         self._types = types
         self._cursor = cursor
         self._until_final = until_final
-        self._buffer_size = buffer_size
-        self._subscriber: Subscriber | None = None
+        # live events are kept from now on (history is read at the first ``__anext__``)
+        self._subscriber: Subscriber | None = stream.add(workflow, instance_id, buffer_size)
+        self._started = False
         self._last: dict[tuple[str, str], int] = {}
         self._pending: deque[InstanceEvent] = deque()
         self._ended = False
@@ -283,12 +290,12 @@ class Subscription:
             self._subscriber = None
 
     async def __anext__(self) -> InstanceEvent:
-        if self._closed:
-            raise StopAsyncIteration
         subscriber = self._subscriber
-        if subscriber is None:
+        if self._closed or subscriber is None:
+            raise StopAsyncIteration
+        if not self._started:
+            self._started = True
             await self._ready()
-            subscriber = self._subscriber = self._stream.add(self._workflow, self._instance_id, self._buffer_size)
             await self._refill(subscriber)
             if self._until_final and not self._pending:
                 self._ended = self._already_final()
@@ -326,14 +333,20 @@ class Subscription:
         return None
 
     def _already_final(self) -> bool:
-        """Whether the instances' runs have ended already (the cursor skipped the final event)."""
-        everything, _ = self._source.event_history(self._workflow, self._instance_id, lambda *_: 0)
-        return bool(everything) and is_final(everything[-1]["type"], everything[-1]["data"])
+        """Whether the one instance followed has ended its run already (or is gone), with no
+        event left to show (the cursor was past its last one, or it logged none)."""
+        if self._workflow is None or self._instance_id is None:
+            return False
+        record = self._source.read(self._workflow, self._instance_id)
+        return record is None or record.status in TERMINAL
 
     async def _refill(self, subscriber: Subscriber) -> None:
         """Read the log from the store, from the last event yielded (history, or after an overflow)."""
         subscriber.overflowed = False
-        subscriber.buffer.clear()  # every event in it is committed, so in the store too
+        # what is buffered is committed: in the store too (then skipped as seen), unless its
+        # instance was deleted since (its events are only here), so it goes after the history
+        buffered = list(subscriber.buffer)
+        subscriber.buffer.clear()
         rescued, subscriber.rescued = subscriber.rescued, []
         while True:
             events, barrier = self._source.event_history(self._workflow, self._instance_id, self._after)
@@ -346,3 +359,4 @@ class Subscription:
                 continue
         self._pending.extend(rescued)
         self._pending.extend(events)
+        self._pending.extend(buffered)
