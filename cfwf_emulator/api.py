@@ -7,11 +7,13 @@ in-process, over an emulator's engine (``emu.api``); the dev server will serve t
 HTTP, and a client of that server will implement the same protocol.
 
 Commands: ``create``, ``create_batch``, ``pause``, ``resume``, ``terminate``, ``restart``,
-``send_event``, ``delete``. Queries: ``workflows``, ``list_instances``, ``status``, ``describe``,
+``send_event``, ``delete``, ``delete_batch``. Queries: ``workflows``, ``list_instances``, ``status``, ``describe``,
 ``exists``. Every method is a coroutine; an instance that does not exist raises
 :class:`~cfwf_emulator.WorkflowError` (``instance.not_found``), a workflow that is not registered
-:class:`~cfwf_emulator.ConfigError` naming the registered ones. Events: ``subscribe`` is not a
-coroutine but an async iterator of :class:`InstanceEvent` (history, then live events).
+:class:`~cfwf_emulator.ConfigError` naming the registered ones. An emulator opened with
+``mode="inspect"`` answers the queries from what its state file last committed and refuses every
+command with :class:`~cfwf_emulator.StateReadOnlyError`. Events: ``subscribe`` is not a coroutine but an async
+iterator of :class:`InstanceEvent` (history, then live events).
 
 ``emu.api.testing`` (:class:`LocalTestingAPI`) adds in-process test tooling: test modifications,
 captures, disposal and synchronous reads, for the testing API and the pytest plugin.
@@ -21,28 +23,65 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Protocol, TypedDict
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Protocol, TypedDict, cast
 
 from .engine.core import Engine
 from .engine.eventlog import EVENT_TYPES
 from .engine.stream import InstanceEvent, Subscription
 from .engine.records import TERMINAL  # the statuses an instance never leaves (public here)
 from .errors import WorkflowError, did_you_mean
-from .serialization import iso_from_ms
+from .engine.modifiers import unknown_step
 from .serialization import decode, iso_from_ms
+from .store.base import StateReadOnlyError
+from .views import (
+    AttemptDetails,
+    AttemptExtension,
+    DoStepDetails,
+    ErrorDetails,
+    EventDetails,
+    InstanceDetails,
+    InstanceExtension,
+    InstanceStatus,
+    RetriesDetails,
+    SleepStepDetails,
+    StatusDetails,
+    StepConfigDetails,
+    StepDetails,
+    StepExtension,
+    WaitStepDetails,
+)
 
 __all__ = [
     "EVENT_TYPES",
     "STATUSES",
     "TERMINAL",
+    "AttemptDetails",
+    "AttemptExtension",
+    "AttemptView",
+    "BatchDeleteResult",
+    "DeleteError",
+    "DeletedInstance",
+    "DoStepDetails",
+    "ErrorDetails",
+    "EventDetails",
+    "InstanceDetails",
+    "InstanceExtension",
     "InstanceEvent",
     "InstancePage",
+    "InstanceStatus",
     "InstanceSummary",
     "InstanceView",
     "LocalAPI",
     "LocalTestingAPI",
     "PendingStep",
+    "RetriesDetails",
+    "SleepStepDetails",
+    "StatusDetails",
+    "StepConfigDetails",
+    "StepDetails",
+    "StepExtension",
     "StepOutcome",
+    "WaitStepDetails",
     "WorkflowSummary",
     "WorkflowsAPI",
 ]
@@ -83,6 +122,27 @@ class WorkflowSummary(TypedDict):
     counts: dict[str, int]
 
 
+class DeletedInstance(TypedDict):
+    """An id ``delete_batch`` deleted."""
+
+    id: str
+
+
+class DeleteError(TypedDict):
+    """An id ``delete_batch`` could not delete: ``code`` 10400 (not found) or 10001 (internal error)."""
+
+    id: str
+    code: int
+    message: str
+
+
+class BatchDeleteResult(TypedDict):
+    """What ``delete_batch`` did, per input id in input order (Cloudflare's ``WorkflowBatchDeleteResult``)."""
+
+    deleted: list[DeletedInstance]
+    errors: list[DeleteError]
+
+
 class WorkflowsAPI(Protocol):
     """What every door may ask of the engine (see the module docstring)."""
 
@@ -98,17 +158,18 @@ class WorkflowsAPI(Protocol):
     async def exists(self, workflow: str, instance_id: str) -> bool:
         """Whether the instance exists."""
 
-    async def status(self, workflow: str, instance_id: str) -> dict[str, Any]:
+    async def status(self, workflow: str, instance_id: str) -> StatusDetails:
         """``{"status", "output"}``, and ``"error": {"name", "message"}`` when errored."""
 
-    async def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
-        """The instance's details with its step timeline."""
+    async def describe(self, workflow: str, instance_id: str) -> InstanceDetails:
+        """The instance's details with its step timeline, exactly as Cloudflare's Local Explorer
+        API shows them, plus ``"cfwf"`` (see :mod:`cfwf_emulator.views`)."""
 
     async def list_instances(
         self,
         workflow: str,
         *,
-        status: str | None = None,
+        status: InstanceStatus | str | None = None,
         page: int = 1,
         per_page: int = 50,
         newest_first: bool = True,
@@ -132,6 +193,9 @@ class WorkflowsAPI(Protocol):
 
     async def delete(self, workflow: str, instance_id: str) -> None:
         """Stop the instance and delete its state."""
+
+    async def delete_batch(self, workflow: str, instance_ids: list[str]) -> BatchDeleteResult:
+        """Delete 1-100 instances; per-id outcomes in input order (Cloudflare's ``deleteBatch``)."""
 
     def subscribe(
         self,
@@ -185,13 +249,28 @@ def _check_page(status: str | None, page: int, per_page: int) -> None:
 
 
 class LocalAPI:
-    """The engine's API in-process: ``emu.api``. Every call first makes sure the emulator runs."""
+    """The engine's API in-process: ``emu.api``. Every call first makes sure the emulator runs.
 
-    def __init__(self, engine: "Engine", ready: Callable[[], Awaitable[object]]) -> None:
+    ``inspected`` is the state file an emulator with ``mode="inspect"`` reads (None: it
+    operates): every command then raises :class:`~cfwf_emulator.StateReadOnlyError` before it
+    does anything.
+    """
+
+    def __init__(
+        self, engine: "Engine", ready: Callable[[], Awaitable[object]], *, inspected: str | None = None
+    ) -> None:
         self.engine = engine
         self.ready = ready
+        #: The state file opened for inspection, or None.
+        self.inspected = inspected
         #: In-process test tooling (:class:`LocalTestingAPI`): synchronous, never starts anything.
-        self.testing = LocalTestingAPI(engine)
+        self.testing = LocalTestingAPI(engine, inspected=inspected)
+
+    async def _command(self, what: str) -> None:
+        """Refuse the command ``what`` in inspect mode, else make sure the emulator runs."""
+        if self.inspected is not None:
+            raise StateReadOnlyError.inspecting(self.inspected, what)
+        await self.ready()
 
     async def workflows(self) -> list[WorkflowSummary]:
         """The registered workflows, by name, with their instance counts per status."""
@@ -208,12 +287,12 @@ class LocalAPI:
 
     async def create(self, workflow: str, instance_id: str | None = None, params: Any = None) -> str:
         """Create and queue an instance; its id."""
-        await self.ready()
+        await self._command("create")
         return self.engine.create(workflow, instance_id, params)
 
     async def create_batch(self, workflow: str, items: list[Any]) -> list[str]:
         """Create up to 100 instances; ids in use are skipped and left out of the result."""
-        await self.ready()
+        await self._command("create_batch")
         return self.engine.create_batch(workflow, items)
 
     async def exists(self, workflow: str, instance_id: str) -> bool:
@@ -222,13 +301,13 @@ class LocalAPI:
         self.engine.definition(workflow)
         return self.engine.exists(workflow, instance_id)
 
-    async def status(self, workflow: str, instance_id: str) -> dict[str, Any]:
-        """The instance's status, output and error."""
+    async def status(self, workflow: str, instance_id: str) -> StatusDetails:
+        """The instance's status, output and error (its dicts also allow attribute access)."""
         await self.ready()
-        return self.engine.status(workflow, instance_id)
+        return cast(StatusDetails, self.engine.status(workflow, instance_id))
 
-    async def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
-        """The instance's details with its step timeline."""
+    async def describe(self, workflow: str, instance_id: str) -> InstanceDetails:
+        """The instance's details with its step timeline, in Cloudflare's shape plus ``"cfwf"``."""
         await self.ready()
         return self.engine.describe(workflow, instance_id)
 
@@ -236,12 +315,15 @@ class LocalAPI:
         self,
         workflow: str,
         *,
-        status: str | None = None,
+        status: InstanceStatus | str | None = None,
         page: int = 1,
         per_page: int = 50,
         newest_first: bool = True,
     ) -> InstancePage:
-        """A page of the workflow's instances (read from their headers only), filtered by status."""
+        """A page of the workflow's instances (read from their headers only), filtered by status
+        (an :class:`InstanceStatus` or its string)."""
+        if isinstance(status, InstanceStatus):
+            status = status.value
         _check_page(status, page, per_page)
         await self.ready()
         rows, total, counts = self.engine.list_instances(
@@ -260,33 +342,45 @@ class LocalAPI:
 
     async def pause(self, workflow: str, instance_id: str) -> None:
         """Pause; an attempt in flight finishes first (status ``waitingForPause``)."""
-        await self.ready()
+        await self._command("pause")
         self.engine.pause(workflow, instance_id)
 
     async def resume(self, workflow: str, instance_id: str) -> None:
         """Resume a paused instance."""
-        await self.ready()
+        await self._command("resume")
         self.engine.resume(workflow, instance_id)
 
     async def terminate(self, workflow: str, instance_id: str) -> None:
         """Terminate; ``instance.cannot_terminate`` when already finished."""
-        await self.ready()
+        await self._command("terminate")
         self.engine.terminate(workflow, instance_id)
 
     async def restart(self, workflow: str, instance_id: str, from_step: Any = None) -> None:
         """Restart from the beginning, or from ``{"name", "count", "type"}``."""
-        await self.ready()
+        await self._command("restart")
         self.engine.restart(workflow, instance_id, from_step)
 
     async def send_event(self, workflow: str, instance_id: str, event_type: Any, payload: Any = None) -> None:
         """Deliver an event."""
-        await self.ready()
+        await self._command("send_event")
         self.engine.send_event(workflow, instance_id, event_type, payload)
 
     async def delete(self, workflow: str, instance_id: str) -> None:
         """Stop the instance and delete its state."""
-        await self.ready()
+        await self._command("delete")
         self.engine.delete(workflow, instance_id)
+
+    async def delete_batch(self, workflow: str, instance_ids: list[str]) -> BatchDeleteResult:
+        """Delete 1-100 instances (stopping running ones, no rollbacks); per-id outcomes in input order.
+
+        Not a list, empty, over 100 or any invalid id: ``WorkflowError`` and nothing is deleted.
+        """
+        await self._command("delete_batch")
+        result = self.engine.delete_batch(workflow, instance_ids)
+        return BatchDeleteResult(
+            deleted=[DeletedInstance(id=item["id"]) for item in result["deleted"]],
+            errors=[DeleteError(id=item["id"], code=item["code"], message=item["message"]) for item in result["errors"]],
+        )
 
     def subscribe(
         self,
@@ -368,6 +462,28 @@ class StepOutcome:
     result: Any
     #: Its final error record (``{"name", "message", ...}``) once ``"error"``, else None.
     error: dict[str, Any] | None
+    #: The Python traceback of the attempt that failed it for good, from the user's code on (an
+    #: emulator extension); None unless ``"error"``, or when no user code raised the error.
+    traceback: str | None = None
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    """One attempt of a ``step.do`` (``emu.api.testing.step_attempts``)."""
+
+    #: Its number in the step (1-based).
+    number: int
+    #: When it began and ended (ISO 8601, UTC); ``end`` is None while it runs.
+    start: str | None
+    end: str | None
+    #: True when it returned, False when it failed, None while it runs.
+    success: bool | None
+    #: Cloudflare's ``{"name", "message"}`` of its failure, else None.
+    error: dict[str, str] | None
+    #: The Python traceback of its failure from the user's code on, at most 16 KiB (an emulator
+    #: extension, kept as ``"traceback"`` on the attempt record); None when it did not fail, or
+    #: when no user code raised the error (a mocked error, a timeout).
+    traceback: str | None
 
 
 class LocalTestingAPI:
@@ -378,8 +494,13 @@ class LocalTestingAPI:
     described in :mod:`cfwf_emulator.engine.modifiers`.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, inspected: str | None = None) -> None:
         self.engine = engine
+        self._inspected = inspected
+
+    def _refuse_if_inspecting(self, what: str) -> None:
+        if self._inspected is not None:
+            raise StateReadOnlyError.inspecting(self._inspected, what)
 
     # -- modifications
 
@@ -388,14 +509,17 @@ class LocalTestingAPI:
 
         For an instance that does not exist yet they are kept, and apply when it is created.
         """
+        self._refuse_if_inspecting("modifiers_for")
         return self.engine.modifiers_for(workflow, instance_id)
 
     def save_modifiers(self, workflow: str, instance_id: str) -> None:
         """Persist the changed modifications of an existing instance (nothing to do otherwise)."""
+        self._refuse_if_inspecting("save_modifiers")
         self.engine.save_modifiers(workflow, instance_id)
 
     def mock_event(self, workflow: str, instance_id: str, event_type: Any, payload: Any) -> None:
         """Deliver a mocked event (kept for an instance not created yet); it survives restarts."""
+        self._refuse_if_inspecting("mock_event")
         self.engine.mock_event(workflow, instance_id, event_type, payload)
 
     @staticmethod
@@ -433,6 +557,7 @@ class LocalTestingAPI:
 
     def dispose(self, workflow: str, instance_id: str) -> None:
         """Stop the instance and forget it with its modifications (its id becomes free); idempotent."""
+        self._refuse_if_inspecting("dispose")
         self.engine.dispose(workflow, instance_id)
 
     # -- reads
@@ -486,9 +611,40 @@ class LocalTestingAPI:
         if step.state == "ok":
             return StepOutcome("ok", decode(step.result) if step.result is not None else None, None)
         if step.state == "error":
-            return StepOutcome("error", None, dict(step.error or {}))
+            last = step.attempts[-1] if step.attempts else {}
+            return StepOutcome("error", None, dict(step.error or {}), last.get("traceback"))
         return StepOutcome("running", None, None)
 
-    def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
+    def step_attempts(self, workflow: str, instance_id: str, name: str, count: int = 1) -> list[AttemptView]:
+        """The attempts of the ``count``-th ``step.do`` named ``name``, oldest first ([] until it
+        is journaled, or when there is no such instance)."""
+        record = self.engine.read(workflow, instance_id)
+        step = None if record is None else record.steps.get(("do", name, count))
+        if step is None:
+            return []
+        return [
+            AttemptView(
+                number=number,
+                start=iso_from_ms(attempt["start"]),
+                end=iso_from_ms(attempt["end"]),
+                success=attempt["success"],
+                error=(
+                    {"name": attempt["error"]["name"], "message": attempt["error"]["message"]}
+                    if attempt["error"]
+                    else None
+                ),
+                traceback=attempt.get("traceback"),
+            )
+            for number, attempt in enumerate(step.attempts, 1)
+        ]
+
+    def unknown_step(self, workflow: str, instance_id: str, kind: str, name: str) -> str | None:
+        """None when a step of ``kind`` (``"do"``, ``"sleep"``, ``"waitForEvent"``) named ``name``
+        is in the instance's journal; else a sentence saying none ran, with the closest names that
+        did ("did you mean ...") and every name that ran."""
+        record = self.engine.read(workflow, instance_id)
+        return unknown_step(kind, name, () if record is None else record.steps)
+
+    def describe(self, workflow: str, instance_id: str) -> InstanceDetails:
         """What :meth:`LocalAPI.describe` returns, without starting the emulator."""
         return self.engine.describe(workflow, instance_id)

@@ -16,7 +16,9 @@ from .errors import WorkflowError, quoted
 from .serialization import AttrDict
 
 if TYPE_CHECKING:
+    from .api import BatchDeleteResult
     from .emulator import Emulator
+    from .views import InstanceDetails, StatusDetails
 
 __all__ = ["Workflow", "WorkflowInstance", "WorkflowInstanceSubscription"]
 
@@ -72,6 +74,32 @@ class Workflow:
 
     createBatch = create_batch
 
+    async def delete_batch(self, instance_ids: Any) -> "BatchDeleteResult":
+        """Delete 1-100 instances by id: ``{"deleted": [{"id"}], "errors": [{"id", "code", "message"}]}``
+        in input order (a repeated id is deleted once, reported at each position; a missing one is
+        an error with code 10400). Running instances stop without rollbacks. Not a list, empty,
+        over 100 ids or any invalid id raises ``WorkflowError`` before anything is deleted."""
+        if isinstance(instance_ids, tuple):  # Pyodide passes a tuple to JavaScript as an array
+            instance_ids = list(instance_ids)
+        return await self._emulator.api.delete_batch(self.name, instance_ids)
+
+    deleteBatch = delete_batch
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("send_event", "sendEvent"):
+            binding = next(
+                (d.binding for d in self._emulator.workflow_definitions() if d.name == self.name), "MY_WORKFLOW"
+            )
+            raise AttributeError(
+                f"a Workflow binding has no {name}: events go to one instance, so call it on the "
+                f"instance: instance = await env.{binding}.get(id); "
+                f"await instance.{name}(...) (Cloudflare's binding has only create, create_batch, "
+                "get and delete_batch; one docs page shows send_event on the binding, which fails there too)",
+                name=name,
+                obj=self,
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self)
+
     async def get(self, instance_id: str) -> "WorkflowInstance":
         """A handle to an existing instance; ``WorkflowError(instance.not_found)`` otherwise."""
         if not isinstance(instance_id, str):
@@ -98,12 +126,13 @@ class WorkflowInstance:
     def __repr__(self) -> str:
         return f"<WorkflowInstance {self.workflow}/{self.id}>"
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> "StatusDetails":
         """``{"status", "output"}``, plus ``"error": {"name", "message"}`` when errored."""
         return await self._emulator.api.status(self.workflow, self.id)
 
-    async def describe(self) -> dict[str, Any]:
-        """Details shaped like Cloudflare's REST API, with every step and its attempts."""
+    async def describe(self) -> "InstanceDetails":
+        """The instance's details exactly as Cloudflare's Local Explorer API shows them, with every
+        step and its attempts, plus what the emulator adds under ``"cfwf"``."""
         return await self._emulator.api.describe(self.workflow, self.id)
 
     async def pause(self) -> None:

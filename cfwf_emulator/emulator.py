@@ -11,38 +11,56 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 import os
 import warnings
 import weakref
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
 from .api import LocalAPI
-from .bindings import Workflow
+from .bindings import Workflow, WorkflowInstance
 from .clock import LATEST_TIME_MS, Clock, VirtualClock, resolve_clock
 from .compat import Compatibility
 from .config.bindings import BINDING_NAME_FIX, binding_name_problem
 from .durations import DurationError, parse_duration_or_timedelta
 from .engine.core import Engine, WorkflowDefinition, check_workflow_name
+from .engine.crons import CronTable
 from .engine.scheduler import Scheduler
 from .errors import ConfigError, ConfigWarning, StalledError, did_you_mean
 from .hooks import PROJECT, EngineHookSpecs, make_plugin_manager
 from .limits import Limits, resolve_limits
 from .serialization import utc_from_ms
 from .store import SQLiteStore, Store, open_store
+from .store.base import StateReadOnlyError
 from .store.lock import StateLock
 
 __all__ = ["Emulator", "Env"]
 
 T = TypeVar("T")
 LOCK_WAIT_S = 30.0
+#: ``Emulator(mode=...)``: run instances (the owner of the state), or only read a state file.
+MODES = ("operate", "inspect")
 
 
 def _check_flags(flags: object) -> None:
     if isinstance(flags, str) or not isinstance(flags, (list, tuple)) or not all(isinstance(f, str) for f in flags):
         raise ConfigError(f'compatibility_flags must be a list of str, such as ["python_workers"], got {flags!r}')
+
+
+def _call_relaxed(handler: Callable[..., Any], *args: Any) -> Any:
+    """Call ``handler`` with as many of ``args`` as it accepts, as workerd calls a Python Worker's
+    ``on_fetch`` (Pyodide's ``callRelaxed``: extra arguments are dropped)."""
+    try:
+        parameters = inspect.signature(handler).parameters.values()
+    except (TypeError, ValueError):
+        return handler(*args)
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return handler(*args)
+    positional = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
+    return handler(*args[:positional])
 
 
 def _check_options(vars: object, flags: object, freeze_user_time: object) -> None:
@@ -53,6 +71,26 @@ def _check_options(vars: object, flags: object, freeze_user_time: object) -> Non
     _check_flags(flags)
     if not isinstance(freeze_user_time, bool):
         raise ConfigError(f"freeze_user_time must be True or False, got {freeze_user_time!r}")
+
+
+def _inspects(mode: object, storage: object) -> bool:
+    """Whether ``mode`` is ``"inspect"``, which needs a SQLite state file to read; ValueError
+    for any other mode than ``"operate"`` and for inspecting memory."""
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(
+            f'mode must be "operate" (run instances; the default) or "inspect" (only read a state '
+            f"file, which another process may be running), got {mode!r}"
+        )
+    if mode == "operate":
+        return False
+    if (isinstance(storage, str) and storage.startswith("sqlite:")) or (
+        isinstance(storage, SQLiteStore) and storage.readonly
+    ):
+        return True
+    raise ValueError(
+        f'mode="inspect" reads a state file that an emulator with SQLite storage writes; '
+        f'storage={storage!r} has none: pass storage="sqlite:///PATH" (the path that emulator uses)'
+    )
 
 
 def _observer_problem(observer: object) -> str | None:
@@ -128,6 +166,13 @@ class Emulator:
     than the given duration (``"1 minute"``, ms, ``timedelta``) for a timer or an event, and
     replays it when woken, as Cloudflare does; ``"always"`` replays every instance after each step
     (a test mode that exposes state kept outside steps); ``None`` (default) keeps them in memory.
+    ``crons=True`` fires the workflows' ``schedules`` and the Worker's ``triggers.crons`` on the
+    emulator's clock (:meth:`scheduled` fires them on demand either way).
+
+    ``mode="inspect"`` (default ``"operate"``) only reads a SQLite state file, also while another
+    process runs an emulator on it: no lock is taken, nothing is recovered, run or written, and
+    each query of :attr:`api` reads what was last committed. Every command (and driving time)
+    raises :class:`~cfwf_emulator.StateReadOnlyError`.
     """
 
     def __init__(
@@ -142,8 +187,15 @@ class Emulator:
         freeze_user_time: bool = False,
         on_locked: str = "error",
         hibernate: Any = None,
+        mode: str = "operate",
+        crons: bool = False,
     ) -> None:
         _check_options(vars, compatibility_flags, freeze_user_time)
+        if not isinstance(crons, bool):
+            raise ConfigError(f"crons must be True (fire cron schedules on the clock) or False, got {crons!r}")
+        inspects = _inspects(mode, storage)
+        #: ``"operate"`` (runs instances, owns the state) or ``"inspect"`` (only reads it).
+        self.mode = mode
         self.clock = resolve_clock(clock)
         if freeze_user_time and not isinstance(self.clock, VirtualClock):
             raise ConfigError("freeze_user_time=True needs the virtual clock: Emulator(clock=\"virtual\")")
@@ -159,14 +211,20 @@ class Emulator:
             raise ConfigError(f'on_locked must be "error" or "wait", got {on_locked!r}')
         self.on_locked = on_locked
         self._scheduler = Scheduler(self.clock)
-        self._store = open_store(storage)
+        self._store = open_store(storage, readonly=inspects)
         self._lock: StateLock | None = None
+        self._inspected: str | None = None
         if isinstance(self._store, SQLiteStore):
             self._lock = self._store.lock
             weakref.finalize(self, self._store.close)
+            if inspects:
+                self._inspected = str(self._store.path)
         self._engine = Engine(self._store, self._scheduler, self.hooks, self.env)
+        #: Whether cron schedules fire on the emulator's clock (``crons=True``).
+        self.crons = crons
+        self._crons = CronTable(self._engine, self._scheduler, self.env)
         #: The engine's public API (:class:`cfwf_emulator.api.LocalAPI`): what every door calls.
-        self.api = LocalAPI(self._engine, self._ready_engine)
+        self.api = LocalAPI(self._engine, self._ready_engine, inspected=self._inspected)
         if hibernate == "always":
             self._engine.replay_every_step = True
         elif hibernate is not None and hibernate is not False:
@@ -231,14 +289,19 @@ class Emulator:
         step_limit: int | None = None,
         compatibility_date: str | None = None,
         compatibility_flags: "list[str] | tuple[str, ...] | None" = None,
+        schedules: "str | list[str] | tuple[str, ...] | None" = None,
     ) -> Workflow:
         """Register ``cls`` (a ``WorkflowEntrypoint`` subclass) as workflow ``name``.
 
         ``binding`` is its name on ``env`` (default: ``name`` upper-cased with ``-`` as ``_``);
         ``step_limit`` overrides ``limits.steps`` for this workflow; a compatibility date or
-        flags here override the emulator's for this workflow. Returns the binding.
+        flags here override the emulator's for this workflow; ``schedules`` (a cron expression in
+        Cloudflare's syntax, or a list) create instances as Cloudflare's ``schedules`` do.
+        Returns the binding.
         """
         check_workflow_name(name)
+        if schedules is not None:
+            CronTable.parse(schedules, f"Workflow {name!r} schedules")
         if not isinstance(cls, type) or not callable(getattr(cls, "run", None)):
             raise ConfigError(f"Workflow {name!r}: {cls!r} is not a class with a run(self, event, step) method")
         derived = binding is None
@@ -267,11 +330,46 @@ class Emulator:
         self._engine.add_workflow(WorkflowDefinition(name, cls, binding, limits, compat))
         workflow = Workflow(self, name)
         self.env.bind(binding, workflow)
+        if schedules is not None:
+            self._crons.add_workflow(name, schedules)
+            self._rearm_crons()
         return workflow
+
+    def add_scheduled_handler(self, handler: Any, crons: "str | list[str] | tuple[str, ...]" = ()) -> None:
+        """Set the Worker's ``scheduled()`` handler and the crons that run it (``triggers.crons``).
+
+        ``handler`` is a ``WorkerEntrypoint`` subclass with ``async def scheduled(self, controller,
+        env, ctx)`` or a function ``on_scheduled(controller, env, ctx)``; ``controller`` has
+        ``cron``, ``scheduledTime`` (epoch ms) and ``type``. ``from_config`` calls this for a main
+        module whose ``Default`` class defines ``scheduled``.
+        """
+        self._crons.set_handler(handler, crons)
+        self._rearm_crons()
+
+    def _rearm_crons(self) -> None:
+        if self.crons and self._loop is not None and self._inspected is None:  # inspecting runs nothing
+            self._crons.start()
+
+    async def scheduled(self, cron: str | None = None, at: "datetime | float | None" = None) -> list[WorkflowInstance]:
+        """Fire cron triggers now, whatever ``crons=`` says: every configured cron, or only
+        ``cron``; ``at`` is the scheduled time (a ``datetime``, naive meaning UTC, or epoch ms;
+        default now). Workflow schedules create their instances (``<cron>-<scheduledTime>``;
+        one that exists already is not made again) and the Worker's ``scheduled()`` handler runs
+        to completion (what it raises is raised here). Returns the instances the schedules created.
+        """
+        self._refuse_if_inspecting("scheduled")
+        scheduled_ms = int(self.clock.now_ms() if at is None else _epoch_ms(at))
+        await self._ready_engine()
+        try:
+            created = await self._crons.fire(cron, scheduled_ms)
+        except ValueError as exc:  # a cron expression Cloudflare refuses
+            raise ConfigError(f"scheduled(cron={cron!r}): {exc}") from None
+        return [WorkflowInstance(self, workflow, instance_id) for workflow, instance_id in created]
 
     def add_worker(self, handler: Any) -> None:
         """Set the Worker that :meth:`fetch` calls: a ``WorkerEntrypoint`` subclass with
-        ``async def fetch(self, request)``, or a legacy ``async def on_fetch(request, env)``."""
+        ``async def fetch(self, request)``, or a legacy ``async def on_fetch(request, env, ctx)``
+        (called, as workerd does, with as many of ``request, env, ctx`` as it takes)."""
         if isinstance(handler, type):
             if not callable(getattr(handler, "fetch", None)):
                 raise ConfigError(f"Worker {handler.__name__} has no fetch(self, request) method")
@@ -318,7 +416,7 @@ class Emulator:
             if isinstance(self._worker, type):
                 response = await self._worker(ExecutionContext(), self.env).fetch(request)
             else:
-                response = self._worker(request, self.env)
+                response = _call_relaxed(self._worker, request, self.env, ExecutionContext())
                 if asyncio.iscoroutine(response):
                     response = await response
         finally:
@@ -334,7 +432,7 @@ class Emulator:
 
         With SQLite storage this takes the state file's lock first (``on_locked``), then opens the
         file (creating or upgrading it). A start that fails for any reason gives back everything
-        it took: the lock, the file, the loop.
+        it took: the lock, the file, the loop. With ``mode="inspect"`` it only binds to the loop.
         """
         loop = asyncio.get_running_loop()
         if self._loop is loop:
@@ -343,6 +441,9 @@ class Emulator:
             raise RuntimeError(
                 "This emulator is running in another event loop; create one emulator per loop"
             )
+        if self._inspected is not None:
+            self._loop = loop  # inspection: no lock, no recovery; queries read the file
+            return
         if isinstance(self._store, SQLiteStore):
             await self._store.acquire(None if self.on_locked == "error" else LOCK_WAIT_S)
         self._loop = loop
@@ -350,6 +451,7 @@ class Emulator:
             if self.freeze_user_time:
                 self._freeze()
             self._engine.start(loop)
+            self._rearm_crons()
         except BaseException:
             await self.aclose()
             raise
@@ -390,6 +492,7 @@ class Emulator:
         the state file itself, so the file can be copied once this returns)."""
         if self._loop is None:
             return
+        self._crons.stop()
         try:
             await self._engine.stop()
         finally:
@@ -457,6 +560,7 @@ class Emulator:
         so send events before calling this, or use :meth:`advance`). Real clock: return once
         everything left waits for time or input.
         """
+        self._refuse_if_inspecting("run_until_idle")
         await self._ready_engine()
         async with self._scheduler.driving():
             await self._run_down(_never)
@@ -469,6 +573,7 @@ class Emulator:
         lets time flow at the real rate, but never past the target: ``advance(0)`` returns at
         once even while a callback waits.
         """
+        self._refuse_if_inspecting("advance")
         try:
             ms = parse_duration_or_timedelta(duration, what="advance duration")
         except DurationError as exc:
@@ -505,6 +610,7 @@ class Emulator:
         driver act between timers (send an event once an instance waits for it, say); most
         code wants :meth:`run_until_idle` or :meth:`advance`.
         """
+        self._refuse_if_inspecting("settle")
         await self._ready_engine()
         async with self._scheduler.driving():
             await self._scheduler.settle()
@@ -516,6 +622,7 @@ class Emulator:
         Returns False, with time unchanged, when no timer is pending (every instance is finished,
         paused or waiting for an event with no timeout left). Needs the virtual clock.
         """
+        self._refuse_if_inspecting("advance_to_next_timer")
         if not isinstance(self.clock, VirtualClock):
             raise RuntimeError('advance_to_next_timer() needs the virtual clock: Emulator(clock="virtual")')
         await self._ready_engine()
@@ -542,6 +649,7 @@ class Emulator:
         limit), also while a step callback waits for real I/O. Any number of tasks may drive at
         once; they take turns running the emulator.
         """
+        self._refuse_if_inspecting("drive_until")
         if timeout is not None and (
             isinstance(timeout, bool)
             or not isinstance(timeout, (int, float))
@@ -562,7 +670,7 @@ class Emulator:
                         value = await self._run_down(predicate)
                     if value:
                         return value
-                    deadline = scheduler.next_deadline()
+                    deadline = scheduler.next_deadline(weak=not self.clock.virtual)  # crons fire in real time
                     if self.clock.virtual or deadline is None:
                         raise StalledError(
                             "drive_until: the condition is not met and nothing can progress any "
@@ -576,6 +684,10 @@ class Emulator:
                     except TimeoutError:
                         pass
 
+    def _refuse_if_inspecting(self, what: str) -> None:
+        if self._inspected is not None:
+            raise StateReadOnlyError.inspecting(self._inspected, what)
+
     async def _run_down(self, predicate: Callable[[], T | None], limit: float | None = None) -> T | None:
         """The drive loop (hold the driver lock): settle, check ``predicate``, jump to the next
         deadline (not past ``limit``) with the virtual clock; until ``predicate()`` is truthy or
@@ -586,6 +698,15 @@ class Emulator:
             value = predicate()
             if value or not (self.clock.virtual and scheduler.jump_to_next(limit)):
                 return value
+
+
+def _epoch_ms(at: object) -> float:
+    """``at`` (a ``datetime``, naive meaning UTC, or epoch ms) in epoch ms; ``ConfigError`` otherwise."""
+    if isinstance(at, datetime):
+        return (at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)).timestamp() * 1000
+    if isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at):
+        return float(at)
+    raise ConfigError(f"at must be a datetime or epoch milliseconds, got {at!r}")
 
 
 def _never() -> bool:

@@ -13,17 +13,23 @@ import pytest
 PUBLIC = {
     "cfwf_emulator": [
         "ConfigError", "ConfigWarning", "Emulator", "Limits", "NonRetryableError", "ObserverWarning",
-        "RealClock", "StalledError", "StateLockedError", "StepError", "StorageWarning", "StoreError", "VirtualClock",
+        "RealClock", "StalledError", "StateLockedError", "StateReadOnlyError", "StepError", "StorageWarning", "StoreError", "VirtualClock",
         "Workflow", "WorkflowEntrypoint", "WorkflowError", "WorkflowFatalError", "WorkflowInstance",
         "WorkflowTimeoutError",
     ],
     "cfwf_emulator.api": [
-        "InstancePage", "InstanceSummary", "LocalAPI", "STATUSES", "WorkflowSummary", "WorkflowsAPI",
+        "BatchDeleteResult", "DeleteError", "DeletedInstance", "InstancePage", "InstanceSummary", "LocalAPI",
+        "STATUSES", "WorkflowSummary", "WorkflowsAPI",
+        # typed views of status() and describe() (defined in cfwf_emulator.views)
+        "AttemptDetails", "AttemptExtension", "DoStepDetails", "ErrorDetails", "EventDetails", "InstanceDetails",
+        "InstanceExtension", "InstanceStatus", "RetriesDetails", "SleepStepDetails", "StatusDetails",
+        "StepConfigDetails", "StepDetails", "StepExtension", "WaitStepDetails",
         # the event stream (emu.api.subscribe)
         "EVENT_TYPES", "InstanceEvent",
         # in-process test tooling (emu.api.testing)
-        "InstanceView", "LocalTestingAPI", "PendingStep", "StepOutcome", "TERMINAL",
+        "AttemptView", "InstanceView", "LocalTestingAPI", "PendingStep", "StepOutcome", "TERMINAL",
     ],
+    "cfwf_emulator.cron": ["CronExpression", "MAX_CRON_LENGTH", "parse_cron"],
     "cfwf_emulator.testing": [
         "InstanceModifier", "IntrospectionError", "ModificationRecorder", "RULES", "RulesReport", "StepSelector",
         "Violation", "WorkflowInstanceIntrospector", "WorkflowIntrospector", "assert_follows_rules",
@@ -46,6 +52,7 @@ PUBLIC = {
         "UnsupportedBinding", "UnsupportedBindingError",
     ],
     "cfwf_emulator.store": ["InstanceSummary", "MemoryStore", "SQLiteStore", "Store", "StoreError", "open_store", "sqlite_path"],
+    "cfwf_emulator.sdk": ["DISTRIBUTION", "SdkBehaviour", "behaviour_of", "installed_sdk", "tuples_as_lists"],
     "cfwf_emulator.hooks": [
         "Announcer", "EngineHookSpecs", "ObserverWarning", "PROJECT", "StepContext", "current_step", "hookimpl",
         "hookspec", "make_plugin_manager",

@@ -21,10 +21,12 @@ import pluggy
 
 from ..errors import ConfigError, NonRetryableError, StepError, WorkflowError, did_you_mean, is_non_retryable, quoted
 from ..hooks import Announcer
-from ..serialization import AttrDict, NotSerialisable, RpcTypeError, decode, encode, iso_from_ms
+from ..serialization import AttrDict, NotSerialisable, RpcTypeError, decode, encode
 from ..stepconfig import PRODUCTION_DEFAULTS
 from ..store import Store
 from ..store.base import CorruptInstanceError, InstanceSummary, StorageWarning, StoreError, group_commit
+from ..views import InstanceDetails
+from .describe import describe_instance
 from .instance import Commit, LiveInstance, WorkflowDefinition
 from .modifiers import misspelt_selectors
 from .records import TERMINAL, InstanceRecord, StepRecord
@@ -38,6 +40,8 @@ __all__ = ["Engine", "LiveInstance", "WorkflowDefinition"]
 #: The ``locationHint`` values of workerd's ``WorkflowInstanceLocationHint`` (types/defines/workflows.d.ts).
 LOCATION_HINTS = ("wnam", "enam", "sam", "weur", "eeur", "apac", "apac-ne", "apac-se", "oc", "afr", "me")
 INSTANCE_ID = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*\Z")
+# ids that address existing instances (delete, deleteBatch), cron-made ``<cron>-<ms>`` ones included
+ADDRESSABLE_ID = re.compile(r"[a-zA-Z0-9, */#_-]{1,271}")
 WORKFLOW_NAME = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*\Z")
 WORKFLOW_NAME_RULE = (
     "Workflow names must be 1-64 characters long, start with a letter, number, or underscore, "
@@ -628,12 +632,14 @@ class Engine:
         self._insert(definition, [(instance_id, params_json)])
         return instance_id
 
-    def _insert(self, definition: WorkflowDefinition, items: list[tuple[str, str]]) -> None:
+    def _insert(
+        self, definition: WorkflowDefinition, items: list[tuple[str, str]], schedule: dict[str, Any] | None = None
+    ) -> None:
         """Persist new instances in one atomic write, then start them."""
         self._require_loop()  # refuse before anything is written
         now = self.now()
         records = [
-            InstanceRecord(definition.name, instance_id, params_json, now, queued_ms=now)
+            InstanceRecord(definition.name, instance_id, params_json, now, queued_ms=now, schedule=schedule)
             for instance_id, params_json in items
         ]
         capture = self.captures.get(definition.name)
@@ -700,6 +706,18 @@ class Engine:
             self._insert(definition, list(fresh.items()))
         return list(fresh)
 
+    def create_scheduled(self, workflow: str, cron: str, scheduled_ms: int) -> str | None:
+        """Create the instance a workflow's cron schedule makes at ``scheduled_ms``: id
+        ``<cron>-<scheduledTime>``, no params, ``event["schedule"]`` set. None when that id exists
+        (the same firing already made it)."""
+        definition = self.definition(workflow)
+        instance_id = f"{cron}-{scheduled_ms}"
+        if self.exists(workflow, instance_id):
+            return None
+        schedule = {"cron": cron, "scheduledTime": scheduled_ms}
+        self._insert(definition, [(instance_id, self._encode_params(None))], schedule)
+        return instance_id
+
     def require(self, workflow: str, instance_id: str) -> LiveInstance:
         """The instance, or ``WorkflowError(instance.not_found)``."""
         return self._live(workflow, instance_id)
@@ -715,22 +733,9 @@ class Engine:
             result["error"] = AttrDict(name=record.error["name"], message=record.error["message"])
         return result
 
-    def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
-        """Instance details shaped like Cloudflare's REST API, with the step timeline."""
-        record = self._read(workflow, instance_id)
-        steps = sorted(record.steps.values(), key=lambda s: s.seq)
-        return {
-            "id": record.id,
-            "workflow": record.workflow,
-            "status": record.status,
-            "params": decode(record.params),
-            "output": decode(record.output) if record.output is not None else None,
-            "error": dict(record.error) if record.error and record.status == "errored" else None,
-            "queued": iso_from_ms(record.queued_ms),
-            "start": iso_from_ms(record.start_ms),
-            "end": iso_from_ms(record.end_ms),
-            "steps": [_describe_step(step) for step in steps],
-        }
+    def describe(self, workflow: str, instance_id: str) -> InstanceDetails:
+        """Instance details exactly as Cloudflare's Local Explorer API shows them (:mod:`.describe`)."""
+        return describe_instance(self._read(workflow, instance_id))
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -885,6 +890,49 @@ class Engine:
         the store's pending commit some of them wait for (see :mod:`.stream`)."""
         return history(self, workflow, instance_id, after)
 
+    def delete_batch(self, workflow: str, instance_ids: Any) -> dict[str, list[dict[str, Any]]]:
+        """Delete up to 100 instances: ``{"deleted": [{"id"}], "errors": [{"id", "code", "message"}]}``
+        in input order (a repeated id is deleted once and reported at each position). The list is
+        checked whole first: not a list, empty, over 100 or any invalid id refuses the call."""
+        self.definition(workflow)
+        if not isinstance(instance_ids, list):
+            raise WorkflowError(
+                "body", f"Provided argument is invalid: deleteBatch takes a list of instance ids, got {instance_ids!r}"
+            )
+        if len(instance_ids) > 100:
+            raise WorkflowError(
+                "body", f"batchDeleteInstances only supports 100 instances at a time (got {len(instance_ids)})"
+            )
+        if not instance_ids:
+            raise WorkflowError("body", "batchDeleteInstances should have at least 1 instance")
+        for instance_id in instance_ids:
+            if not isinstance(instance_id, str) or not ADDRESSABLE_ID.fullmatch(instance_id):
+                raise WorkflowError(
+                    "instance.invalid_id",
+                    f"Instance ID is invalid: {instance_id!r} (ids are 1-271 letters, digits, spaces or "
+                    "',*/#_-'); nothing was deleted",
+                )
+        outcomes: dict[str, dict[str, Any] | None] = {}
+        for instance_id in dict.fromkeys(instance_ids):
+            try:
+                self.delete(workflow, instance_id)
+                outcomes[instance_id] = None
+            except Exception as exc:  # reported per id, as Cloudflare does; the others still go
+                missing = isinstance(exc, WorkflowError) and exc.code == "instance.not_found"
+                outcomes[instance_id] = (
+                    {"code": 10400, "message": "workflows.api.error.instance.not_found"}
+                    if missing
+                    else {"code": 10001, "message": "workflows.api.error.internal_server"}
+                )
+        result: dict[str, list[dict[str, Any]]] = {"deleted": [], "errors": []}
+        for instance_id in instance_ids:
+            error = outcomes[instance_id]
+            if error is None:
+                result["deleted"].append({"id": instance_id})
+            else:
+                result["errors"].append({"id": instance_id, **error})
+        return result
+
     # -- events ----------------------------------------------------------------------------
 
     def send_event(self, workflow: str, instance_id: str, event_type: Any, payload: Any) -> None:
@@ -992,38 +1040,3 @@ class Engine:
         if not self.exists(workflow, instance_id):
             return None
         return self._read(workflow, instance_id)
-
-
-def _describe_step(step: StepRecord) -> dict[str, Any]:
-    success = None if step.state in ("running", "waiting") else step.state == "ok"
-    output: Any = None
-    if step.result is not None:
-        output = decode(step.result)
-        if step.kind == "waitForEvent":
-            output = output["payload"]
-    return {
-        "name": step.name,
-        "type": step.kind,
-        "count": step.count,
-        "start": iso_from_ms(step.start_ms),
-        "end": iso_from_ms(step.end_ms),
-        "success": success,
-        "attempts": [
-            {
-                "start": iso_from_ms(attempt["start"]),
-                "end": iso_from_ms(attempt["end"]),
-                "success": attempt["success"],
-                "error": (
-                    {"name": attempt["error"]["name"], "message": attempt["error"]["message"]}
-                    if attempt["error"]
-                    else None
-                ),
-            }
-            for attempt in step.attempts
-        ],
-        "output": output,
-        "error": (
-            {"name": step.error["name"], "message": step.error["message"]} if step.error else None
-        ),
-        "config": step.config,
-    }

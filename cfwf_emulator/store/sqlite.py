@@ -58,6 +58,7 @@ from .base import (
     MODIFIED_FROM,
     CorruptInstanceError,
     InstanceSummary,
+    StateReadOnlyError,
     StorageWarning,
     StoreError,
     check_created_bounds,
@@ -189,8 +190,11 @@ def _attach_current_attempts(steps: list[Any], attempts: "dict[StepKey, list[tup
             raise ValueError(f"step {data.get('name')!r} has a malformed current attempt {current!r}")
         key = (data.get("kind"), data.get("name"), data.get("count"))
         number, attempt = current
-        rows = [row for row in attempts.get(key, []) if row[0] < number]  # type: ignore[arg-type]
-        attempts[key] = [*rows, (number, attempt)]  # type: ignore[index]
+        earlier = attempts.get(key)  # type: ignore[arg-type]
+        if not earlier:
+            attempts[key] = [(number, attempt)]  # type: ignore[index]
+            continue
+        attempts[key] = [*(row for row in earlier if row[0] < number), (number, attempt)]  # type: ignore[index]
 
 
 def _attempt_rows(step: Any) -> list[tuple[int, Any]] | None:
@@ -419,7 +423,7 @@ class SQLiteStore:
 
     def _refuse_if_readonly(self) -> None:
         if self.readonly:
-            raise StoreError(
+            raise StateReadOnlyError(
                 f"{self.path}: this store was opened for inspection (read-only); writes need the "
                 "owner: run an emulator on the state file to change it"
             )

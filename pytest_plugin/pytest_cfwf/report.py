@@ -6,6 +6,10 @@ One block per instance::
       mocked: result of charge#1; error of reserve#1 x2; sleeps disabled: all
       do "reserve" #1  2026-01-01T00:00:00.000Z -> 2026-01-01T00:00:10.000Z  failed  [mocked error x2]
         attempt 1  2026-01-01T00:00:00.000Z -> 2026-01-01T00:00:00.000Z  Error: boom
+
+Under a step's last attempt, when it failed, the Python traceback of its failure (from the user's
+code on; a mocked error has none). The output of a step configured with ``sensitive: "output"``
+shows as ``[REDACTED]``.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cfwf_emulator import Emulator
+    from cfwf_emulator.api import StepDetails
 
-__all__ = ["SECTION", "format_emulators"]
+__all__ = ["REDACTED", "SECTION", "format_emulators"]
 
 SECTION = "cfwf instances"
+#: Shown instead of the output of a step configured with ``sensitive: "output"``.
+REDACTED = "[REDACTED]"
 _WIDTH = 160
 
 
@@ -67,27 +74,47 @@ def _mocks(modifiers: dict[str, Any]) -> tuple[list[str], dict[tuple[str, str], 
     return summary, tags
 
 
-def _step_lines(step: dict[str, Any], tags: dict[tuple[str, str], list[str]], modifiers: dict[str, Any]) -> list[str]:
-    key = f"{step['name']}#{step['count']}"
-    marks = list(tags.get((step["type"], key), ()))
-    if step["type"] == "waitForEvent":
-        event_type = (step.get("config") or {}).get("type")
-        if any(event.get("type") == event_type for event in modifiers.get("events", ())):
+def _outcome(step: "StepDetails") -> tuple[bool | None, Any]:
+    """Whether the step succeeded (None while pending), and its output (an event's payload;
+    ``describe()`` already shows a sensitive step's output as :data:`REDACTED`)."""
+    if step["type"] == "step":
+        return step["success"], step.get("output")
+    if not step["finished"]:
+        return None, None
+    if step["type"] == "waitForEvent" and step["output"] is not None:
+        return True, step["output"]["payload"]
+    return step["error"] is None, None
+
+
+def _traceback_lines(traceback: str | None) -> list[str]:
+    """The failing attempt's Python traceback, indented under it."""
+    return [f"      {line}" for line in (traceback or "").rstrip("\n").splitlines()]
+
+
+def _step_lines(step: "StepDetails", tags: dict[tuple[str, str], list[str]], modifiers: dict[str, Any]) -> list[str]:
+    own = step["cfwf"]  # the step's name, count and kind as the workflow called it
+    key = f"{own['name']}#{own['count']}"
+    marks = list(tags.get((own["type"], key), ()))
+    if own["type"] == "waitForEvent":
+        if any(event.get("type") == own["event_type"] for event in modifiers.get("events", ())):
             marks.append("mocked event")
-    if step["type"] == "sleep" and modifiers.get("disable_sleeps"):
+    if own["type"] == "sleep" and modifiers.get("disable_sleeps"):
         setting = modifiers["disable_sleeps"]
-        if setting is True or any(s.get("name") == step["name"] and s.get("index", 1) == step["count"] for s in setting):
+        if setting is True or any(s.get("name") == own["name"] and s.get("index", 1) == own["count"] for s in setting):
             marks.append("mocked: sleep disabled")
-    outcome = {True: "ok", False: "failed", None: "pending"}[step["success"]]
-    line = f'  {step["type"]} "{step["name"]}" #{step["count"]}  {step["start"]} -> {step["end"] or "..."}  {outcome}'
+    success, output = _outcome(step)
+    outcome = {True: "ok", False: "failed", None: "pending"}[success]
+    line = f'  {own["type"]} "{own["name"]}" #{own["count"]}  {step["start"]} -> {step["end"] or "..."}  {outcome}'
     if marks:
         line += "  [" + ", ".join(marks) + "]"
-    if step["success"] and step["output"] is not None:
-        line += f"  output={_short(step['output'])}"
+    if success and output is not None:
+        config = step["config"] if step["type"] == "step" else None
+        sensitive = config is not None and config.get("sensitive") == "output"
+        line += f"  output={REDACTED if sensitive else _short(output)}"
     lines = [line]
-    if step.get("error") and not step["attempts"]:
-        lines.append(f"    error {_error(step['error'])}")
-    attempts = step["attempts"]
+    attempts = step["attempts"] if step["type"] == "step" else []
+    if own["error"] and not attempts:
+        lines.append(f"    error {_error(own['error'])}")
     if len(attempts) == 1 and attempts[0]["success"]:
         return lines  # one attempt that worked: the step line says it all
     for number, attempt in enumerate(attempts, 1):
@@ -98,6 +125,8 @@ def _step_lines(step: dict[str, Any], tags: dict[tuple[str, str], list[str]], mo
         else:
             status = "running" if attempt["end"] is None else "failed"
         lines.append(f"    attempt {number}  {attempt['start']} -> {attempt['end'] or '...'}  {status}")
+    if attempts and attempts[-1]["success"] is False:
+        lines.extend(_traceback_lines(own["attempts"][-1]["traceback"]))
     return lines
 
 
