@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sqlite3
 from pathlib import Path
 from typing import Any, Callable
 
@@ -396,3 +397,21 @@ async def test_a_version_1_state_file_is_upgraded_with_an_empty_log_that_then_fi
         assert [row[0] for row in reopened.read_log("quick", "q1")] == [e["id"] for e in fresh]
     finally:
         reopened.close()
+
+
+async def test_a_state_file_written_before_the_log_existed_gets_one(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    first = Emulator(clock=VirtualClock(START_MS), storage=f"sqlite:///{path}")
+    first.add_workflow("steps", Steps, binding="STEPS")
+    async with first:
+        await first.env.STEPS.create(id="old", params={"n": 1})
+        await first.run_until_idle()
+    with sqlite3.connect(path) as db:  # as the schema-version-2 files of earlier builds were
+        db.execute("DROP TABLE log")
+    second = Emulator(clock=VirtualClock(START_MS), storage=f"sqlite:///{path}")
+    second.add_workflow("steps", Steps, binding="STEPS")
+    async with second:
+        assert await collect(second.api.subscribe("steps", "old", until_final=True), lambda e: True) == []
+        await second.env.STEPS.create(id="new", params={"n": 1})
+        events = await collect(second.api.subscribe("steps", "new"), is_status("complete"))
+    check_chain(events)

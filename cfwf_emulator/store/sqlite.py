@@ -450,7 +450,7 @@ class SQLiteStore:
                     )
             elif version != SCHEMA_VERSION:
                 self._transaction(db, f"upgrade (from schema version {version})", self._upgrade)
-            else:
+            elif db.execute("SELECT 1 FROM sqlite_master WHERE name = 'log'").fetchone() is None:
                 self._transaction(db, "add the event log to", lambda db: db.execute(_LOG_TABLE))
             db.execute("PRAGMA journal_mode = WAL")
         except BaseException:
