@@ -12,7 +12,8 @@ Commands: ``create``, ``create_batch``, ``pause``, ``resume``, ``terminate``, ``
 :class:`~cfwf_emulator.WorkflowError` (``instance.not_found``), a workflow that is not registered
 :class:`~cfwf_emulator.ConfigError` naming the registered ones. An emulator opened with
 ``mode="inspect"`` answers the queries from what its state file last committed and refuses every
-command with :class:`~cfwf_emulator.StateReadOnlyError`.
+command with :class:`~cfwf_emulator.StateReadOnlyError`. Events: ``subscribe`` is not a coroutine but an async
+iterator of :class:`InstanceEvent` (history, then live events).
 
 ``emu.api.testing`` (:class:`LocalTestingAPI`) adds in-process test tooling: test modifications,
 captures, disposal and synchronous reads, for the testing API and the pytest plugin.
@@ -22,11 +23,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Protocol, TypedDict, cast
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Protocol, TypedDict, cast
 
 from .engine.core import Engine
+from .engine.eventlog import EVENT_TYPES
+from .engine.stream import InstanceEvent, Subscription
 from .engine.records import TERMINAL  # the statuses an instance never leaves (public here)
-from .errors import WorkflowError
+from .errors import WorkflowError, did_you_mean
 from .engine.modifiers import unknown_step
 from .serialization import decode, iso_from_ms
 from .store.base import StateReadOnlyError
@@ -50,6 +53,7 @@ from .views import (
 from .validation import check_mocked_event
 
 __all__ = [
+    "EVENT_TYPES",
     "STATUSES",
     "TERMINAL",
     "AttemptDetails",
@@ -63,6 +67,7 @@ __all__ = [
     "EventDetails",
     "InstanceDetails",
     "InstanceExtension",
+    "InstanceEvent",
     "InstancePage",
     "InstanceStatus",
     "InstanceSummary",
@@ -192,6 +197,42 @@ class WorkflowsAPI(Protocol):
 
     async def delete_batch(self, workflow: str, instance_ids: list[str]) -> BatchDeleteResult:
         """Delete 1-100 instances; per-id outcomes in input order (Cloudflare's ``deleteBatch``)."""
+
+    def subscribe(
+        self,
+        workflow: str | None = None,
+        instance_id: str | None = None,
+        types: Iterable[str] | None = None,
+        cursor: "int | Mapping[str, int] | None" = None,
+    ) -> AsyncIterator[InstanceEvent]:
+        """The matching instances' events: their history, then live ones as they are committed."""
+
+
+def _check_subscription(types: Any, cursor: Any) -> tuple[frozenset[str] | None, "int | Mapping[str, int]"]:
+    """``subscribe`` arguments checked: the event types (None: all) and the cursor (0: from the
+    start), else ``WorkflowError`` saying what to pass."""
+    if isinstance(types, str):
+        types = [types]
+    wanted: frozenset[str] | None = None
+    if types is not None:
+        wanted = frozenset(types)
+        for kind in sorted(wanted, key=str):
+            if kind not in EVENT_TYPES:
+                close = did_you_mean(kind, EVENT_TYPES) if isinstance(kind, str) else ""
+                raise WorkflowError(
+                    "subscribe.invalid_type",
+                    f"Unknown event type {kind!r}{close}: valid types are {', '.join(EVENT_TYPES)}",
+                )
+    if cursor is None:
+        return wanted, 0
+    values = list(cursor.values()) if isinstance(cursor, Mapping) else [cursor]
+    if any(isinstance(value, bool) or not isinstance(value, int) or value < 0 for value in values):
+        raise WorkflowError(
+            "subscribe.invalid_cursor",
+            f"cursor must be the id of the last event seen (an int >= 0) or a dict of instance id "
+            f"to such an id, got {cursor!r}",
+        )
+    return wanted, cursor
 
 
 def _check_page(status: str | None, page: int, per_page: int) -> None:
@@ -340,6 +381,35 @@ class LocalAPI:
         return BatchDeleteResult(
             deleted=[DeletedInstance(id=item["id"]) for item in result["deleted"]],
             errors=[DeleteError(id=item["id"], code=item["code"], message=item["message"]) for item in result["errors"]],
+        )
+
+    def subscribe(
+        self,
+        workflow: str | None = None,
+        instance_id: str | None = None,
+        types: Iterable[str] | None = None,
+        cursor: "int | Mapping[str, int] | None" = None,
+        *,
+        until_final: bool = False,
+    ) -> Subscription:
+        """An async iterator of the events of the instances selected (by ``workflow`` and
+        ``instance_id``; None: all), of the ``types`` given (None: all of :data:`EVENT_TYPES`):
+        first those already recorded with ids above ``cursor`` (an int, per instance, or a dict
+        of instance id to id), then each new one once the state it reports is committed.
+
+        It ends by itself only with ``until_final=True``: after an event that ends an instance's
+        run (status complete, errored or terminated, or its deletion) when no other event
+        follows; else stop it with ``aclose()``, ``async with``, or ``break``. A
+        subscriber that falls behind never slows an instance: it catches up from the store.
+        ``WorkflowError`` for an unknown type or a bad cursor, ``ConfigError`` for an unknown
+        workflow, at once.
+        """
+        wanted, start = _check_subscription(types, cursor)
+        if workflow is not None:
+            self.engine.definition(workflow)
+        return Subscription(
+            self.engine, self.engine.stream, self.ready,
+            workflow=workflow, instance_id=instance_id, types=wanted, cursor=start, until_final=until_final,
         )
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .validation import check_location_hint, instance_not_found
+from .serialization import AttrDict
 
 if TYPE_CHECKING:
     from .api import BatchDeleteResult, LocalAPI
     from .engine.instance import WorkflowDefinition
     from .views import InstanceDetails, StatusDetails
 
-__all__ = ["Workflow", "WorkflowInstance"]
+__all__ = ["Workflow", "WorkflowInstance", "WorkflowInstanceSubscription"]
 
 
 class BindingHost(Protocol):
@@ -178,3 +179,51 @@ class WorkflowInstance:
     async def delete(self) -> None:
         """Stop the instance and delete its state; the id can be used again."""
         await self._emulator.api.delete(self.workflow, self.id)
+
+    async def subscribe(self, options: Any = None, **kwargs: Any) -> "WorkflowInstanceSubscription":
+        """The instance's events, history first, then live: ``subscribe({"cursor": id, "filter":
+        [types]})`` (both optional). Read them with ``await sub.next()`` (``{"done", "value"}``)
+        or ``async for``; it ends once the instance completes, errors, is terminated or deleted."""
+        opts = _options(options, kwargs, ("cursor", "filter"), "subscribe")
+        api = self._emulator.api
+        if not await api.exists(self.workflow, self.id):
+            raise instance_not_found(self.workflow, self.id)
+        return WorkflowInstanceSubscription(
+            api.subscribe(
+                self.workflow, self.id, types=opts.get("filter"), cursor=opts.get("cursor"), until_final=True
+            )
+        )
+
+
+class WorkflowInstanceSubscription:
+    """An instance's event stream as Cloudflare's binding gives it (``instance.subscribe()``).
+
+    ``await next()`` returns ``{"done": False, "value": event}`` per event and ``{"done": True,
+    "value": None}`` once the instance's run ended (complete, errored, terminated) or it was
+    deleted; ``async for event in sub`` yields the events. ``await sub.close()`` (or leaving
+    ``async with sub:``) stops it early. Each event is an
+    :class:`~cfwf_emulator.api.InstanceEvent`.
+    """
+
+    def __init__(self, events: Any) -> None:
+        self._events = events
+
+    async def next(self) -> AttrDict:
+        """The next event as ``{"done", "value"}`` (waits for it)."""
+        try:
+            return AttrDict(done=False, value=await self._events.__anext__())
+        except StopAsyncIteration:
+            return AttrDict(done=True, value=None)
+
+    def __aiter__(self) -> Any:
+        return self._events
+
+    async def close(self) -> None:
+        """Stop: ``next()`` says done from now on."""
+        await self._events.aclose()
+
+    async def __aenter__(self) -> "WorkflowInstanceSubscription":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

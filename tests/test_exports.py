@@ -24,6 +24,8 @@ PUBLIC = {
         "AttemptDetails", "AttemptExtension", "DoStepDetails", "ErrorDetails", "EventDetails", "InstanceDetails",
         "InstanceExtension", "InstanceStatus", "RetriesDetails", "SleepStepDetails", "StatusDetails",
         "StepConfigDetails", "StepDetails", "StepExtension", "WaitStepDetails",
+        # the event stream (emu.api.subscribe)
+        "EVENT_TYPES", "InstanceEvent",
         # in-process test tooling (emu.api.testing)
         "AttemptView", "InstanceView", "LocalTestingAPI", "PendingStep", "StepOutcome", "TERMINAL",
     ],

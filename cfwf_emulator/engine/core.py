@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import warnings
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import pluggy
 
@@ -36,6 +36,8 @@ from .records import InstanceRecord, StepRecord
 from .registry import Registry
 from .run import run_instance
 from .scheduler import Scheduler
+from .eventlog import STEP_DONE
+from .stream import EventStream, history
 
 __all__ = ["Engine", "LiveInstance", "WorkflowDefinition"]
 
@@ -63,6 +65,8 @@ class Engine:
         self.step_defaults = step_defaults
         #: Calls the observers registered on ``hooks`` (``emu.register`` or ``emu.hooks.register``).
         self.announcer = Announcer(hooks)
+        #: Delivers committed instance events to ``emu.api.subscribe`` subscribers.
+        self.stream = stream = EventStream()
         #: One event per :meth:`watch` subscriber, each set at every change of instance state.
         self.watchers: set[asyncio.Event] = set()
         #: Test mode ``hibernate="always"``: replay every instance after each step.
@@ -71,13 +75,13 @@ class Engine:
         self.storage_errors: list[Exception] = []
         self.registry = registry = Registry()
         self.instances = instances = Instances(store, registry, lambda live: run_instance(self, live))
-        self.lifecycle = lifecycle = Lifecycle(instances, store, self.announcer, self.now, self.notify_change)
+        self.lifecycle = lifecycle = Lifecycle(instances, store, self.announcer, self.now, self.notify_change, stream)
         self.hibernation = hibernation = Hibernation(instances, store, scheduler, lifecycle.set_status)
         self.mailbox = mailbox = Mailbox(instances, hibernation, store, self.now)
         self.modifications = modifications = Modifications(
             registry, instances, store, mailbox, self.now, lifecycle.delete
         )
-        self.creation = Creation(registry, instances, modifications, store, self.announcer, self.now)
+        self.creation = Creation(registry, instances, modifications, store, self.announcer, self.now, stream)
         self._expose_parts()
 
     def _expose_parts(self) -> None:
@@ -211,6 +215,9 @@ class Engine:
 
     def emit_step_start(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
         """Announce the first attempt of a ``step.do`` (once that attempt's start is committed)."""
+        live.record.log.entries.append(step)  # step.start and step.attempt.start (see eventlog)
+        if self.stream.active:
+            self.stream.publish(live.record, 1, committed)
         if not self.announcer.wants("cfwf_step_start"):
             return
         self._announce(
@@ -228,6 +235,12 @@ class Engine:
         committed: Commit = None,
     ) -> None:
         """Announce the end of an attempt (once it is committed)."""
+        if retry_delay_ms is not None:  # else the step ends: emit_step_end logs this attempt's end
+            live.record.log.entries.append(
+                ("step.attempt.end", step.attempts[attempt - 1]["end"], step, attempt, retry_delay_ms)
+            )
+            if self.stream.active:
+                self.stream.publish(live.record, 1, committed)
         if not self.announcer.wants("cfwf_step_attempt"):
             return
         self._announce(
@@ -236,8 +249,17 @@ class Engine:
             error=error, retry_delay_ms=retry_delay_ms, at=self.now(),
         )
 
+    def emit_attempt_start(self, live: LiveInstance, step: StepRecord, attempt: int, committed: Commit = None) -> None:
+        """Log the start of a retry (attempt 2 on) of a ``step.do``; the first is :meth:`emit_step_start`'s."""
+        live.record.log.entries.append(("step.attempt.start", step.attempts[-1]["start"], step, attempt))
+        if self.stream.active:
+            self.stream.publish(live.record, 1, committed)
+
     def emit_step_end(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
         """Announce that a ``step.do`` finished for good (once that is committed)."""
+        live.record.log.entries.append((STEP_DONE, step))  # its last step.attempt.end and step.end
+        if self.stream.active:
+            self.stream.publish(live.record, 1, committed)
         self.notify_change()
         if self.announcer.wants("cfwf_step_end"):
             self._announce(
@@ -249,6 +271,9 @@ class Engine:
 
     def emit_sleep_start(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
         """Announce a sleep (once it is committed)."""
+        live.record.log.entries.append(("sleep.start", step.start_ms, step, step.deadline_ms))
+        if self.stream.active:
+            self.stream.publish(live.record, 1, committed)
         if not self.announcer.wants("cfwf_sleep_start"):
             return
         self._announce(
@@ -258,6 +283,9 @@ class Engine:
 
     def emit_sleep_end(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
         """Announce the end of a sleep (once it is committed)."""
+        live.record.log.entries.append(("sleep.end", step.end_ms, step))
+        if self.stream.active:
+            self.stream.publish(live.record, 1, committed)
         if not self.announcer.wants("cfwf_sleep_end"):
             return
         self._announce(
@@ -269,6 +297,9 @@ class Engine:
         self, live: LiveInstance, step: StepRecord, event_type: str, committed: Commit = None
     ) -> None:
         """Announce an event wait (once it is committed)."""
+        live.record.log.entries.append(("wait.start", step.start_ms, step, event_type, step.deadline_ms))
+        if self.stream.active:
+            self.stream.publish(live.record, 1, committed)
         if not self.announcer.wants("cfwf_event_wait_start"):
             return
         self._announce(
@@ -281,6 +312,9 @@ class Engine:
         self, live: LiveInstance, step: StepRecord, event_type: str, timed_out: bool, committed: Commit = None
     ) -> None:
         """Announce the end of an event wait (once it is committed)."""
+        live.record.log.entries.append(("wait.end", step.end_ms, step, event_type, timed_out))
+        if self.stream.active:
+            self.stream.publish(live.record, 1, committed)
         if not self.announcer.wants("cfwf_event_wait_end"):
             return
         self._announce(
@@ -288,6 +322,13 @@ class Engine:
             instance_id=live.record.id, name=step.name, count=step.count, event_type=event_type,
             timed_out=timed_out, at=self.now(),
         )
+
+    def event_history(
+        self, workflow: str | None, instance_id: str | None, after: Callable[[str, str], int]
+    ) -> "tuple[list[Any], asyncio.Future[None] | None]":
+        """The events of the matching instances after ``after(workflow, id)``, in time order, and
+        the store's pending commit some of them wait for (see :mod:`.stream`)."""
+        return history(self, workflow, instance_id, after)
 
     # -- status ----------------------------------------------------------------------
 

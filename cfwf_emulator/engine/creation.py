@@ -14,6 +14,7 @@ from .instances import Instances
 from .modifications import Modifications
 from .records import InstanceRecord
 from .registry import Registry
+from .stream import EventStream
 
 __all__ = ["Creation"]
 
@@ -29,6 +30,7 @@ class Creation:
         store: Store,
         announcer: Announcer,
         now: Callable[[], float],
+        stream: EventStream,
     ) -> None:
         self.registry = registry
         self.instances = instances
@@ -36,6 +38,8 @@ class Creation:
         self.store = store
         self.announcer = announcer
         self.now = now
+        #: Delivers committed instance events to subscribers (``instance.created`` here).
+        self.stream = stream
 
     @staticmethod
     def _encode_params(params: Any) -> str:
@@ -76,6 +80,7 @@ class Creation:
             record.id: self.modifications.pending.pop((definition.name, record.id), None) for record in records
         }
         for record in records:
+            record.log.entries.append(("instance.created", now, record.status))
             entry = pending[record.id]
             if entry is not None:
                 record.modifiers = entry["modifiers"]
@@ -90,6 +95,9 @@ class Creation:
         for record in records:
             live = LiveInstance(record, definition)
             self.instances.live[(definition.name, record.id)] = live
+            if self.stream.active:
+                created = (1, "instance.created", now, {"status": record.status})  # saved (and dropped) by now
+                self.stream.publish_rows(definition.name, record.id, [created], None)
             if self.announcer.wants("cfwf_instance_status_changed"):
                 self.announcer.announce(
                     "cfwf_instance_status_changed", workflow=definition.name, instance_id=record.id,

@@ -71,6 +71,9 @@ class RunHost(Protocol):
     def emit_step_start(self, live: LiveInstance, step: StepRecord, committed: Commit = None) -> None:
         """Announce the first attempt of a step."""
 
+    def emit_attempt_start(self, live: LiveInstance, step: StepRecord, attempt: int, committed: Commit = None) -> None:
+        """Log the start of a retry."""
+
     def emit_attempt(
         self, live: LiveInstance, step: StepRecord, attempt: int, error: Any, retry_delay_ms: float | None,
         committed: Commit = None,

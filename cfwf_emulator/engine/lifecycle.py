@@ -21,6 +21,7 @@ from .instance import Commit, LiveInstance, RunState
 from .instances import Instances
 from .modifiers import misspelt_selectors
 from .records import TERMINAL, InstanceRecord, StepRecord
+from .stream import EventStream
 
 __all__ = ["RESUMABLE", "TRANSITIONS", "Lifecycle"]
 
@@ -50,12 +51,15 @@ class Lifecycle:
         announcer: Announcer,
         now: Callable[[], float],
         notify_change: Callable[[], None],
+        stream: EventStream,
     ) -> None:
         self.instances = instances
         self.store = store
         self.announcer = announcer
         self.now = now
         self.notify_change = notify_change
+        #: Delivers committed instance events to subscribers (status changes and deletions here).
+        self.stream = stream
 
     def set_status(self, live: LiveInstance, status: str) -> None:
         """Move the instance to ``status``: saved, watchers woken, observers told once it is durable."""
@@ -65,6 +69,8 @@ class Lifecycle:
             return
         record.status = status
         record.status_ms = self.now()
+        record.log.entries.append(("instance.status", record.status_ms, old, status, record.output, record.error))
+        rows = record.log.rows(last=1) if self.stream.active else None  # read now: the save may drop it
         committed: Commit = None
         if old in RESUMABLE and status in RESUMABLE:
             # recovery resumes queued, running and waiting instances alike: nothing waits for this
@@ -75,6 +81,8 @@ class Lifecycle:
             self.store.save_header(record)
             live.status_unsaved = False
         self.notify_change()
+        if rows is not None:
+            self.stream.publish_rows(record.workflow, record.id, rows, committed)
         if self.announcer.wants("cfwf_instance_status_changed"):
             self.announcer.announce(  # once the header write is committed: the status it reports is durable
                 "cfwf_instance_status_changed", committed, workflow=record.workflow, instance_id=record.id,
@@ -259,7 +267,16 @@ class Lifecycle:
         if live is not None:
             self.instances.cancel(live)
             del self.instances.live[(workflow, instance_id)]
+        if self.stream.active:
+            try:
+                saved = self.store.read_log(workflow, instance_id)
+            except StoreError:
+                saved = []  # a corrupt log: nothing of it can be shown
+            self.stream.before_delete(workflow, instance_id, saved)
         self.store.delete_instance(workflow, instance_id)
+        if self.stream.active:
+            last = live.record.log.next_id if live is not None else 1
+            self.stream.publish_rows(workflow, instance_id, [(last, "instance.deleted", self.now(), {})], None)
 
     def delete_batch(self, workflow: str, instance_ids: Any) -> dict[str, list[dict[str, Any]]]:
         """Delete up to ``limits.batch_size`` instances: ``{"deleted": [{"id"}], "errors": [{"id",

@@ -12,6 +12,8 @@ from collections import deque
 from dataclasses import dataclass, field, fields
 from typing import Any, Iterable, Iterator, Mapping
 
+from .eventlog import EventLog
+
 __all__ = ["EventBuffer", "InstanceRecord", "StepRecord", "StepKey", "TERMINAL", "STATUSES"]
 
 StepKey = tuple[str, str, int]
@@ -256,6 +258,9 @@ class InstanceRecord:
     status_ms: float | None = None
     schedule: dict[str, Any] | None = None
     steps: dict[StepKey, StepRecord] = field(default_factory=dict)
+    #: The instance's event log (see :mod:`~cfwf_emulator.engine.eventlog`): not part of the
+    #: header; a store saves it apart and sets where its ids continue when loading.
+    log: EventLog = field(default_factory=EventLog, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.events, EventBuffer):  # a plain list of events
@@ -310,5 +315,5 @@ def _object(what: str, data: Any) -> dict[str, Any]:
 _STEP_FIELDS = tuple(f.name for f in fields(StepRecord) if f.name not in ("attempts", "saved_attempts"))
 _STEP_KEYS = frozenset(_STEP_FIELDS)
 _ATTEMPT_KEYS = frozenset({"start", "end", "success", "error"})
-_HEADER_FIELDS = tuple(f.name for f in fields(InstanceRecord) if f.name not in ("steps", "events"))
+_HEADER_FIELDS = tuple(f.name for f in fields(InstanceRecord) if f.name not in ("steps", "events", "log"))
 _HEADER_KEYS = frozenset(_HEADER_FIELDS)

@@ -97,6 +97,8 @@ class Run(Waits, Retries):
             self._save(self.record, step, header=is_new)
             if is_new:
                 engine.emit_step_start(live, step, self._unflushed)
+            else:
+                engine.emit_attempt_start(live, step, number, self._unflushed)
             failure, value, text = await self._attempt(step, resolved, invoke, number)
             outcome: Exception | None = None
             if failure is None:

@@ -55,5 +55,5 @@ def open_store(spec: "str | Store | None", *, readonly: bool = False) -> Store:
 _STORE_METHODS = (
     "insert_instance", "insert_instances", "load_instance", "has_instance", "instance_ids",
     "list_instances", "count_instances", "save_header", "save_step", "delete_steps",
-    "delete_instance", "close",
+    "delete_instance", "read_log", "pending_commit", "close",
 )

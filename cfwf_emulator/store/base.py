@@ -39,6 +39,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Iterable, Protocol, cast
 
+from ..engine.eventlog import EventRow
 from ..engine.records import STATUSES, InstanceRecord, StepRecord
 from ..errors import ConfigError
 
@@ -234,6 +235,18 @@ class Store(Protocol):
 
     def delete_instance(self, workflow: str, instance_id: str) -> None:
         """Remove an instance and everything it owns."""
+        ...
+
+    def read_log(self, workflow: str, instance_id: str, after: int = 0) -> "list[EventRow]":
+        """The instance's event log (:mod:`~cfwf_emulator.engine.eventlog`) from the event after
+        ``after``, oldest first; ``[]`` for an instance that does not exist. A store saves the
+        log entries an instance's record holds with each write of that instance, in the same
+        transaction, and continues the ids after the last saved one when it loads the instance."""
+        ...
+
+    def pending_commit(self) -> "asyncio.Future[None] | None":
+        """The pending commit that some events :meth:`read_log` returned still wait for (a group
+        commit), or None when everything read is durable."""
         ...
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Iterable
 
+from ..engine.eventlog import EventRow
 from ..engine.records import STATUSES, InstanceRecord, StepRecord
 from .base import InstanceSummary, check_created_bounds, check_listing, modified_ms
 
@@ -125,6 +126,15 @@ class MemoryStore:
         """Forget an instance."""
         self._instances.pop((workflow, instance_id), None)
         self._modified.pop((workflow, instance_id), None)
+
+    def read_log(self, workflow: str, instance_id: str, after: int = 0) -> list[EventRow]:
+        """The instance's events with ids above ``after``, oldest first (the record holds them)."""
+        record = self._instances.get((workflow, instance_id))
+        return [] if record is None else record.log.rows(after=after)
+
+    def pending_commit(self) -> None:
+        """Nothing waits for a commit here: every write is done when made."""
+        return None
 
     def close(self) -> None:
         """Nothing to release."""

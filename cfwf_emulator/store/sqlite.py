@@ -50,6 +50,7 @@ from urllib.parse import quote
 
 from contextlib import contextmanager
 
+from ..engine.eventlog import EventLog, EventRow, entries_json, rows_from_json
 from ..engine.records import STATUSES, InstanceRecord, StepKey, StepRecord
 from ..errors import ConfigError
 from .base import (
@@ -76,6 +77,20 @@ UPGRADABLE = (1,)
 SYNCHRONOUS = ("FULL", "NORMAL")
 #: Files next to the state file that SQLite or the lock may open: none may be a link.
 COMPANIONS = ("-wal", "-shm", "-journal", ".lock")
+
+# An instance's event log (see engine/eventlog.py): one row per commit that added events, holding
+# events ``n`` to ``last`` as a JSON array of ``[type, at_ms, data]``. Created when missing, so
+# that a version-2 file written before the log existed gets one.
+_LOG_TABLE = """
+CREATE TABLE IF NOT EXISTS log (
+    workflow TEXT NOT NULL,
+    id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    last INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (workflow, id, n)
+) WITHOUT ROWID
+"""
 
 _EVENTS_TABLE = """
 CREATE TABLE events (
@@ -137,6 +152,7 @@ _SCHEMA = [
     _STEPS_TABLE,
     _ATTEMPTS_TABLE,
     _EVENTS_TABLE,
+    _LOG_TABLE,
     """
 CREATE TABLE resources (
     name TEXT PRIMARY KEY,
@@ -222,6 +238,10 @@ class SQLiteStore:
         self._batch: "asyncio.Future[None] | None" = None
         #: Header writes joined to the pending commit (``save_header_deferred``), by instance.
         self._lazy: dict[tuple[str, str], InstanceRecord] = {}
+        #: Instances written since the last commit: their new log entries join that commit.
+        self._logged: dict[tuple[str, str], InstanceRecord] = {}
+        #: The log entries the open commit saves: (record, how many of its held entries).
+        self._log_written: list[tuple[InstanceRecord, int]] = []
         self._db: sqlite3.Connection | None = None
         self._prepared = False
         self._owner = False
@@ -430,6 +450,8 @@ class SQLiteStore:
                     )
             elif version != SCHEMA_VERSION:
                 self._transaction(db, f"upgrade (from schema version {version})", self._upgrade)
+            elif db.execute("SELECT 1 FROM sqlite_master WHERE name = 'log'").fetchone() is None:
+                self._transaction(db, "add the event log to", lambda db: db.execute(_LOG_TABLE))
             db.execute("PRAGMA journal_mode = WAL")
         except BaseException:
             db.close()
@@ -504,6 +526,7 @@ class SQLiteStore:
                 ),
             )
         db.execute("DROP TABLE instances_v1")
+        db.execute(_LOG_TABLE)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @staticmethod
@@ -543,6 +566,8 @@ class SQLiteStore:
         """Apply ``statements`` (and ``record``'s event changes, ``steps``' attempt changes) and
         commit now, with any deferred writes still pending. The changes count as saved only once
         committed, so a failed write is tried again with the next write."""
+        if record is not None:
+            self._logged[(record.workflow, record.id)] = record
         with self._locked():
             self._apply(statements)
             self._commit()
@@ -582,6 +607,7 @@ class SQLiteStore:
         """Make every applied write durable: one commit (one fsync with ``synchronous=FULL``)."""
         assert self._db is not None
         self._flush_lazy()
+        self._flush_log()
         if not self._db.in_transaction:
             return  # the lazy header writes alone failed: their batch was told
         try:
@@ -593,10 +619,41 @@ class SQLiteStore:
             )
             self._abandon(error)
             raise error from None
+        written, self._log_written = self._log_written, []
+        for record, count in written:
+            record.log.persisted(count)
         self._settle(None)
+
+    def _flush_log(self) -> None:
+        """Write the log entries of the instances written since the last commit, one row per
+        instance, into the open transaction; they leave memory once committed. If this write
+        fails, the whole commit fails: no state is saved without the events that report it."""
+        if not self._logged:
+            return
+        logged, self._logged = self._logged, {}
+        rows = []
+        for record in logged.values():
+            log = record.log
+            if not log.entries:
+                continue
+            rows.append((record.workflow, record.id, log.first_id, log.next_id - 1, entries_json(log.entries)))
+            self._log_written.append((record, len(log.entries)))
+        if not rows:
+            return
+        db = self._db
+        assert db is not None
+        try:
+            if not db.in_transaction:
+                db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT OR REPLACE INTO log (workflow, id, n, last, data) VALUES (?, ?, ?, ?, ?)", rows)
+        except (sqlite3.Error, ValueError) as exc:
+            error = StoreError(f"{self.path}: writing instance state failed, nothing was saved: {exc}")
+            self._abandon(error)
+            raise error from None
 
     def _abandon(self, error: StoreError) -> None:
         """Roll back the open transaction; deferred writes waiting in it fail with ``error``."""
+        self._log_written = []
         if self._db is not None and self._db.in_transaction:
             try:
                 self._db.execute("ROLLBACK")
@@ -744,6 +801,7 @@ class SQLiteStore:
             for step in record.steps.values():
                 statements += self._step_rows(record, step)
             statements += [self._event_row(record, seq, event) for seq, event in record.events.rows()]
+            self._logged[(record.workflow, record.id)] = record
         self._write(statements, steps=[step for record in records for step in record.steps.values()])
         for record in records:
             record.events.track()
@@ -787,7 +845,13 @@ class SQLiteStore:
                     ):
                         attempts.setdefault((kind, name, count), []).append((number, json.loads(data)))
                     _attach_current_attempts(steps, attempts)
-                return InstanceRecord.from_json(header, steps, events, attempts)
+                record = InstanceRecord.from_json(header, steps, events, attempts)
+                pending = self._logged.get(key)
+                if pending is not None:  # loaded again before its last entries were committed
+                    record.log = pending.log  # one log: those entries keep their ids, ids go on after them
+                else:
+                    record.log = EventLog(self._last_event_id(db, key) + 1)
+                return record
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: reading instance {workflow}/{instance_id} failed: {exc}") from None
         except (ValueError, TypeError, KeyError) as exc:
@@ -798,6 +862,52 @@ class SQLiteStore:
                 workflow,
                 instance_id,
             ) from None
+
+    @staticmethod
+    def _last_event_id(db: sqlite3.Connection, key: tuple[str, str]) -> int:
+        """The id of the instance's last saved event (0: none)."""
+        try:
+            row = db.execute(
+                "SELECT last FROM log WHERE workflow = ? AND id = ? ORDER BY n DESC LIMIT 1", key
+            ).fetchone()
+        except sqlite3.OperationalError:  # a file inspected before its owner added the log
+            return 0
+        return 0 if row is None else int(row[0])
+
+    def read_log(self, workflow: str, instance_id: str, after: int = 0) -> list[EventRow]:
+        """The instance's events with ids above ``after``, oldest first: those saved, then those
+        that the pending commit will save (:meth:`pending_commit`)."""
+        key = (workflow, instance_id)
+        rows: list[EventRow] = []
+        try:
+            with self._reading() as db:
+                if db is not None:
+                    for first, data in db.execute(
+                        "SELECT n, data FROM log WHERE workflow = ? AND id = ? AND last > ? ORDER BY n",
+                        (*key, after),
+                    ):
+                        rows += [row for row in rows_from_json(first, json.loads(data)) if row[0] > after]
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise StoreError(f"{self.path}: reading the events of {workflow}/{instance_id} failed: {exc}") from None
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: reading the events of {workflow}/{instance_id} failed: {exc}") from None
+        except (ValueError, TypeError) as exc:
+            raise CorruptInstanceError(
+                f"{self.path}: the event log of instance {workflow}/{instance_id} is corrupt ({exc}); "
+                "delete the instance or restore the file from a backup",
+                workflow,
+                instance_id,
+            ) from None
+        record = self._logged.get(key)
+        if record is not None:
+            rows += record.log.rows(after=max(after, rows[-1][0] if rows else 0))
+        return rows
+
+    def pending_commit(self) -> "asyncio.Future[None] | None":
+        """The commit that deferred writes (and the events :meth:`read_log` returned) wait for;
+        None when everything read is durable."""
+        return self._batch if self._owner else None
 
     def has_instance(self, workflow: str, instance_id: str) -> bool:
         """Whether the instance exists (without loading it)."""
@@ -928,6 +1038,7 @@ class SQLiteStore:
             self.save_header(record)
             return None
         self._lazy[(record.workflow, record.id)] = record
+        self._logged[(record.workflow, record.id)] = record
         return self._pending_batch()
 
     def _defer(
@@ -936,6 +1047,7 @@ class SQLiteStore:
         """Apply ``statements`` now; the returned batch completes when the next turn commits them
         (if that fails, the engine drops the instance from memory, so it counts as saved now)."""
         self._apply(statements)
+        self._logged[(record.workflow, record.id)] = record
         record.events.saved()
         step.attempts_saved()
         return self._pending_batch()
@@ -965,7 +1077,9 @@ class SQLiteStore:
         """Remove an instance, its steps with their attempts and its buffered events."""
         key = (workflow, instance_id)
         self._lazy.pop(key, None)
+        self._logged.pop(key, None)
         self._write([
+            ("DELETE FROM log WHERE workflow = ? AND id = ?", key),
             ("DELETE FROM attempts WHERE workflow = ? AND id = ?", key),
             ("DELETE FROM steps WHERE workflow = ? AND id = ?", key),
             ("DELETE FROM events WHERE workflow = ? AND id = ?", key),
@@ -1016,7 +1130,7 @@ class SQLiteStore:
         if not self._owner:
             return
         assert self._db is not None
-        if self._db.in_transaction or self._lazy:
+        if self._db.in_transaction or self._lazy or self._logged:
             self._commit()
         try:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -1036,7 +1150,7 @@ class SQLiteStore:
         self._prepared = False
         if db is None:
             return
-        if self._owner and (db.in_transaction or self._lazy):
+        if self._owner and (db.in_transaction or self._lazy or self._logged):
             self._db = db
             try:
                 self._commit()
@@ -1044,6 +1158,7 @@ class SQLiteStore:
                 pass  # their runs were told; the file keeps the last commit
             self._db = None
         self._lazy.clear()
+        self._logged.clear()
         db.close()
 
     def close(self) -> None:
