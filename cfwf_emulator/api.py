@@ -29,6 +29,7 @@ from .serialization import iso_from_ms
 from .serialization import decode, iso_from_ms
 
 __all__ = [
+    "JOURNAL_FORMAT",
     "STATUSES",
     "TERMINAL",
     "InstancePage",
@@ -44,6 +45,8 @@ __all__ = [
 
 #: Every instance status, in Cloudflare's spelling.
 STATUSES = ("queued", "running", "paused", "errored", "terminated", "complete", "waiting", "waitingForPause")
+#: The ``format`` of :meth:`LocalAPI.export`'s journals (a new version changes the number).
+JOURNAL_FORMAT = "cfwf-journal/1"
 #: The most instances one page of ``list_instances`` holds.
 MAX_PER_PAGE = 1_000
 
@@ -246,6 +249,42 @@ class LocalAPI:
         """Stop the instance and delete its state."""
         await self.ready()
         self.engine.delete(workflow, instance_id)
+
+    async def export(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        """The instance's journal as JSON-ready data (:data:`JOURNAL_FORMAT`), for ``cfwf replay``.
+
+        ``{"format", "workflow", "id", "status", "params", "output", "error", "steps"}``; each
+        step, in the order it began: ``{"type": "do" | "sleep" | "waitForEvent", "name",
+        "count", "state": "running" | "waiting" | "ok" | "error", "result", "error"}``, plus
+        ``"event_type"`` for an event wait. Results are the real values (a step configured with
+        ``sensitive: "output"`` too): keep exports where you keep test data, not in logs.
+        """
+        status = await self.status(workflow, instance_id)  # instance.not_found for a missing one
+        record = self.engine.read(workflow, instance_id)
+        if record is None:  # deleted meanwhile
+            return await self.export(workflow, instance_id)
+        steps = sorted(record.steps.values(), key=lambda step: step.seq)
+        return {
+            "format": JOURNAL_FORMAT,
+            "workflow": workflow,
+            "id": instance_id,
+            "status": status["status"],
+            "params": decode(record.params),
+            "output": status.get("output"),
+            "error": status.get("error"),
+            "steps": [
+                {
+                    "type": step.kind,
+                    "name": step.name,
+                    "count": step.count,
+                    "state": step.state,
+                    "result": decode(step.result) if step.result is not None else None,
+                    "error": {"name": step.error["name"], "message": step.error["message"]} if step.error else None,
+                    **({"event_type": (step.config or {}).get("type")} if step.kind == "waitForEvent" else {}),
+                }
+                for step in steps
+            ],
+        }
 
 
 # -- test tooling, in-process only (doors/introspect) ---------------------------------------------

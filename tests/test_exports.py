@@ -18,10 +18,11 @@ PUBLIC = {
         "WorkflowTimeoutError",
     ],
     "cfwf_emulator.api": [
-        "InstancePage", "InstanceSummary", "LocalAPI", "STATUSES", "WorkflowSummary", "WorkflowsAPI",
+        "InstancePage", "InstanceSummary", "JOURNAL_FORMAT", "LocalAPI", "STATUSES", "WorkflowSummary", "WorkflowsAPI",
         # in-process test tooling (emu.api.testing)
         "InstanceView", "LocalTestingAPI", "PendingStep", "StepOutcome", "TERMINAL",
     ],
+    "cfwf_emulator.cli": ["main"],
     "cfwf_emulator.testing": [
         "InstanceModifier", "IntrospectionError", "ModificationRecorder", "RULES", "RulesReport", "StepSelector",
         "Violation", "WorkflowInstanceIntrospector", "WorkflowIntrospector", "assert_follows_rules",

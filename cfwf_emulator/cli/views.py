@@ -1,0 +1,46 @@
+"""Instance details in Cloudflare's Local Explorer shape (``spec/local-explorer-api.md`` §3.5).
+
+``emu.api.describe`` is moving to exactly that shape; until it has, :func:`explorer_details`
+turns the older shape (steps of type ``do`` with a separate ``count``) into it, and passes the
+new shape through unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["explorer_details"]
+
+_TYPES = {"do": "step", "sleep": "sleep", "waitForEvent": "waitForEvent"}
+
+
+def _step(step: dict[str, Any]) -> dict[str, Any]:
+    if "count" not in step:
+        return step
+    name = f"{step['name']}-{step['count']}"
+    kind = _TYPES.get(step["type"], step["type"])
+    finished = step.get("end") is not None
+    if kind == "step":
+        shaped: dict[str, Any] = {
+            "name": name, "start": step["start"], "end": step["end"], "success": step["success"], "type": "step",
+        }
+        if step["success"] is True:
+            shaped["output"] = step["output"]
+        shaped["config"] = step.get("config")
+        shaped["attempts"] = step.get("attempts", [])
+        return shaped
+    shaped = {
+        "name": name, "start": step["start"], "end": step["end"], "finished": finished, "type": kind,
+        "error": step.get("error"),
+    }
+    if kind == "waitForEvent":
+        shaped["output"] = step.get("output")
+    return shaped
+
+
+def explorer_details(details: dict[str, Any]) -> dict[str, Any]:
+    """``details`` (from ``emu.api.describe``) in the Local Explorer's shape, with no ``id``."""
+    steps = [_step(step) for step in details.get("steps", [])]
+    shaped = {key: value for key, value in details.items() if key not in ("id", "workflow", "steps", "step_count")}
+    ordered = {key: shaped.pop(key, None) for key in ("status", "params", "queued", "start", "end", "output", "error")}
+    return {**ordered, "steps": steps, "step_count": len(steps), **shaped}
