@@ -23,7 +23,7 @@ from .errors import (
 )
 from .hooks import ObserverWarning
 from .limits import Limits
-from .store.base import StorageWarning
+from .store.base import StateReadOnlyError, StorageWarning
 from .store.lock import StateLockedError
 from .store.sqlite import StoreError
 
@@ -37,6 +37,7 @@ __all__ = [
     "RealClock",
     "StalledError",
     "StateLockedError",
+    "StateReadOnlyError",
     "StepError",
     "StorageWarning",
     "StoreError",

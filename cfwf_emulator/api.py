@@ -10,7 +10,9 @@ Commands: ``create``, ``create_batch``, ``pause``, ``resume``, ``terminate``, ``
 ``send_event``, ``delete``. Queries: ``workflows``, ``list_instances``, ``status``, ``describe``,
 ``exists``. Every method is a coroutine; an instance that does not exist raises
 :class:`~cfwf_emulator.WorkflowError` (``instance.not_found``), a workflow that is not registered
-:class:`~cfwf_emulator.ConfigError` naming the registered ones.
+:class:`~cfwf_emulator.ConfigError` naming the registered ones. An emulator opened with
+``mode="inspect"`` answers the queries from what its state file last committed and refuses every
+command with :class:`~cfwf_emulator.StateReadOnlyError`.
 
 ``emu.api.testing`` (:class:`LocalTestingAPI`) adds in-process test tooling: test modifications,
 captures, disposal and synchronous reads, for the testing API and the pytest plugin.
@@ -25,8 +27,8 @@ from typing import Any, Awaitable, Callable, Protocol, TypedDict
 from .engine.core import Engine
 from .engine.records import TERMINAL  # the statuses an instance never leaves (public here)
 from .errors import WorkflowError
-from .serialization import iso_from_ms
 from .serialization import decode, iso_from_ms
+from .store.base import StateReadOnlyError
 
 __all__ = [
     "JOURNAL_FORMAT",
@@ -147,13 +149,28 @@ def _check_page(status: str | None, page: int, per_page: int) -> None:
 
 
 class LocalAPI:
-    """The engine's API in-process: ``emu.api``. Every call first makes sure the emulator runs."""
+    """The engine's API in-process: ``emu.api``. Every call first makes sure the emulator runs.
 
-    def __init__(self, engine: "Engine", ready: Callable[[], Awaitable[object]]) -> None:
+    ``inspected`` is the state file an emulator with ``mode="inspect"`` reads (None: it
+    operates): every command then raises :class:`~cfwf_emulator.StateReadOnlyError` before it
+    does anything.
+    """
+
+    def __init__(
+        self, engine: "Engine", ready: Callable[[], Awaitable[object]], *, inspected: str | None = None
+    ) -> None:
         self.engine = engine
         self.ready = ready
+        #: The state file opened for inspection, or None.
+        self.inspected = inspected
         #: In-process test tooling (:class:`LocalTestingAPI`): synchronous, never starts anything.
-        self.testing = LocalTestingAPI(engine)
+        self.testing = LocalTestingAPI(engine, inspected=inspected)
+
+    async def _command(self, what: str) -> None:
+        """Refuse the command ``what`` in inspect mode, else make sure the emulator runs."""
+        if self.inspected is not None:
+            raise StateReadOnlyError.inspecting(self.inspected, what)
+        await self.ready()
 
     async def workflows(self) -> list[WorkflowSummary]:
         """The registered workflows, by name, with their instance counts per status."""
@@ -170,12 +187,12 @@ class LocalAPI:
 
     async def create(self, workflow: str, instance_id: str | None = None, params: Any = None) -> str:
         """Create and queue an instance; its id."""
-        await self.ready()
+        await self._command("create")
         return self.engine.create(workflow, instance_id, params)
 
     async def create_batch(self, workflow: str, items: list[Any]) -> list[str]:
         """Create up to 100 instances; ids in use are skipped and left out of the result."""
-        await self.ready()
+        await self._command("create_batch")
         return self.engine.create_batch(workflow, items)
 
     async def exists(self, workflow: str, instance_id: str) -> bool:
@@ -222,32 +239,32 @@ class LocalAPI:
 
     async def pause(self, workflow: str, instance_id: str) -> None:
         """Pause; an attempt in flight finishes first (status ``waitingForPause``)."""
-        await self.ready()
+        await self._command("pause")
         self.engine.pause(workflow, instance_id)
 
     async def resume(self, workflow: str, instance_id: str) -> None:
         """Resume a paused instance."""
-        await self.ready()
+        await self._command("resume")
         self.engine.resume(workflow, instance_id)
 
     async def terminate(self, workflow: str, instance_id: str) -> None:
         """Terminate; ``instance.cannot_terminate`` when already finished."""
-        await self.ready()
+        await self._command("terminate")
         self.engine.terminate(workflow, instance_id)
 
     async def restart(self, workflow: str, instance_id: str, from_step: Any = None) -> None:
         """Restart from the beginning, or from ``{"name", "count", "type"}``."""
-        await self.ready()
+        await self._command("restart")
         self.engine.restart(workflow, instance_id, from_step)
 
     async def send_event(self, workflow: str, instance_id: str, event_type: Any, payload: Any = None) -> None:
         """Deliver an event."""
-        await self.ready()
+        await self._command("send_event")
         self.engine.send_event(workflow, instance_id, event_type, payload)
 
     async def delete(self, workflow: str, instance_id: str) -> None:
         """Stop the instance and delete its state."""
-        await self.ready()
+        await self._command("delete")
         self.engine.delete(workflow, instance_id)
 
     async def export(self, workflow: str, instance_id: str) -> dict[str, Any]:
@@ -347,8 +364,13 @@ class LocalTestingAPI:
     described in :mod:`cfwf_emulator.engine.modifiers`.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, inspected: str | None = None) -> None:
         self.engine = engine
+        self._inspected = inspected
+
+    def _refuse_if_inspecting(self, what: str) -> None:
+        if self._inspected is not None:
+            raise StateReadOnlyError.inspecting(self._inspected, what)
 
     # -- modifications
 
@@ -357,14 +379,17 @@ class LocalTestingAPI:
 
         For an instance that does not exist yet they are kept, and apply when it is created.
         """
+        self._refuse_if_inspecting("modifiers_for")
         return self.engine.modifiers_for(workflow, instance_id)
 
     def save_modifiers(self, workflow: str, instance_id: str) -> None:
         """Persist the changed modifications of an existing instance (nothing to do otherwise)."""
+        self._refuse_if_inspecting("save_modifiers")
         self.engine.save_modifiers(workflow, instance_id)
 
     def mock_event(self, workflow: str, instance_id: str, event_type: Any, payload: Any) -> None:
         """Deliver a mocked event (kept for an instance not created yet); it survives restarts."""
+        self._refuse_if_inspecting("mock_event")
         self.engine.mock_event(workflow, instance_id, event_type, payload)
 
     @staticmethod
@@ -402,6 +427,7 @@ class LocalTestingAPI:
 
     def dispose(self, workflow: str, instance_id: str) -> None:
         """Stop the instance and forget it with its modifications (its id becomes free); idempotent."""
+        self._refuse_if_inspecting("dispose")
         self.engine.dispose(workflow, instance_id)
 
     # -- reads

@@ -32,12 +32,15 @@ from .hooks import PROJECT, EngineHookSpecs, make_plugin_manager
 from .limits import Limits, resolve_limits
 from .serialization import utc_from_ms
 from .store import SQLiteStore, Store, open_store
+from .store.base import StateReadOnlyError
 from .store.lock import StateLock
 
 __all__ = ["Emulator", "Env"]
 
 T = TypeVar("T")
 LOCK_WAIT_S = 30.0
+#: ``Emulator(mode=...)``: run instances (the owner of the state), or only read a state file.
+MODES = ("operate", "inspect")
 
 
 def _check_flags(flags: object) -> None:
@@ -53,6 +56,26 @@ def _check_options(vars: object, flags: object, freeze_user_time: object) -> Non
     _check_flags(flags)
     if not isinstance(freeze_user_time, bool):
         raise ConfigError(f"freeze_user_time must be True or False, got {freeze_user_time!r}")
+
+
+def _inspects(mode: object, storage: object) -> bool:
+    """Whether ``mode`` is ``"inspect"``, which needs a SQLite state file to read; ValueError
+    for any other mode than ``"operate"`` and for inspecting memory."""
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(
+            f'mode must be "operate" (run instances; the default) or "inspect" (only read a state '
+            f"file, which another process may be running), got {mode!r}"
+        )
+    if mode == "operate":
+        return False
+    if (isinstance(storage, str) and storage.startswith("sqlite:")) or (
+        isinstance(storage, SQLiteStore) and storage.readonly
+    ):
+        return True
+    raise ValueError(
+        f'mode="inspect" reads a state file that an emulator with SQLite storage writes; '
+        f'storage={storage!r} has none: pass storage="sqlite:///PATH" (the path that emulator uses)'
+    )
 
 
 def _observer_problem(observer: object) -> str | None:
@@ -128,6 +151,11 @@ class Emulator:
     than the given duration (``"1 minute"``, ms, ``timedelta``) for a timer or an event, and
     replays it when woken, as Cloudflare does; ``"always"`` replays every instance after each step
     (a test mode that exposes state kept outside steps); ``None`` (default) keeps them in memory.
+
+    ``mode="inspect"`` (default ``"operate"``) only reads a SQLite state file, also while another
+    process runs an emulator on it: no lock is taken, nothing is recovered, run or written, and
+    each query of :attr:`api` reads what was last committed. Every command (and driving time)
+    raises :class:`~cfwf_emulator.StateReadOnlyError`.
     """
 
     def __init__(
@@ -142,8 +170,12 @@ class Emulator:
         freeze_user_time: bool = False,
         on_locked: str = "error",
         hibernate: Any = None,
+        mode: str = "operate",
     ) -> None:
         _check_options(vars, compatibility_flags, freeze_user_time)
+        inspects = _inspects(mode, storage)
+        #: ``"operate"`` (runs instances, owns the state) or ``"inspect"`` (only reads it).
+        self.mode = mode
         self.clock = resolve_clock(clock)
         if freeze_user_time and not isinstance(self.clock, VirtualClock):
             raise ConfigError("freeze_user_time=True needs the virtual clock: Emulator(clock=\"virtual\")")
@@ -159,14 +191,17 @@ class Emulator:
             raise ConfigError(f'on_locked must be "error" or "wait", got {on_locked!r}')
         self.on_locked = on_locked
         self._scheduler = Scheduler(self.clock)
-        self._store = open_store(storage)
+        self._store = open_store(storage, readonly=inspects)
         self._lock: StateLock | None = None
+        self._inspected: str | None = None
         if isinstance(self._store, SQLiteStore):
             self._lock = self._store.lock
             weakref.finalize(self, self._store.close)
+            if inspects:
+                self._inspected = str(self._store.path)
         self._engine = Engine(self._store, self._scheduler, self.hooks, self.env)
         #: The engine's public API (:class:`cfwf_emulator.api.LocalAPI`): what every door calls.
-        self.api = LocalAPI(self._engine, self._ready_engine)
+        self.api = LocalAPI(self._engine, self._ready_engine, inspected=self._inspected)
         if hibernate == "always":
             self._engine.replay_every_step = True
         elif hibernate is not None and hibernate is not False:
@@ -334,7 +369,7 @@ class Emulator:
 
         With SQLite storage this takes the state file's lock first (``on_locked``), then opens the
         file (creating or upgrading it). A start that fails for any reason gives back everything
-        it took: the lock, the file, the loop.
+        it took: the lock, the file, the loop. With ``mode="inspect"`` it only binds to the loop.
         """
         loop = asyncio.get_running_loop()
         if self._loop is loop:
@@ -343,6 +378,9 @@ class Emulator:
             raise RuntimeError(
                 "This emulator is running in another event loop; create one emulator per loop"
             )
+        if self._inspected is not None:
+            self._loop = loop  # inspection: no lock, no recovery; queries read the file
+            return
         if isinstance(self._store, SQLiteStore):
             await self._store.acquire(None if self.on_locked == "error" else LOCK_WAIT_S)
         self._loop = loop
@@ -457,6 +495,7 @@ class Emulator:
         so send events before calling this, or use :meth:`advance`). Real clock: return once
         everything left waits for time or input.
         """
+        self._refuse_if_inspecting("run_until_idle")
         await self._ready_engine()
         async with self._scheduler.driving():
             await self._run_down(_never)
@@ -469,6 +508,7 @@ class Emulator:
         lets time flow at the real rate, but never past the target: ``advance(0)`` returns at
         once even while a callback waits.
         """
+        self._refuse_if_inspecting("advance")
         try:
             ms = parse_duration_or_timedelta(duration, what="advance duration")
         except DurationError as exc:
@@ -505,6 +545,7 @@ class Emulator:
         driver act between timers (send an event once an instance waits for it, say); most
         code wants :meth:`run_until_idle` or :meth:`advance`.
         """
+        self._refuse_if_inspecting("settle")
         await self._ready_engine()
         async with self._scheduler.driving():
             await self._scheduler.settle()
@@ -516,6 +557,7 @@ class Emulator:
         Returns False, with time unchanged, when no timer is pending (every instance is finished,
         paused or waiting for an event with no timeout left). Needs the virtual clock.
         """
+        self._refuse_if_inspecting("advance_to_next_timer")
         if not isinstance(self.clock, VirtualClock):
             raise RuntimeError('advance_to_next_timer() needs the virtual clock: Emulator(clock="virtual")')
         await self._ready_engine()
@@ -542,6 +584,7 @@ class Emulator:
         limit), also while a step callback waits for real I/O. Any number of tasks may drive at
         once; they take turns running the emulator.
         """
+        self._refuse_if_inspecting("drive_until")
         if timeout is not None and (
             isinstance(timeout, bool)
             or not isinstance(timeout, (int, float))
@@ -575,6 +618,10 @@ class Emulator:
                         await asyncio.wait_for(changed.wait(), wait_s)
                     except TimeoutError:
                         pass
+
+    def _refuse_if_inspecting(self, what: str) -> None:
+        if self._inspected is not None:
+            raise StateReadOnlyError.inspecting(self._inspected, what)
 
     async def _run_down(self, predicate: Callable[[], T | None], limit: float | None = None) -> T | None:
         """The drive loop (hold the driver lock): settle, check ``predicate``, jump to the next

@@ -13,7 +13,7 @@ import pytest
 PUBLIC = {
     "cfwf_emulator": [
         "ConfigError", "ConfigWarning", "Emulator", "Limits", "NonRetryableError", "ObserverWarning",
-        "RealClock", "StalledError", "StateLockedError", "StepError", "StorageWarning", "StoreError", "VirtualClock",
+        "RealClock", "StalledError", "StateLockedError", "StateReadOnlyError", "StepError", "StorageWarning", "StoreError", "VirtualClock",
         "Workflow", "WorkflowEntrypoint", "WorkflowError", "WorkflowFatalError", "WorkflowInstance",
         "WorkflowTimeoutError",
     ],

@@ -30,14 +30,17 @@ def sqlite_path(spec: str) -> tuple[str, dict[str, str]]:
     return path, options
 
 
-def open_store(spec: "str | Store | None") -> Store:
-    """``"memory"`` (default), ``"sqlite:///PATH"`` or a :class:`Store` instance."""
+def open_store(spec: "str | Store | None", *, readonly: bool = False) -> Store:
+    """``"memory"`` (default), ``"sqlite:///PATH"`` or a :class:`Store` instance.
+
+    ``readonly`` opens a ``"sqlite:///PATH"`` for inspection (``SQLiteStore(readonly=True)``).
+    """
     if spec is None or spec == "memory":
         return MemoryStore()
     if isinstance(spec, str):
         if spec.startswith("sqlite:"):
             path, options = sqlite_path(spec)
-            return SQLiteStore(path, synchronous=options.get("synchronous", "FULL"))
+            return SQLiteStore(path, synchronous=options.get("synchronous", "FULL"), readonly=readonly)
         raise ConfigError(f'storage must be "memory" or "sqlite:///PATH", got {spec!r}')
     missing = [name for name in _STORE_METHODS if not callable(getattr(spec, name, None))]
     if not isinstance(getattr(spec, "capabilities", None), frozenset):

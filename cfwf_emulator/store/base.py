@@ -47,6 +47,7 @@ __all__ = [
     "CorruptInstanceError",
     "GroupCommitStore",
     "InstanceSummary",
+    "StateReadOnlyError",
     "StorageWarning",
     "Store",
     "StoreError",
@@ -66,6 +67,21 @@ MODIFIED_FROM = ("created_ms", "queued_ms", "start_ms", "end_ms", "pause_ms", "s
 class StoreError(ConfigError):
     """The state file cannot be used (foreign, newer, corrupt, read-only, full, a link); what
     could not be done was not done, and the message says what to do."""
+
+
+class StateReadOnlyError(StoreError):
+    """A write to a state file opened for inspection (``Emulator(mode="inspect")`` or
+    ``SQLiteStore(readonly=True)``): nothing was changed or run. Open it with ``mode="operate"``
+    (once the process that owns it has stopped) to change or run its instances."""
+
+    @classmethod
+    def inspecting(cls, path: object, what: str) -> "StateReadOnlyError":
+        """The error for the command ``what`` on the state file ``path`` opened with ``mode="inspect"``."""
+        return cls(
+            f'{what}: the state file {path} was opened for inspection (mode="inspect"), which only '
+            'reads it and never runs an instance. To change or run instances, open it with '
+            'mode="operate" (stop the process that owns it first)'
+        )
 
 
 class CorruptInstanceError(StoreError):

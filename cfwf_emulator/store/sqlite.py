@@ -57,6 +57,7 @@ from .base import (
     MODIFIED_FROM,
     CorruptInstanceError,
     InstanceSummary,
+    StateReadOnlyError,
     StorageWarning,
     StoreError,
     check_created_bounds,
@@ -399,7 +400,7 @@ class SQLiteStore:
 
     def _refuse_if_readonly(self) -> None:
         if self.readonly:
-            raise StoreError(
+            raise StateReadOnlyError(
                 f"{self.path}: this store was opened for inspection (read-only); writes need the "
                 "owner: run an emulator on the state file to change it"
             )
