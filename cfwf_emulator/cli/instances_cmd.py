@@ -108,7 +108,7 @@ async def send_event(ctx: Ctx) -> int:
     try:
         await ctx.emulator.api.send_event(args.name, instance_id, args.type, payload)
     except WorkflowError as exc:
-        raise UserError(f"{exc}; pass --type with the event type the workflow waits for") from None
+        raise refused(exc, args.name, instance_id) from None
     await run_affected(ctx.emulator, ctx.out, [(args.name, instance_id)])
     if ctx.out.json_mode:
         ctx.out.json({"success": True})

@@ -11,6 +11,7 @@ the output).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from ..emulator import Emulator
@@ -89,6 +90,13 @@ async def replay_journal(emulator: Emulator, journal: dict[str, Any]) -> str | N
     if workflow not in bindings:
         return f"the project has no workflow {workflow!r} any more (it has {', '.join(bindings) or 'none'})"
     binding = emulator.env[bindings[workflow]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a mock the new code never uses: reported as a difference
+        return await _replay(emulator, binding, journal)
+
+
+async def _replay(emulator: Emulator, binding: Any, journal: dict[str, Any]) -> str | None:
+    workflow = journal["workflow"]
     async with emulator:
         async with introspect_workflow_instance(binding, journal["id"]) as instance:
             await instance.modify(_setup(journal))

@@ -71,27 +71,28 @@ def _config_of(options: ProjectOptions) -> Any:
     return config_file(options)
 
 
+def _message(exc: Exception, args: argparse.Namespace) -> str:
+    """The one line that says what went wrong and what to do."""
+    if isinstance(exc, StateLockedError):
+        return _locked_message(args)
+    if isinstance(exc, StoreError):
+        return f"{exc} (the state directory is chosen with --persist-to DIR)"
+    if isinstance(exc, (UserError, ConfigError, WorkflowError)):
+        return str(exc)
+    return f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback)"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``cfwf`` with ``argv`` (default: the process's arguments); the exit status."""
     args = build_parser().parse_args(argv)
     out = Output(json_mode=getattr(args, "json", False))
     try:
         return asyncio.run(_dispatch(args, out))
-    except UserError as exc:
-        out.error(str(exc))
-    except StateLockedError:
-        out.error(_locked_message(args))
-    except StoreError as exc:
-        out.error(f"{exc} (the state directory is chosen with --persist-to DIR)")
-    except ConfigError as exc:
-        out.error(str(exc))
-    except WorkflowError as exc:
-        out.error(f"{exc}")
     except KeyboardInterrupt:
         out.error("interrupted; what ran so far is saved in the state: run a command again to go on")
         return 130
-    except Exception as exc:  # noqa: BLE001 - the one place that reports what nothing else did
+    except Exception as exc:  # the one place that turns every error into its line
         if args.debug:
             traceback.print_exc()
-        out.error(f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback)")
-    return 1
+        out.error(_message(exc, args))
+        return 1

@@ -8,7 +8,6 @@ lives in one SQLite file, ``<persist-to>/workflows.sqlite3``; ``--persist-to`` d
 
 from __future__ import annotations
 
-import inspect
 import socket
 import warnings
 from dataclasses import dataclass
@@ -52,10 +51,6 @@ def state_file(options: ProjectOptions, config: Path) -> Path:
     return directory.resolve() / STATE_FILE
 
 
-def _supports_inspect() -> bool:
-    return "mode" in inspect.signature(Emulator.__init__).parameters
-
-
 def open_project(options: ProjectOptions, out: Output, *, write: bool) -> Emulator:
     """The project's emulator: to operate on the state (``write``) or to inspect it.
 
@@ -73,7 +68,7 @@ def open_project(options: ProjectOptions, out: Output, *, write: bool) -> Emulat
             raise UserError(f"cannot create the state directory {path.parent} ({exc.strerror}); pass --persist-to DIR") from None
     elif not path.exists():
         storage = "memory"
-    elif _supports_inspect():
+    else:
         extra["mode"] = "inspect"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConfigWarning)

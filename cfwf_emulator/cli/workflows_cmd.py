@@ -60,8 +60,8 @@ async def trigger(ctx: Ctx) -> int:
     try:
         instance_id = await ctx.emulator.api.create(name, ctx.args.id, params)
     except WorkflowError as exc:
-        hint = "pick another --id" if exc.code == "instance.already_exists" else "fix the --id or the parameters"
-        raise UserError(f"{exc}; {hint}") from None
+        hint = "pass another --id" if exc.code == "instance.already_exists" else "fix the --id or the parameters"
+        raise UserError(f"{exc}. To create a new instance, {hint}") from None
     await run_affected(ctx.emulator, ctx.out, [(name, instance_id)])
     if ctx.out.json_mode:
         ctx.out.json({"id": instance_id})
