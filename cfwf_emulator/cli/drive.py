@@ -13,6 +13,7 @@ from typing import Any
 
 from ..emulator import Emulator
 from .output import Output
+from .views import explorer_details
 
 __all__ = ["run_affected"]
 
@@ -21,7 +22,7 @@ REFRESH_S = 0.1
 
 
 async def _current_step(emulator: Emulator, workflow: str, instance_id: str) -> str:
-    details = await emulator.api.describe(workflow, instance_id)
+    details = explorer_details(await emulator.api.describe(workflow, instance_id))
     steps: list[dict[str, Any]] = details.get("steps") or []
     if not steps:
         return ""

@@ -54,6 +54,13 @@ class DemoWorkflow(WorkflowEntrypoint):
             await charge()
         if params.get("sleep"):
             await step.sleep("nap", params["sleep"])
+        if params.get("marker"):
+            @step.do("mark")
+            async def mark():
+                with open(params["marker"], "a") as marker:
+                    marker.write("ran\\n")
+
+            await mark()
         approval = await step.wait_for_event("approval", "approve", timeout="1 hour")
         return {"attempts": result["attempts"], "approved": approval["payload"]}
 '''
