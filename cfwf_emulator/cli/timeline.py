@@ -28,6 +28,8 @@ STATUS_LABELS = {
     "waitingForPause": "⏱️ Waiting for Pause",
 }
 _STEP_TYPES = {"step": "🎯 Step", "sleep": "💤 Sleeping", "waitForEvent": "👀 Waiting for event"}
+#: What a pending step's timer (``cfwf.until``) means, by step type.
+_UNTIL = {"step": "Retries At", "sleep": "Wakes At", "waitForEvent": "Times Out At"}
 
 
 def _now() -> datetime:
@@ -79,11 +81,11 @@ def _step_values(step: dict[str, Any], show_output: bool, limit: int) -> dict[st
     if step["type"] == "step":
         success = step.get("success")
         values["Success"] = "▶ Running" if success is None else ("✅ Yes" if success else "❌ No")
-    until = extension.get("until") or extension.get("wake")
-    if until and not step.get("end"):
-        values["Wakes" if step["type"] != "step" else "Retries At"] = local_time(until)
     if step["type"] == "waitForEvent" and extension.get("event_type"):
         values["Event Type"] = str(extension["event_type"])
+    until = extension.get("until")
+    if until and not step.get("end"):
+        values[_UNTIL[step["type"]]] = local_time(until)
     if step.get("error"):
         values["Error"] = f"{step['error'].get('name')}: {step['error'].get('message')}"
     if show_output and step["type"] in ("step", "waitForEvent") and "output" in step:
@@ -111,12 +113,11 @@ def _attempts_table(out: Output, attempts: list[dict[str, Any]]) -> str:
 
 
 def _traceback(step: dict[str, Any]) -> str | None:
-    for attempt in reversed(step.get("attempts") or []):
-        text = (attempt.get("cfwf") or {}).get("traceback")
-        if text:
-            return str(text)
-    text = (step.get("cfwf") or {}).get("traceback")
-    return str(text) if text else None
+    """The Python traceback of the step's last failed attempt, when the engine kept one."""
+    for attempt in reversed((step.get("cfwf") or {}).get("attempts") or []):
+        if attempt.get("traceback"):
+            return str(attempt["traceback"])
+    return None
 
 
 def render_instance(
@@ -131,7 +132,7 @@ def render_instance(
         out.line(labelled(_step_values(step, show_output, limit), indent=2))
         if step["type"] == "step" and step.get("attempts"):
             out.line(_attempts_table(out, step["attempts"]))
-        trace = _traceback(step) if step.get("success") is False else None
+        trace = _traceback(step) if step["type"] == "step" and step.get("success") is not True else None
         if trace:
             out.line("  Traceback of the failing attempt:")
             out.line("\n".join("    " + line for line in trace.rstrip().splitlines()))

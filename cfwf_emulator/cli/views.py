@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["explorer_details"]
+__all__ = ["EXTENSION", "explorer_details", "without_extension"]
+
+#: The key under which ``describe`` adds what the emulator knows beyond Cloudflare.
+EXTENSION = "cfwf"
 
 _TYPES = {"do": "step", "sleep": "sleep", "waitForEvent": "waitForEvent"}
 
@@ -44,3 +47,9 @@ def explorer_details(details: dict[str, Any]) -> dict[str, Any]:
     shaped = {key: value for key, value in details.items() if key not in ("id", "workflow", "steps", "step_count")}
     ordered = {key: shaped.pop(key, None) for key in ("status", "params", "queued", "start", "end", "output", "error")}
     return {**ordered, "steps": steps, "step_count": len(steps), **shaped}
+
+
+def without_extension(details: dict[str, Any]) -> dict[str, Any]:
+    """``details`` without the emulator's extension (instance and steps): exactly wrangler's keys."""
+    steps = [{key: value for key, value in step.items() if key != EXTENSION} for step in details["steps"]]
+    return {**{key: value for key, value in details.items() if key != EXTENSION}, "steps": steps}
