@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import traceback
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 
 from ..errors import ConfigError, WorkflowError
 from ..store.lock import StateLockedError
@@ -18,7 +18,7 @@ from . import instances_cmd, offline_cmd, workflows_cmd
 from .context import Ctx
 from .output import Output, UserError
 from .parser import build_parser
-from .project import ProjectOptions, check_no_dev_session, open_project, state_file
+from .project import ProjectOptions, check_no_dev_session, config_file, open_project, state_file
 
 __all__ = ["main"]
 
@@ -56,19 +56,13 @@ async def _dispatch(args: argparse.Namespace, out: Output) -> int:
 def _locked_message(args: argparse.Namespace) -> str:
     options = ProjectOptions(args.config, args.env, args.persist_to)
     try:
-        where = str(state_file(options, _config_of(options)).parent)
+        where = str(state_file(options, config_file(options)).parent)
     except (ConfigError, UserError):
         where = "the state directory"
     return (
         f"{where} is in use by another process (a `cfwf dev`, or another cfwf command still running); "
         "reads (list, describe) work meanwhile: wait for it or stop it, then run this command again"
     )
-
-
-def _config_of(options: ProjectOptions) -> Any:
-    from .project import config_file
-
-    return config_file(options)
 
 
 def _message(exc: Exception, args: argparse.Namespace) -> str:

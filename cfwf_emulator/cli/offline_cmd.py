@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api import JOURNAL_FORMAT
+from ..emulator import Emulator
 from ..testing import check_workflow
 from .context import Ctx, parse_json, resolve_id
 from .journal import replay_journal
@@ -43,9 +44,7 @@ def _events(values: list[str]) -> list[dict[str, Any]]:
     return events
 
 
-def _load_project(options: ProjectOptions) -> Any:
-    from ..emulator import Emulator
-
+def _load_project(options: ProjectOptions) -> Emulator:
     return Emulator.from_config(config_file(options), env=options.env, clock="virtual")
 
 

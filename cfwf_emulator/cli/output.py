@@ -58,10 +58,6 @@ class Output:
         """``text`` in bold on a colour terminal."""
         return self.paint(text, "1", self.colour)
 
-    def dim(self, text: str) -> str:
-        """``text`` dimmed on a colour terminal."""
-        return self.paint(text, "2", self.colour)
-
     @staticmethod
     def paint(text: str, code: str, enabled: bool) -> str:
         """``text`` wrapped in the ANSI colour ``code`` when ``enabled``."""

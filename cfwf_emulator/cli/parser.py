@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["build_parser"]
 
@@ -32,9 +32,6 @@ def _common(parser: argparse.ArgumentParser, *, json_flag: bool = True, local: b
         parser.add_argument("--json", action="store_true", help="print the result as JSON, as wrangler --json does")
 
 
-Handler = Callable[..., Any]
-
-
 def _command(
     sub: Any, name: str, handler: str, help_text: str, *, write: bool, json_flag: bool = True, local: bool = True
 ) -> argparse.ArgumentParser:
@@ -45,7 +42,9 @@ def _command(
 
 
 def _workflows(sub: Any) -> None:
-    _command(sub, "list", "list_workflows", "List the project's workflows", write=False)
+    parser = _command(sub, "list", "list_workflows", "List the project's workflows", write=False)
+    parser.add_argument("--page", type=int, default=1, help="accepted as wrangler does; a project has one page")
+    parser.add_argument("--per-page", type=int, help="accepted as wrangler does; a project has one page")
     parser = _command(sub, "describe", "describe_workflow", "Describe a workflow and count its instances", write=False)
     parser.add_argument("name", help="name of the workflow")
     parser = _command(sub, "trigger", "trigger", "Create an instance and run it until it finishes or waits", write=True)

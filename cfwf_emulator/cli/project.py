@@ -18,7 +18,9 @@ from ..emulator import Emulator
 from ..errors import ConfigWarning
 from .output import Output, UserError
 
-__all__ = ["DEFAULT_PERSIST", "STATE_FILE", "ProjectOptions", "check_no_dev_session", "open_project", "state_file"]
+__all__ = [
+    "DEFAULT_PERSIST", "STATE_FILE", "ProjectOptions", "check_no_dev_session", "config_file", "open_project", "state_file",
+]
 
 #: The state directory, relative to the directory of the wrangler config.
 DEFAULT_PERSIST = Path(".cfwf") / "state"
