@@ -58,7 +58,7 @@ def test_check_fails_on_a_violation_and_prints_the_fix(tmp_path: Path) -> None:
     # the demo's flaky step returns its attempt number: a retry changes what later steps see
     demo = make_project(tmp_path / "demo").run("check", "--event", "approve=true")
     assert demo.code == 1 and "[idempotent-steps] Steps must be safe to run more than once" in demo.stdout
-    assert result.stderr.startswith("✘ [ERROR] ") and "violation" in result.stderr
+    assert result.stderr == "✘ [ERROR] 1 violation(s) of the Rules of Workflows; fix each as its 'fix:' line says\n"
 
 
 def test_check_argument_errors(project: Project) -> None:
