@@ -14,7 +14,7 @@ from typing import Any
 from .output import Output
 from .tables import distance, labelled, local_time, table
 
-__all__ = ["STATUS_LABELS", "render_instance"]
+__all__ = ["STATUS_LABELS", "render_instance", "status_line"]
 
 #: How wrangler shows each status.
 STATUS_LABELS = {
@@ -136,3 +136,21 @@ def render_instance(
         if trace:
             out.line("  Traceback of the failing attempt:")
             out.line("\n".join("    " + line for line in trace.rstrip().splitlines()))
+
+
+def status_line(details: dict[str, Any]) -> str:
+    """``Status: ⏰ Waiting``, and for a waiting instance what it waits for, when the details say."""
+    text = f"Status: {STATUS_LABELS.get(details['status'], details['status'])}"
+    if details["status"] != "waiting":
+        return text
+    for step in reversed(details.get("steps", [])):
+        extension = step.get("cfwf") or {}
+        if step.get("end") is not None or not extension:
+            continue
+        until = f" until {local_time(extension['until'])}" if extension.get("until") else ""
+        if step["type"] == "waitForEvent":
+            return f'{text} for an event of type "{extension.get("event_type")}" ({step["name"]}){until}'
+        if step["type"] == "sleep":
+            return f"{text}: {step['name']} sleeps{until}"
+        return f"{text}: {step['name']} retries{until.replace(' until', ' at')}"
+    return text

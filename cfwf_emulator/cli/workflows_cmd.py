@@ -9,7 +9,7 @@ from .context import Ctx, parse_json, require_workflow
 from .drive import run_affected
 from .output import UserError
 from .tables import labelled, table
-from .timeline import STATUS_LABELS
+from .timeline import status_line
 
 __all__ = ["delete_workflow", "describe_workflow", "list_workflows", "trigger"]
 
@@ -67,8 +67,7 @@ async def trigger(ctx: Ctx) -> int:
         ctx.out.json({"id": instance_id})
         return 0
     ctx.out.line(f'🚀 Workflow instance "{instance_id}" has been triggered successfully')
-    status = (await ctx.emulator.api.status(name, instance_id))["status"]
-    ctx.out.line(f"Status: {STATUS_LABELS.get(status, status)}")
+    ctx.out.line(status_line(await ctx.emulator.api.describe(name, instance_id)))
     return 0
 
 

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import pytest
 
 from cfwf_emulator.cli.output import Output
-from cfwf_emulator.cli.timeline import render_instance
+from cfwf_emulator.cli.timeline import render_instance, status_line
 
 
 def extension(kind: str, name: str, until: str | None = None, event_type: str | None = None,
@@ -77,3 +77,14 @@ def test_the_timeline_shows_what_the_extension_adds(utc: None) -> None:
 
 def test_outputs_can_be_hidden(utc: None) -> None:
     assert "Output:" not in rendered(show_output=False)
+
+
+def test_the_status_line_says_what_a_waiting_instance_waits_for(utc: None) -> None:
+    assert status_line(DETAILS) == (
+        'Status: ⏰ Waiting for an event of type "approve" (approval-1) until 12/6/2026, 1:00:01 AM'
+    )
+    sleeping = {**DETAILS, "steps": DETAILS["steps"][:3]}
+    assert status_line(sleeping) == "Status: ⏰ Waiting: nap-1 sleeps until 12/5/2026, 2:00:01 AM"
+    retrying = {**DETAILS, "steps": DETAILS["steps"][:2]}
+    assert status_line(retrying) == "Status: ⏰ Waiting: charge-1 retries at 12/5/2026, 1:00:12 AM"
+    assert status_line({**DETAILS, "status": "complete"}) == "Status: ✅ Completed"
