@@ -207,3 +207,18 @@ def test_config_and_persist_to_from_another_directory(project: Project, tmp_path
     nested = project.root / "src"
     listed = project.run("workflows", "instances", "list", WF, "--persist-to", str(state), "--json", cwd=nested)
     assert [item["id"] for item in listed.json()] == ["far"]  # config found upward from src/
+
+
+def test_env_selects_an_environment_of_the_config(tmp_path: Path) -> None:
+    from conftest import CONFIG
+
+    staged = CONFIG.replace(
+        '  "workflows": [',
+        '  "env": {"staging": {"workflows": [{"name": "staged", "binding": "DEMO", "class_name": "DemoWorkflow"}]}},\n'
+        '  "workflows": [',
+    )
+    project = make_project(tmp_path, config=staged)
+    assert project.ok("workflows", "list", "--env", "staging", "--json").json() == [
+        {"name": "staged", "class_name": "DemoWorkflow", "script_name": "demo-service-staging"}
+    ]
+    assert [item["name"] for item in project.ok("workflows", "list", "--json").json()] == [WF]
