@@ -7,8 +7,9 @@ in-process, over an emulator's engine (``emu.api``); the dev server will serve t
 HTTP, and a client of that server will implement the same protocol.
 
 Commands: ``create``, ``create_batch``, ``pause``, ``resume``, ``terminate``, ``restart``,
-``send_event``, ``delete``. Queries: ``workflows``, ``list_instances``, ``status``, ``describe``,
-``exists``. Every method is a coroutine; an instance that does not exist raises
+``send_event``, ``delete``, ``delete_batch``. Queries: ``workflows``, ``list_instances``, ``status``, ``describe``,
+``exists``; in-process only, ``export`` (an instance's journal, for ``cfwf replay``). Every method
+is a coroutine; an instance that does not exist raises
 :class:`~cfwf_emulator.WorkflowError` (``instance.not_found``), a workflow that is not registered
 :class:`~cfwf_emulator.ConfigError` naming the registered ones. An emulator opened with
 ``mode="inspect"`` answers the queries from what its state file last committed and refuses every
@@ -34,6 +35,9 @@ __all__ = [
     "JOURNAL_FORMAT",
     "STATUSES",
     "TERMINAL",
+    "BatchDeleteResult",
+    "DeleteError",
+    "DeletedInstance",
     "InstancePage",
     "InstanceSummary",
     "InstanceView",
@@ -81,6 +85,27 @@ class WorkflowSummary(TypedDict):
     binding: str
     class_name: str
     counts: dict[str, int]
+
+
+class DeletedInstance(TypedDict):
+    """An id ``delete_batch`` deleted."""
+
+    id: str
+
+
+class DeleteError(TypedDict):
+    """An id ``delete_batch`` could not delete: ``code`` 10400 (not found) or 10001 (internal error)."""
+
+    id: str
+    code: int
+    message: str
+
+
+class BatchDeleteResult(TypedDict):
+    """What ``delete_batch`` did, per input id in input order (Cloudflare's ``WorkflowBatchDeleteResult``)."""
+
+    deleted: list[DeletedInstance]
+    errors: list[DeleteError]
 
 
 class WorkflowsAPI(Protocol):
@@ -132,6 +157,9 @@ class WorkflowsAPI(Protocol):
 
     async def delete(self, workflow: str, instance_id: str) -> None:
         """Stop the instance and delete its state."""
+
+    async def delete_batch(self, workflow: str, instance_ids: list[str]) -> BatchDeleteResult:
+        """Delete 1-100 instances; per-id outcomes in input order (Cloudflare's ``deleteBatch``)."""
 
 
 def _check_page(status: str | None, page: int, per_page: int) -> None:
@@ -278,8 +306,9 @@ class LocalAPI:
         """
         status = await self.status(workflow, instance_id)  # instance.not_found for a missing one
         record = self.engine.read(workflow, instance_id)
-        if record is None:  # deleted meanwhile
-            return await self.export(workflow, instance_id)
+        if record is None:  # deleted since: status() now says so
+            await self.status(workflow, instance_id)
+            raise AssertionError("unreachable: status() raises for an instance that does not exist")
         steps = sorted(record.steps.values(), key=lambda step: step.seq)
         return {
             "format": JOURNAL_FORMAT,
@@ -302,6 +331,18 @@ class LocalAPI:
                 for step in steps
             ],
         }
+
+    async def delete_batch(self, workflow: str, instance_ids: list[str]) -> BatchDeleteResult:
+        """Delete 1-100 instances (stopping running ones, no rollbacks); per-id outcomes in input order.
+
+        Not a list, empty, over 100 or any invalid id: ``WorkflowError`` and nothing is deleted.
+        """
+        await self._command("delete_batch")
+        result = self.engine.delete_batch(workflow, instance_ids)
+        return BatchDeleteResult(
+            deleted=[DeletedInstance(id=item["id"]) for item in result["deleted"]],
+            errors=[DeleteError(id=item["id"], code=item["code"], message=item["message"]) for item in result["errors"]],
+        )
 
 
 # -- test tooling, in-process only (doors/introspect) ---------------------------------------------

@@ -15,6 +15,7 @@ from .engine.core import Engine
 from .errors import WorkflowError, quoted
 
 if TYPE_CHECKING:
+    from .api import BatchDeleteResult
     from .emulator import Emulator
 
 __all__ = ["Workflow", "WorkflowInstance"]
@@ -70,6 +71,17 @@ class Workflow:
         return [WorkflowInstance(self._emulator, self.name, instance_id) for instance_id in ids]
 
     createBatch = create_batch
+
+    async def delete_batch(self, instance_ids: Any) -> "BatchDeleteResult":
+        """Delete 1-100 instances by id: ``{"deleted": [{"id"}], "errors": [{"id", "code", "message"}]}``
+        in input order (a repeated id is deleted once, reported at each position; a missing one is
+        an error with code 10400). Running instances stop without rollbacks. Not a list, empty,
+        over 100 ids or any invalid id raises ``WorkflowError`` before anything is deleted."""
+        if isinstance(instance_ids, tuple):  # Pyodide passes a tuple to JavaScript as an array
+            instance_ids = list(instance_ids)
+        return await self._emulator.api.delete_batch(self.name, instance_ids)
+
+    deleteBatch = delete_batch
 
     async def get(self, instance_id: str) -> "WorkflowInstance":
         """A handle to an existing instance; ``WorkflowError(instance.not_found)`` otherwise."""

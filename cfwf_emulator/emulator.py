@@ -16,16 +16,17 @@ import os
 import warnings
 import weakref
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
 from .api import LocalAPI
-from .bindings import Workflow
+from .bindings import Workflow, WorkflowInstance
 from .clock import LATEST_TIME_MS, Clock, VirtualClock, resolve_clock
 from .compat import Compatibility
 from .config.bindings import BINDING_NAME_FIX, binding_name_problem
 from .durations import DurationError, parse_duration_or_timedelta
 from .engine.core import Engine, WorkflowDefinition, check_workflow_name
+from .engine.crons import CronTable
 from .engine.scheduler import Scheduler
 from .errors import ConfigError, ConfigWarning, StalledError, did_you_mean
 from .hooks import PROJECT, EngineHookSpecs, make_plugin_manager
@@ -151,6 +152,8 @@ class Emulator:
     than the given duration (``"1 minute"``, ms, ``timedelta``) for a timer or an event, and
     replays it when woken, as Cloudflare does; ``"always"`` replays every instance after each step
     (a test mode that exposes state kept outside steps); ``None`` (default) keeps them in memory.
+    ``crons=True`` fires the workflows' ``schedules`` and the Worker's ``triggers.crons`` on the
+    emulator's clock (:meth:`scheduled` fires them on demand either way).
 
     ``mode="inspect"`` (default ``"operate"``) only reads a SQLite state file, also while another
     process runs an emulator on it: no lock is taken, nothing is recovered, run or written, and
@@ -171,8 +174,11 @@ class Emulator:
         on_locked: str = "error",
         hibernate: Any = None,
         mode: str = "operate",
+        crons: bool = False,
     ) -> None:
         _check_options(vars, compatibility_flags, freeze_user_time)
+        if not isinstance(crons, bool):
+            raise ConfigError(f"crons must be True (fire cron schedules on the clock) or False, got {crons!r}")
         inspects = _inspects(mode, storage)
         #: ``"operate"`` (runs instances, owns the state) or ``"inspect"`` (only reads it).
         self.mode = mode
@@ -200,6 +206,9 @@ class Emulator:
             if inspects:
                 self._inspected = str(self._store.path)
         self._engine = Engine(self._store, self._scheduler, self.hooks, self.env)
+        #: Whether cron schedules fire on the emulator's clock (``crons=True``).
+        self.crons = crons
+        self._crons = CronTable(self._engine, self._scheduler, self.env)
         #: The engine's public API (:class:`cfwf_emulator.api.LocalAPI`): what every door calls.
         self.api = LocalAPI(self._engine, self._ready_engine, inspected=self._inspected)
         if hibernate == "always":
@@ -266,14 +275,19 @@ class Emulator:
         step_limit: int | None = None,
         compatibility_date: str | None = None,
         compatibility_flags: "list[str] | tuple[str, ...] | None" = None,
+        schedules: "str | list[str] | tuple[str, ...] | None" = None,
     ) -> Workflow:
         """Register ``cls`` (a ``WorkflowEntrypoint`` subclass) as workflow ``name``.
 
         ``binding`` is its name on ``env`` (default: ``name`` upper-cased with ``-`` as ``_``);
         ``step_limit`` overrides ``limits.steps`` for this workflow; a compatibility date or
-        flags here override the emulator's for this workflow. Returns the binding.
+        flags here override the emulator's for this workflow; ``schedules`` (a cron expression in
+        Cloudflare's syntax, or a list) create instances as Cloudflare's ``schedules`` do.
+        Returns the binding.
         """
         check_workflow_name(name)
+        if schedules is not None:
+            CronTable.parse(schedules, f"Workflow {name!r} schedules")
         if not isinstance(cls, type) or not callable(getattr(cls, "run", None)):
             raise ConfigError(f"Workflow {name!r}: {cls!r} is not a class with a run(self, event, step) method")
         derived = binding is None
@@ -302,7 +316,41 @@ class Emulator:
         self._engine.add_workflow(WorkflowDefinition(name, cls, binding, limits, compat))
         workflow = Workflow(self, name)
         self.env.bind(binding, workflow)
+        if schedules is not None:
+            self._crons.add_workflow(name, schedules)
+            self._rearm_crons()
         return workflow
+
+    def add_scheduled_handler(self, handler: Any, crons: "str | list[str] | tuple[str, ...]" = ()) -> None:
+        """Set the Worker's ``scheduled()`` handler and the crons that run it (``triggers.crons``).
+
+        ``handler`` is a ``WorkerEntrypoint`` subclass with ``async def scheduled(self, controller,
+        env, ctx)`` or a function ``on_scheduled(controller, env, ctx)``; ``controller`` has
+        ``cron``, ``scheduledTime`` (epoch ms) and ``type``. ``from_config`` calls this for a main
+        module whose ``Default`` class defines ``scheduled``.
+        """
+        self._crons.set_handler(handler, crons)
+        self._rearm_crons()
+
+    def _rearm_crons(self) -> None:
+        if self.crons and self._loop is not None and self._inspected is None:  # inspecting runs nothing
+            self._crons.start()
+
+    async def scheduled(self, cron: str | None = None, at: "datetime | float | None" = None) -> list[WorkflowInstance]:
+        """Fire cron triggers now, whatever ``crons=`` says: every configured cron, or only
+        ``cron``; ``at`` is the scheduled time (a ``datetime``, naive meaning UTC, or epoch ms;
+        default now). Workflow schedules create their instances (``<cron>-<scheduledTime>``;
+        one that exists already is not made again) and the Worker's ``scheduled()`` handler runs
+        to completion (what it raises is raised here). Returns the instances the schedules created.
+        """
+        self._refuse_if_inspecting("scheduled")
+        scheduled_ms = int(self.clock.now_ms() if at is None else _epoch_ms(at))
+        await self._ready_engine()
+        try:
+            created = await self._crons.fire(cron, scheduled_ms)
+        except ValueError as exc:  # a cron expression Cloudflare refuses
+            raise ConfigError(f"scheduled(cron={cron!r}): {exc}") from None
+        return [WorkflowInstance(self, workflow, instance_id) for workflow, instance_id in created]
 
     def add_worker(self, handler: Any) -> None:
         """Set the Worker that :meth:`fetch` calls: a ``WorkerEntrypoint`` subclass with
@@ -388,6 +436,7 @@ class Emulator:
             if self.freeze_user_time:
                 self._freeze()
             self._engine.start(loop)
+            self._rearm_crons()
         except BaseException:
             await self.aclose()
             raise
@@ -428,6 +477,7 @@ class Emulator:
         the state file itself, so the file can be copied once this returns)."""
         if self._loop is None:
             return
+        self._crons.stop()
         try:
             await self._engine.stop()
         finally:
@@ -605,7 +655,7 @@ class Emulator:
                         value = await self._run_down(predicate)
                     if value:
                         return value
-                    deadline = scheduler.next_deadline()
+                    deadline = scheduler.next_deadline(weak=not self.clock.virtual)  # crons fire in real time
                     if self.clock.virtual or deadline is None:
                         raise StalledError(
                             "drive_until: the condition is not met and nothing can progress any "
@@ -633,6 +683,15 @@ class Emulator:
             value = predicate()
             if value or not (self.clock.virtual and scheduler.jump_to_next(limit)):
                 return value
+
+
+def _epoch_ms(at: object) -> float:
+    """``at`` (a ``datetime``, naive meaning UTC, or epoch ms) in epoch ms; ``ConfigError`` otherwise."""
+    if isinstance(at, datetime):
+        return (at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)).timestamp() * 1000
+    if isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at):
+        return float(at)
+    raise ConfigError(f"at must be a datetime or epoch milliseconds, got {at!r}")
 
 
 def _never() -> bool:

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
+from .errors import ConfigError, ConfigWarning
 from .resources.kv import KVNamespace, entry_from_record, entry_record, lone_surrogate
 from .store.sqlite import SQLiteStore, StoreError
 
@@ -233,7 +233,10 @@ def wire_project(emulator: "Emulator", project: "ProjectConfig") -> ModuleType |
     for index, workflow in enumerate(project.workflows):
         assert module is not None
         cls = _workflow_class(module, project, workflow.class_name, index)
-        emulator.add_workflow(workflow.name, cls, binding=workflow.binding, step_limit=workflow.step_limit)
+        emulator.add_workflow(
+            workflow.name, cls, binding=workflow.binding, step_limit=workflow.step_limit,
+            schedules=workflow.schedules or None,
+        )
     clock = emulator.clock
     store = emulator.store
     durable = store if isinstance(store, SQLiteStore) else None
@@ -265,4 +268,16 @@ def wire_project(emulator: "Emulator", project: "ProjectConfig") -> ModuleType |
             emulator.add_worker(default)
         elif callable(on_fetch):
             emulator.add_worker(on_fetch)
+        if isinstance(default, type) and callable(getattr(default, "scheduled", None)):
+            emulator.add_scheduled_handler(default, project.crons)
+        elif callable(getattr(module, "on_scheduled", None)):
+            emulator.add_scheduled_handler(module.on_scheduled, project.crons)
+        elif project.crons:
+            warnings.warn(
+                f"{project.path}: triggers.crons: the main module defines no scheduled() handler (a "
+                "Default(WorkerEntrypoint) method scheduled(self, controller, env, ctx)), so these crons "
+                "run nothing",
+                ConfigWarning,
+                stacklevel=3,
+            )
     return module

@@ -41,8 +41,6 @@ FINDINGS = [
      "workflows[0].limits.steps:", "exceeds the production maximum of 25,000"),
     ("missing-python-workers-flag", CLEAN.replace('["python_workers"]', "[]"),
      "compatibility_flags:", 'requires the "python_workers" compatibility flag'),
-    ("cron-schedules", CLEAN.replace('"class_name": "Echo"', '"class_name": "Echo", "schedules": ["0 * * * *"]'),
-     "workflows[0].schedules:", "does not run cron schedules"),
 ]
 
 
@@ -74,13 +72,13 @@ def test_from_config_emits_each_finding_as_a_config_warning(tmp_path: Path, conf
 
 
 def test_several_findings_each_warn_once(tmp_path: Path) -> None:
-    config = FINDINGS[0][1].replace('"class_name": "Echo"', '"class_name": "Echo", "schedules": "0 * * * *"')
+    config = FINDINGS[0][1].replace('"class_name": "Echo"', '"class_name": "Echo", "limits": {"steps": 30000}')
     path = write_project(tmp_path, config)
     with pytest.warns(ConfigWarning) as record:
         Emulator.from_config(path)
     messages = [str(w.message) for w in record]
     assert len(messages) == 2 and len(set(messages)) == 2
-    assert any("workflow:" in m for m in messages) and any("schedules" in m for m in messages)
+    assert any("workflow:" in m for m in messages) and any("limits.steps" in m for m in messages)
 
 
 def test_a_clean_config_warns_nothing(tmp_path: Path) -> None:

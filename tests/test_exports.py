@@ -18,11 +18,13 @@ PUBLIC = {
         "WorkflowTimeoutError",
     ],
     "cfwf_emulator.api": [
-        "InstancePage", "InstanceSummary", "JOURNAL_FORMAT", "LocalAPI", "STATUSES", "WorkflowSummary", "WorkflowsAPI",
+        "BatchDeleteResult", "DeleteError", "DeletedInstance", "InstancePage", "InstanceSummary", "JOURNAL_FORMAT",
+        "LocalAPI", "STATUSES", "WorkflowSummary", "WorkflowsAPI",
         # in-process test tooling (emu.api.testing)
         "InstanceView", "LocalTestingAPI", "PendingStep", "StepOutcome", "TERMINAL",
     ],
     "cfwf_emulator.cli": ["main"],
+    "cfwf_emulator.cron": ["CronExpression", "MAX_CRON_LENGTH", "parse_cron"],
     "cfwf_emulator.testing": [
         "InstanceModifier", "IntrospectionError", "ModificationRecorder", "RULES", "RulesReport", "StepSelector",
         "Violation", "WorkflowInstanceIntrospector", "WorkflowIntrospector", "assert_follows_rules",

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..cron import parse_cron
 from .jsonc import KeyPath
 from .project import D1Config, KVConfig, R2Config, UnsupportedBindingConfig, WorkflowConfig
 from .source import Diagnostics, describe_value, format_key_path
@@ -25,6 +26,7 @@ __all__ = [
     "binding_name_problem",
     "is_identifier",
     "read_bindings",
+    "read_crons",
 ]
 
 NAME_RULE = (
@@ -276,11 +278,13 @@ def _read_workflows(
             )
             class_name = None
         steps = _read_limits(diag, entry, item) if "limits" in entry else None
-        if "schedules" in entry:
-            _check_schedules(diag, entry["schedules"], item + ("schedules",))
+        schedules = read_crons(diag, entry["schedules"], item + ("schedules",)) if "schedules" in entry else ()
         if ok and name is not None and binding is not None and class_name is not None and steps != -1:
             result.append(
-                WorkflowConfig(name=name, binding=binding, class_name=class_name, step_limit=steps)
+                WorkflowConfig(
+                    name=name, binding=binding, class_name=class_name, step_limit=steps,
+                    schedules=schedules or (),
+                )
             )
     return result
 
@@ -326,7 +330,9 @@ def _read_limits(diag: Diagnostics, entry: dict[str, Any], item: KeyPath) -> int
     return -1 if bad else steps
 
 
-def _check_schedules(diag: Diagnostics, value: Any, key: KeyPath) -> None:
+def read_crons(diag: Diagnostics, value: Any, key: KeyPath) -> tuple[str, ...] | None:
+    """A cron string or a non-empty array of them (``schedules``, ``triggers.crons``), each checked
+    against Cloudflare's cron syntax; None after recording an error."""
     items = value if isinstance(value, list) else [value]
     if (isinstance(value, list) and not value) or not all(isinstance(s, str) and s for s in items):
         diag.error(
@@ -334,8 +340,16 @@ def _check_schedules(diag: Diagnostics, value: Any, key: KeyPath) -> None:
             f"must be a non-empty cron string or a non-empty array of them but got {describe_value(value)}",
             'write e.g. "schedules": ["0 * * * *"]',
         )
-        return
-    diag.warn(key, "the emulator does not run cron schedules; create instances from your test instead")
+        return None
+    bad = False
+    for index, text in enumerate(items):
+        try:
+            parse_cron(text)
+        except ValueError as exc:
+            where = key + (index,) if isinstance(value, list) else key
+            diag.error(where, str(exc), "fix the expression; see Cloudflare's Cron Triggers syntax")
+            bad = True
+    return None if bad else tuple(items)
 
 
 def _read_entries(

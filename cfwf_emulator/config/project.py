@@ -28,6 +28,8 @@ class WorkflowConfig:
     """Name of the ``WorkflowEntrypoint`` subclass in the ``main`` module."""
     step_limit: int | None
     """``limits.steps``, or None for the platform default."""
+    schedules: tuple[str, ...] = ()
+    """``schedules``: cron expressions that create instances (checked against Cloudflare's syntax)."""
 
 
 @dataclass(frozen=True)
@@ -108,3 +110,5 @@ class ProjectConfig:
     """Non-fatal findings (unknown keys, step limits above production's, ...)."""
     environment: str | None
     """The named environment selected with ``env=``, if any."""
+    crons: tuple[str, ...] = ()
+    """``triggers.crons``: when the Worker's ``scheduled()`` handler runs."""

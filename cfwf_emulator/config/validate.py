@@ -16,7 +16,7 @@ from typing import Any
 
 from ..compat import Compatibility, flag_problems
 from ..errors import ConfigError
-from .bindings import BindingName, Bindings, read_bindings
+from .bindings import BindingName, Bindings, read_bindings, read_crons
 from .jsonc import KeyPath
 from .project import ProjectConfig, UnsupportedBindingConfig
 from .source import Diagnostics, Source, describe_value, format_key_path
@@ -75,6 +75,7 @@ class _Section:
     compatibility_flags: list[str] | None
     vars: dict[str, Any] | None
     bindings: Bindings
+    crons: tuple[str, ...] | None
 
 
 def build_project(source: Source, env: str | None) -> ProjectConfig:
@@ -117,6 +118,7 @@ def build_project(source: Source, env: str | None) -> ProjectConfig:
         return getattr(top, field), (field,)
 
     main, main_key = inherit("main")
+    crons = selected.crons if selected is not top and "triggers" in selected.raw else top.crons
     compatibility_date, date_key = inherit("compatibility_date")
     flags, flags_key = inherit("compatibility_flags")
     problems = flag_problems(compatibility_date, flags or ())
@@ -177,6 +179,7 @@ def build_project(source: Source, env: str | None) -> ProjectConfig:
         unsupported=tuple(unsupported),
         warnings=tuple(diag.warnings),
         environment=env,
+        crons=crons or (),
     )
 
 
@@ -236,7 +239,27 @@ def _read_section(
         compatibility_flags=_read_flags(diag, raw, base),
         vars=_read_vars(diag, raw, base),
         bindings=read_bindings(diag, raw, base, own_names),
+        crons=_read_triggers(diag, raw, base),
     )
+
+
+def _read_triggers(diag: Diagnostics, raw: dict[str, Any], base: KeyPath) -> tuple[str, ...] | None:
+    """``triggers.crons`` (each a Cloudflare cron expression), () when there are none."""
+    if "triggers" not in raw:
+        return None
+    triggers = raw["triggers"]
+    key = base + ("triggers",)
+    if not isinstance(triggers, dict):
+        diag.error(key, f"must be an object but got {describe_value(triggers)}", 'write "triggers": {"crons": ["0 * * * *"]}')
+        return None
+    crons = triggers.get("crons", [])
+    if isinstance(crons, list) and not crons:
+        return ()
+    if not isinstance(crons, list):
+        diag.error(key + ("crons",), f"must be an array of cron strings but got {describe_value(crons)}",
+                   'write "crons": ["0 * * * *"]')
+        return None
+    return read_crons(diag, crons, key + ("crons",))
 
 
 def _read_name(diag: Diagnostics, raw: dict[str, Any], base: KeyPath) -> str | None:

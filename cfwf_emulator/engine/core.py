@@ -36,6 +36,8 @@ __all__ = ["Engine", "LiveInstance", "WorkflowDefinition"]
 #: The ``locationHint`` values of workerd's ``WorkflowInstanceLocationHint`` (types/defines/workflows.d.ts).
 LOCATION_HINTS = ("wnam", "enam", "sam", "weur", "eeur", "apac", "apac-ne", "apac-se", "oc", "afr", "me")
 INSTANCE_ID = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*\Z")
+# ids that address existing instances (delete, deleteBatch), cron-made ``<cron>-<ms>`` ones included
+ADDRESSABLE_ID = re.compile(r"[a-zA-Z0-9, */#_-]{1,271}")
 WORKFLOW_NAME = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9\-_]*\Z")
 WORKFLOW_NAME_RULE = (
     "Workflow names must be 1-64 characters long, start with a letter, number, or underscore, "
@@ -590,12 +592,14 @@ class Engine:
         self._insert(definition, [(instance_id, params_json)])
         return instance_id
 
-    def _insert(self, definition: WorkflowDefinition, items: list[tuple[str, str]]) -> None:
+    def _insert(
+        self, definition: WorkflowDefinition, items: list[tuple[str, str]], schedule: dict[str, Any] | None = None
+    ) -> None:
         """Persist new instances in one atomic write, then start them."""
         self._require_loop()  # refuse before anything is written
         now = self.now()
         records = [
-            InstanceRecord(definition.name, instance_id, params_json, now, queued_ms=now)
+            InstanceRecord(definition.name, instance_id, params_json, now, queued_ms=now, schedule=schedule)
             for instance_id, params_json in items
         ]
         capture = self.captures.get(definition.name)
@@ -657,6 +661,18 @@ class Engine:
         if fresh:
             self._insert(definition, list(fresh.items()))
         return list(fresh)
+
+    def create_scheduled(self, workflow: str, cron: str, scheduled_ms: int) -> str | None:
+        """Create the instance a workflow's cron schedule makes at ``scheduled_ms``: id
+        ``<cron>-<scheduledTime>``, no params, ``event["schedule"]`` set. None when that id exists
+        (the same firing already made it)."""
+        definition = self.definition(workflow)
+        instance_id = f"{cron}-{scheduled_ms}"
+        if self.exists(workflow, instance_id):
+            return None
+        schedule = {"cron": cron, "scheduledTime": scheduled_ms}
+        self._insert(definition, [(instance_id, self._encode_params(None))], schedule)
+        return instance_id
 
     def require(self, workflow: str, instance_id: str) -> LiveInstance:
         """The instance, or ``WorkflowError(instance.not_found)``."""
@@ -826,6 +842,49 @@ class Engine:
             self._cancel(live)
             del self.live[(workflow, instance_id)]
         self.store.delete_instance(workflow, instance_id)
+
+    def delete_batch(self, workflow: str, instance_ids: Any) -> dict[str, list[dict[str, Any]]]:
+        """Delete up to 100 instances: ``{"deleted": [{"id"}], "errors": [{"id", "code", "message"}]}``
+        in input order (a repeated id is deleted once and reported at each position). The list is
+        checked whole first: not a list, empty, over 100 or any invalid id refuses the call."""
+        self.definition(workflow)
+        if not isinstance(instance_ids, list):
+            raise WorkflowError(
+                "body", f"Provided argument is invalid: deleteBatch takes a list of instance ids, got {instance_ids!r}"
+            )
+        if len(instance_ids) > 100:
+            raise WorkflowError(
+                "body", f"batchDeleteInstances only supports 100 instances at a time (got {len(instance_ids)})"
+            )
+        if not instance_ids:
+            raise WorkflowError("body", "batchDeleteInstances should have at least 1 instance")
+        for instance_id in instance_ids:
+            if not isinstance(instance_id, str) or not ADDRESSABLE_ID.fullmatch(instance_id):
+                raise WorkflowError(
+                    "instance.invalid_id",
+                    f"Instance ID is invalid: {instance_id!r} (ids are 1-271 letters, digits, spaces or "
+                    "',*/#_-'); nothing was deleted",
+                )
+        outcomes: dict[str, dict[str, Any] | None] = {}
+        for instance_id in dict.fromkeys(instance_ids):
+            try:
+                self.delete(workflow, instance_id)
+                outcomes[instance_id] = None
+            except Exception as exc:  # reported per id, as Cloudflare does; the others still go
+                missing = isinstance(exc, WorkflowError) and exc.code == "instance.not_found"
+                outcomes[instance_id] = (
+                    {"code": 10400, "message": "workflows.api.error.instance.not_found"}
+                    if missing
+                    else {"code": 10001, "message": "workflows.api.error.internal_server"}
+                )
+        result: dict[str, list[dict[str, Any]]] = {"deleted": [], "errors": []}
+        for instance_id in instance_ids:
+            error = outcomes[instance_id]
+            if error is None:
+                result["deleted"].append({"id": instance_id})
+            else:
+                result["errors"].append({"id": instance_id, **error})
+        return result
 
     # -- events ----------------------------------------------------------------------------
 

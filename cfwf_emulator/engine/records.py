@@ -251,6 +251,7 @@ class InstanceRecord:
     modifiers: dict[str, Any] = field(default_factory=dict)
     next_seq: int = 0
     status_ms: float | None = None
+    schedule: dict[str, Any] | None = None
     steps: dict[StepKey, StepRecord] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -926,7 +926,7 @@ async def run_instance(engine: RunHost, live: "LiveInstance") -> None:
         engine.mark_started(live)
         workflow = live.workflow
         entrypoint = workflow.cls(ExecutionContext(), engine.env)
-        event = make_event(record.params, record.created_ms, record.id, workflow.name)
+        event = make_event(record.params, record.created_ms, record.id, workflow.name, record.schedule)
         step = WorkflowStep(
             run, implicit_dependencies=workflow.compat.implicit_dependencies, compatibility=workflow.compat
         )

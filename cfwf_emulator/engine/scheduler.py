@@ -63,12 +63,22 @@ async def _yield_until_quiet(give_up: Callable[[], bool] = lambda: False) -> boo
             return True
 
 
+def _top(heap: list[Timer]) -> float | None:
+    """The earliest live deadline of ``heap`` (dropping cancelled timers on top), or None."""
+    while heap and heap[0].cancelled:
+        heapq.heappop(heap)
+    return heap[0].deadline if heap else None
+
+
 class Scheduler:
     """Owns the timers and the rule for when virtual time may move."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._heap: list[Timer] = []
+        # "weak" timers (cron firings) never keep the emulator busy: idleness and virtual-time
+        # jumps ignore them, but they fire, in deadline order, whenever the clock passes them
+        self._weak: list[Timer] = []
         self._seq = itertools.count()
         self.busy = 0
         self._changed: asyncio.Event | None = None
@@ -107,13 +117,18 @@ class Scheduler:
 
     # -- timers ----------------------------------------------------------------------------
 
-    def call_at(self, deadline: float, callback: Callable[[], None]) -> Timer:
-        """Run ``callback`` once the clock reaches ``deadline`` (epoch ms, finite)."""
+    def call_at(self, deadline: float, callback: Callable[[], None], *, weak: bool = False) -> Timer:
+        """Run ``callback`` once the clock reaches ``deadline`` (epoch ms, finite).
+
+        A ``weak`` timer is not pending work: :meth:`next_deadline` ignores it, so virtual time
+        never jumps to it alone (except within :meth:`jump_to_next`'s ``limit``), yet it fires
+        in order whenever the clock reaches it (cron firings).
+        """
         if not math.isfinite(deadline):
             # one NaN in the heap breaks its order and every other instance's timers with it
             raise ValueError(f"a timer needs a finite deadline in epoch ms, got {deadline!r}")
         timer = Timer(deadline, next(self._seq), callback)
-        heapq.heappush(self._heap, timer)
+        heapq.heappush(self._weak if weak else self._heap, timer)
         if not self.clock.virtual and (
             self._real_armed_at is None or deadline < self._real_armed_at
         ):
@@ -121,25 +136,29 @@ class Scheduler:
         self._notify()
         return timer
 
-    def next_deadline(self) -> float | None:
-        """The earliest pending deadline, or None when no timer is pending."""
-        heap = self._heap
-        while heap and heap[0].cancelled:
-            heapq.heappop(heap)
-        return heap[0].deadline if heap else None
+    def next_deadline(self, *, weak: bool = False) -> float | None:
+        """The earliest pending deadline, or None when no timer is pending; weak timers count
+        only with ``weak=True``."""
+        if weak:
+            return self._next_any()
+        return _top(self._heap)
+
+    def _next_any(self) -> float | None:
+        deadlines = [d for d in (_top(self._heap), _top(self._weak)) if d is not None]
+        return min(deadlines) if deadlines else None
 
     def fire_due(self) -> int:
         """Run every timer whose deadline has come, in deadline order; return how many ran."""
         now = self.clock.now_ms()
-        heap = self._heap
         fired = 0
-        while heap and (heap[0].cancelled or heap[0].deadline <= now):
-            timer = heapq.heappop(heap)
-            if not timer.cancelled:
-                timer.cancelled = True
-                timer.callback()
-                fired += 1
-        return fired
+        while True:
+            heaps = [h for h in (self._heap, self._weak) if _top(h) is not None and h[0].deadline <= now]
+            if not heaps:
+                return fired
+            timer = heapq.heappop(min(heaps, key=lambda h: h[0]))
+            timer.cancelled = True
+            timer.callback()
+            fired += 1
 
     def _arm_real(self) -> None:
         loop = self._loop
@@ -149,7 +168,7 @@ class Scheduler:
             self._real_handle.cancel()
             self._real_handle = None
             self._real_armed_at = None
-        deadline = self.next_deadline()
+        deadline = self._next_any()
         if deadline is None:
             return
         delay = max(0.0, (deadline - self.clock.now_ms()) / 1000.0)
@@ -241,9 +260,14 @@ class Scheduler:
     def jump_to_next(self, limit: float | None = None) -> bool:
         """Move the virtual clock to the next deadline (not past ``limit``) and fire what is due.
 
+        Without ``limit`` only pending work moves time (a weak timer fires on the way to it);
+        with one, weak timers up to ``limit`` count too (``advance`` fires the crons in its window).
         Returns False when no timer is due by ``limit``.
         """
-        deadline = self.next_deadline()
+        strong = self.next_deadline()
+        if limit is None and strong is None:
+            return False
+        deadline = self._next_any()
         if deadline is None or (limit is not None and deadline > limit):
             return False
         assert isinstance(self.clock, VirtualClock)

@@ -3,7 +3,8 @@
 // Written for cfwf-emulator's conformance suite.  `Interp` interprets the shared conformance
 // program format (summarised in conformance/differential/__init__.py); the default export is a
 // small JSON HTTP API that the Python driver uses to create instances, send events, call
-// lifecycle methods and read status plus a per-step attempt log.
+// lifecycle methods (terminate with rollback, deleteBatch too) and read status plus a per-step
+// attempt log, and a scheduled() handler that creates an instance per cron firing.
 //
 // The attempt log is a side channel kept in this isolate's memory: every step.do callback
 // appends {key: "<name>#<count>", attempt, t: Date.now()} when it starts.  wrangler dev runs the
@@ -137,6 +138,15 @@ export default {
           await instance[action]();
           return json({ ok: true });
         }
+        case "/terminate-rollback": {
+          const instance = await env.WF.get(id);
+          await instance.terminate({ rollback: true });
+          return json({ ok: true });
+        }
+        case "/deleteBatch": {
+          const result = await env.WF.deleteBatch(body.ids);
+          return json({ result });
+        }
         case "/status": {
           const instance = await env.WF.get(id);
           const status = await instance.status();
@@ -149,5 +159,13 @@ export default {
     } catch (err) {
       return json({ error: errorInfo(err) }, 500);
     }
+  },
+
+  // Cron Triggers (wrangler dev: GET /cdn-cgi/handler/scheduled?cron=...&time=...): create
+  // `cron-<scheduledTime>` running one step that returns what the controller said
+  async scheduled(controller, env) {
+    const result = { cron: controller.cron, scheduledTime: controller.scheduledTime };
+    const steps = [{ op: "do", name: "tick", result }];
+    await env.WF.create({ id: `cron-${controller.scheduledTime}`, params: { program: { steps } } });
   },
 };
