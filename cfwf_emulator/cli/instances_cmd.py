@@ -182,14 +182,11 @@ async def delete_instances(ctx: Ctx) -> int:
         latest = await resolve_id(ctx, args.name, "latest")
         ctx.out.line(f'Latest instance is "{latest}"')
         ids = [latest if value == "latest" else value for value in ids]
-    deleted: list[dict[str, str]] = []
-    errors: list[dict[str, Any]] = []
-    for instance_id in ids:
-        if await ctx.emulator.api.exists(args.name, instance_id):
-            await ctx.emulator.api.delete(args.name, instance_id)
-            deleted.append({"id": instance_id})
-        else:
-            errors.append({"id": instance_id, "code": 10400, "message": "workflows.api.error.instance.not_found"})
+    try:
+        result = await ctx.emulator.api.delete_batch(args.name, ids)
+    except WorkflowError as exc:
+        raise UserError(f"{exc}. Fix the ids and run the command again") from None
+    deleted, errors = result["deleted"], result["errors"]
     await run_affected(ctx.emulator, ctx.out, [])
     if ctx.out.json_mode:
         ctx.out.json({"deleted": deleted, "errors": errors})
