@@ -144,3 +144,9 @@ def test_local_without_a_dev_session(project: Project) -> None:
         port = probe.getsockname()[1]  # free once closed: nothing listens there
     message = one_error(project.run("workflows", "list", "--local", "--port", str(port)))
     assert message.startswith(f'Could not connect to local dev session on port {port}. Make sure "cfwf dev" is running')
+
+
+def test_invalid_ids_to_delete_delete_nothing(waiting: Project) -> None:
+    message = one_error(waiting.run("workflows", "instances", "delete", WF, "open", "bad id!"))
+    assert message.startswith("(instance.invalid_id) ") and message.endswith("Fix the ids and run the command again")
+    assert len(waiting.ok("workflows", "instances", "list", WF, "--json").json()) == 2
