@@ -10,9 +10,7 @@ from typing import Any
 
 from ..api import JOURNAL_FORMAT
 from ..emulator import Emulator
-from ..testing import check_workflow
 from .context import Ctx, parse_json, resolve_id
-from .journal import replay_journal
 from .output import Output, UserError
 from .project import ProjectOptions, config_file
 
@@ -51,6 +49,8 @@ def _load_project(options: ProjectOptions) -> Emulator:
 
 async def check(args: argparse.Namespace, out: Output, options: ProjectOptions) -> int:
     """Run the rules checker on the project's workflows (or one); exit status 1 on a violation."""
+    from ..testing import check_workflow  # the checker's imports are only paid for by `cfwf check`
+
     params = parse_json(args.params, "--params")
     events = _events(args.event)
     emulator = _load_project(options)
@@ -82,6 +82,8 @@ async def replay(args: argparse.Namespace, out: Output, options: ProjectOptions)
     journal = parse_json(text, args.file)
     if not isinstance(journal, dict) or journal.get("format") != JOURNAL_FORMAT:
         raise UserError(f"{args.file} is not a journal written by `cfwf workflows instances export` ({JOURNAL_FORMAT})")
+    from .journal import replay_journal  # imports the testing API
+
     difference = await replay_journal(_load_project(options), journal)
     label = f"{journal['workflow']}/{journal['id']}"
     if difference is None:
