@@ -28,6 +28,7 @@ from typing import Any, Awaitable, Callable, Protocol, TypedDict
 from .engine.core import Engine
 from .engine.records import TERMINAL  # the statuses an instance never leaves (public here)
 from .errors import WorkflowError
+from .engine.modifiers import unknown_step
 from .serialization import decode, iso_from_ms
 from .store.base import StateReadOnlyError
 
@@ -38,6 +39,7 @@ __all__ = [
     "BatchDeleteResult",
     "DeleteError",
     "DeletedInstance",
+    "AttemptView",
     "InstancePage",
     "InstanceSummary",
     "InstanceView",
@@ -395,6 +397,28 @@ class StepOutcome:
     result: Any
     #: Its final error record (``{"name", "message", ...}``) once ``"error"``, else None.
     error: dict[str, Any] | None
+    #: The Python traceback of the attempt that failed it for good, from the user's code on (an
+    #: emulator extension); None unless ``"error"``, or when no user code raised the error.
+    traceback: str | None = None
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    """One attempt of a ``step.do`` (``emu.api.testing.step_attempts``)."""
+
+    #: Its number in the step (1-based).
+    number: int
+    #: When it began and ended (ISO 8601, UTC); ``end`` is None while it runs.
+    start: str | None
+    end: str | None
+    #: True when it returned, False when it failed, None while it runs.
+    success: bool | None
+    #: Cloudflare's ``{"name", "message"}`` of its failure, else None.
+    error: dict[str, str] | None
+    #: The Python traceback of its failure from the user's code on, at most 16 KiB (an emulator
+    #: extension, kept as ``"traceback"`` on the attempt record); None when it did not fail, or
+    #: when no user code raised the error (a mocked error, a timeout).
+    traceback: str | None
 
 
 class LocalTestingAPI:
@@ -522,8 +546,39 @@ class LocalTestingAPI:
         if step.state == "ok":
             return StepOutcome("ok", decode(step.result) if step.result is not None else None, None)
         if step.state == "error":
-            return StepOutcome("error", None, dict(step.error or {}))
+            last = step.attempts[-1] if step.attempts else {}
+            return StepOutcome("error", None, dict(step.error or {}), last.get("traceback"))
         return StepOutcome("running", None, None)
+
+    def step_attempts(self, workflow: str, instance_id: str, name: str, count: int = 1) -> list[AttemptView]:
+        """The attempts of the ``count``-th ``step.do`` named ``name``, oldest first ([] until it
+        is journaled, or when there is no such instance)."""
+        record = self.engine.read(workflow, instance_id)
+        step = None if record is None else record.steps.get(("do", name, count))
+        if step is None:
+            return []
+        return [
+            AttemptView(
+                number=number,
+                start=iso_from_ms(attempt["start"]),
+                end=iso_from_ms(attempt["end"]),
+                success=attempt["success"],
+                error=(
+                    {"name": attempt["error"]["name"], "message": attempt["error"]["message"]}
+                    if attempt["error"]
+                    else None
+                ),
+                traceback=attempt.get("traceback"),
+            )
+            for number, attempt in enumerate(step.attempts, 1)
+        ]
+
+    def unknown_step(self, workflow: str, instance_id: str, kind: str, name: str) -> str | None:
+        """None when a step of ``kind`` (``"do"``, ``"sleep"``, ``"waitForEvent"``) named ``name``
+        is in the instance's journal; else a sentence saying none ran, with the closest names that
+        did ("did you mean ...") and every name that ran."""
+        record = self.engine.read(workflow, instance_id)
+        return unknown_step(kind, name, () if record is None else record.steps)
 
     def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
         """What :meth:`LocalAPI.describe` returns, without starting the emulator."""

@@ -83,6 +83,21 @@ class Workflow:
 
     deleteBatch = delete_batch
 
+    def __getattr__(self, name: str) -> Any:
+        if name in ("send_event", "sendEvent"):
+            binding = next(
+                (d.binding for d in self._emulator.workflow_definitions() if d.name == self.name), "MY_WORKFLOW"
+            )
+            raise AttributeError(
+                f"a Workflow binding has no {name}: events go to one instance, so call it on the "
+                f"instance: instance = await env.{binding}.get(id); "
+                f"await instance.{name}(...) (Cloudflare's binding has only create, create_batch, "
+                "get and delete_batch; one docs page shows send_event on the binding, which fails there too)",
+                name=name,
+                obj=self,
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self)
+
     async def get(self, instance_id: str) -> "WorkflowInstance":
         """A handle to an existing instance; ``WorkflowError(instance.not_found)`` otherwise."""
         if not isinstance(instance_id, str):

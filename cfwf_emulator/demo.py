@@ -2,16 +2,22 @@
 
     python -m cfwf_emulator.demo
 
-It prints every status change, attempt, sleep and event wait as it happens, stamped with the
-virtual time elapsed, then the instance's step timeline.
+It prints every status change, attempt, step output, sleep and event wait as it happens, stamped
+with the virtual time elapsed, then the instance's step timeline. A failed attempt shows where the
+user's code raised (a step that fails for good: its whole traceback); the output of a step
+configured with ``sensitive: "output"`` shows as ``[REDACTED]``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import re
 import time
 from typing import Any
 
+from .api import LocalTestingAPI
 from .emulator import Emulator
 from .examples.orders import OrderWorkflow
 from .hooks import hookimpl
@@ -24,14 +30,78 @@ def _clock(ms: float) -> str:
     return f"+{int(hours):02d}:{int(minutes):02d}:{secs:06.3f}"
 
 
-class ProgressPrinter:
-    """Prints engine events with the virtual time elapsed since the demo started."""
+#: Shown instead of the output of a step configured with ``sensitive: "output"``.
+REDACTED = "[REDACTED]"
+_FRAME = re.compile(r'^  File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>.+)$', re.MULTILINE)
 
-    def __init__(self, start_ms: float) -> None:
+
+def raised_at(traceback: str) -> str | None:
+    """``"file:line in function"`` of the innermost frame of a traceback, or None."""
+    frames = _FRAME.findall(traceback)
+    if not frames:
+        return None
+    file, line, func = frames[-1]
+    return f"{_shown_path(file)}:{line} in {func}"
+
+
+def _shown_path(file: str) -> str:
+    try:
+        return os.path.relpath(file)
+    except ValueError:  # another drive (Windows)
+        return file
+
+
+class ProgressPrinter:
+    """Prints engine events with the virtual time elapsed since the demo started.
+
+    Step outputs are shown, except those of steps configured with ``sensitive: "output"``
+    (``[REDACTED]``; also, without ``testing``, those of steps begun before a restart). Given ``testing`` (``emu.api.testing``), a failed attempt also shows where
+    the user's code raised, and a step that fails for good its whole Python traceback.
+    """
+
+    def __init__(self, start_ms: float, testing: LocalTestingAPI | None = None) -> None:
         self.start_ms = start_ms
+        self.testing = testing
+        #: Per step seen starting: whether its output is sensitive.
+        self.sensitive: dict[tuple[str, str, str, int], bool] = {}
 
     def _say(self, at: float, instance_id: str, text: str) -> None:
         print(f"[{_clock(at - self.start_ms)}] {instance_id}: {text}", flush=True)
+
+    def _traceback(self, workflow: str, instance_id: str, name: str, count: int, attempt: int) -> str | None:
+        if self.testing is None:
+            return None
+        attempts = self.testing.step_attempts(workflow, instance_id, name, count)
+        return attempts[attempt - 1].traceback if len(attempts) >= attempt else None
+
+    @hookimpl
+    def cfwf_step_start(self, workflow: str, instance_id: str, name: str, count: int, config: dict[str, Any]) -> None:
+        """Note whether the step's output is sensitive."""
+        self.sensitive[(workflow, instance_id, name, count)] = config.get("sensitive") == "output"
+
+    @hookimpl
+    def cfwf_step_end(
+        self, workflow: str, instance_id: str, name: str, count: int, success: bool, output: Any, at: float
+    ) -> None:
+        """Print a step's output (redacted when sensitive)."""
+        if not success:
+            return
+        key = (workflow, instance_id, name, count)
+        sensitive = self.sensitive.pop(key, None)
+        if sensitive is None:
+            sensitive = self._sensitive_in_journal(*key)
+        shown = REDACTED if sensitive else json.dumps(output, default=repr)
+        self._say(at, instance_id, f'step "{name}" returned {shown}')
+
+    def _sensitive_in_journal(self, workflow: str, instance_id: str, name: str, count: int) -> bool:
+        """For a step whose start this printer did not see (it began before a restart): whether
+        its config says ``sensitive: "output"``; without the testing API, assume it does."""
+        if self.testing is None:
+            return True
+        for step in self.testing.describe(workflow, instance_id)["steps"]:
+            if (step["type"], step["name"], step["count"]) == ("do", name, count):
+                return bool((step.get("config") or {}).get("sensitive") == "output")
+        return True
 
     @hookimpl
     def cfwf_instance_status_changed(self, instance_id: str, old: str | None, new: str, at: float) -> None:
@@ -40,15 +110,24 @@ class ProgressPrinter:
 
     @hookimpl
     def cfwf_step_attempt(
-        self, instance_id: str, name: str, attempt: int, success: bool, error: Any,
-        retry_delay_ms: float | None, at: float,
+        self, workflow: str, instance_id: str, name: str, count: int, attempt: int, success: bool,
+        error: Any, retry_delay_ms: float | None, at: float,
     ) -> None:
-        """Print the outcome of an attempt."""
+        """Print the outcome of an attempt; for a failure, where it was raised."""
         if success:
             self._say(at, instance_id, f'step "{name}" attempt {attempt} succeeded')
+            return
+        then = f"retrying in {retry_delay_ms / 1000:g}s" if retry_delay_ms is not None else "giving up"
+        self._say(at, instance_id, f'step "{name}" attempt {attempt} failed: {error["name"]}: {error["message"]} ({then})')
+        trace = self._traceback(workflow, instance_id, name, count, attempt)
+        if trace is None:
+            return
+        if retry_delay_ms is not None:
+            where = raised_at(trace)
+            if where is not None:
+                self._say(at, instance_id, f"  raised at {where}")
         else:
-            then = f"retrying in {retry_delay_ms / 1000:g}s" if retry_delay_ms is not None else "giving up"
-            self._say(at, instance_id, f'step "{name}" attempt {attempt} failed: {error["name"]}: {error["message"]} ({then})')
+            print("".join(f"    {line}\n" for line in trace.rstrip("\n").splitlines()), end="", flush=True)
 
     @hookimpl
     def cfwf_sleep_start(self, instance_id: str, name: str, until: float, at: float) -> None:
@@ -71,7 +150,7 @@ async def main() -> dict[str, Any]:
     began = time.perf_counter()
     emu = Emulator(clock="virtual")
     emu.add_workflow("order-workflow", OrderWorkflow, binding="ORDERS")
-    emu.register(ProgressPrinter(emu.clock.now_ms()))
+    emu.register(ProgressPrinter(emu.clock.now_ms(), emu.api.testing))
     async with emu:
         instance = await emu.env.ORDERS.create(id="order-7", params={"order_id": 7, "amount": 4200})
         await emu.advance("2 hours")

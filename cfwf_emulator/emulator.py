@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 import os
 import warnings
@@ -47,6 +48,19 @@ MODES = ("operate", "inspect")
 def _check_flags(flags: object) -> None:
     if isinstance(flags, str) or not isinstance(flags, (list, tuple)) or not all(isinstance(f, str) for f in flags):
         raise ConfigError(f'compatibility_flags must be a list of str, such as ["python_workers"], got {flags!r}')
+
+
+def _call_relaxed(handler: Callable[..., Any], *args: Any) -> Any:
+    """Call ``handler`` with as many of ``args`` as it accepts, as workerd calls a Python Worker's
+    ``on_fetch`` (Pyodide's ``callRelaxed``: extra arguments are dropped)."""
+    try:
+        parameters = inspect.signature(handler).parameters.values()
+    except (TypeError, ValueError):
+        return handler(*args)
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return handler(*args)
+    positional = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
+    return handler(*args[:positional])
 
 
 def _check_options(vars: object, flags: object, freeze_user_time: object) -> None:
@@ -354,7 +368,8 @@ class Emulator:
 
     def add_worker(self, handler: Any) -> None:
         """Set the Worker that :meth:`fetch` calls: a ``WorkerEntrypoint`` subclass with
-        ``async def fetch(self, request)``, or a legacy ``async def on_fetch(request, env)``."""
+        ``async def fetch(self, request)``, or a legacy ``async def on_fetch(request, env, ctx)``
+        (called, as workerd does, with as many of ``request, env, ctx`` as it takes)."""
         if isinstance(handler, type):
             if not callable(getattr(handler, "fetch", None)):
                 raise ConfigError(f"Worker {handler.__name__} has no fetch(self, request) method")
@@ -401,7 +416,7 @@ class Emulator:
             if isinstance(self._worker, type):
                 response = await self._worker(ExecutionContext(), self.env).fetch(request)
             else:
-                response = self._worker(request, self.env)
+                response = _call_relaxed(self._worker, request, self.env, ExecutionContext())
                 if asyncio.iscoroutine(response):
                     response = await response
         finally:

@@ -150,3 +150,46 @@ async def test_a_mock_of_a_branch_not_taken_is_left_alone():
     status, messages = await run_with(modify)
     assert status["output"] == "mocked"
     assert not [m for m in messages if "changed nothing" in m], messages
+
+
+class ChargeThenWait(WorkflowEntrypoint):
+    async def run(self, event, step):
+        @step.do("charge")
+        async def charge():
+            return "charged"
+
+        await charge()
+        if event["payload"].get("wait"):
+            await step.wait_for_event("approval", "approved", timeout="1 hour")
+        return "done"
+
+
+async def waiter_error(params: dict, step_name: str) -> str:
+    emu = Emulator(clock="virtual")
+    emu.add_workflow("wf", ChargeThenWait, binding="WF")
+    async with emu:
+        async with introspect_workflow_instance(emu.env.WF, "w1") as instance:
+            await instance.modify(lambda m: m.disable_sleeps())
+            await emu.env.WF.create(id="w1", params=params)
+            with pytest.raises(AssertionError) as caught:
+                await instance.wait_for_step_result(step_name)
+    return str(caught.value)
+
+
+async def test_a_waiter_for_a_step_that_never_ran_names_the_closest_step():
+    message = await waiter_error({}, "chrage")
+    assert "status 'complete' and step 'chrage' (#1) has no result: it will not get one" in message
+    assert "no step.do named 'chrage' ran in this instance (did you mean 'charge'?)" in message
+    assert "the step.do steps that ran: 'charge'" in message
+
+
+async def test_a_waiter_for_a_step_name_far_from_any_lists_the_steps_that_ran():
+    message = await waiter_error({}, "refund")
+    assert "no step.do named 'refund' ran in this instance; the step.do steps that ran: 'charge'" in message
+    assert "did you mean" not in message
+
+
+async def test_a_waiter_for_a_step_that_never_ran_names_the_closest_step_when_the_instance_errors():
+    message = await waiter_error({"wait": True}, "chrage")  # the event wait times out: errored
+    assert "status 'errored' (WorkflowTimeoutError" in message
+    assert "no step.do named 'chrage' ran in this instance (did you mean 'charge'?)" in message

@@ -21,7 +21,7 @@ PUBLIC = {
         "BatchDeleteResult", "DeleteError", "DeletedInstance", "InstancePage", "InstanceSummary", "JOURNAL_FORMAT",
         "LocalAPI", "STATUSES", "WorkflowSummary", "WorkflowsAPI",
         # in-process test tooling (emu.api.testing)
-        "InstanceView", "LocalTestingAPI", "PendingStep", "StepOutcome", "TERMINAL",
+        "AttemptView", "InstanceView", "LocalTestingAPI", "PendingStep", "StepOutcome", "TERMINAL",
     ],
     "cfwf_emulator.cli": ["main"],
     "cfwf_emulator.cron": ["CronExpression", "MAX_CRON_LENGTH", "parse_cron"],
@@ -47,6 +47,7 @@ PUBLIC = {
         "UnsupportedBinding", "UnsupportedBindingError",
     ],
     "cfwf_emulator.store": ["InstanceSummary", "MemoryStore", "SQLiteStore", "Store", "StoreError", "open_store", "sqlite_path"],
+    "cfwf_emulator.sdk": ["DISTRIBUTION", "SdkBehaviour", "behaviour_of", "installed_sdk", "tuples_as_lists"],
     "cfwf_emulator.hooks": [
         "Announcer", "EngineHookSpecs", "ObserverWarning", "PROJECT", "StepContext", "current_step", "hookimpl",
         "hookspec", "make_plugin_manager",

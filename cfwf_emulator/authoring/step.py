@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable, Protocol
 
 from ..compat import IMPLICIT_DEPENDENCIES_DATE, Compatibility
 from ..errors import did_you_mean
+from ..sdk import installed_sdk
 
 __all__ = ["StepRunner", "WorkflowStep"]
 
@@ -168,6 +169,9 @@ class WorkflowStep:
         self._memoized: dict[Any, Any] = {}
         self._in_flight: dict[Any, asyncio.Task[Any]] = {}
         self.step_closures: dict[str, Callable[[], Awaitable[Any]]] = {}
+        #: Memoise dependencies per decorated function, or (workers-runtime-sdk before 1.8.6)
+        #: per step name, so two functions of one name share a result.
+        self._per_function = installed_sdk().memoise_per_function
 
     # -- step.do ---------------------------------------------------------------------------
 
@@ -354,13 +358,17 @@ class WorkflowStep:
             return list(await asyncio.gather(*(self._resolve(slot) for slot in slots)))
         return [await self._resolve(slot) for slot in slots]
 
+    def _memo_key(self, wrapper: Any) -> Any:
+        return wrapper if self._per_function else wrapper._step_name
+
     async def _resolve(self, slot: Any) -> Any:
         if slot is _CTX:
             return _CTX
-        if slot in self._memoized:
-            return self._memoized[slot]
-        if slot in self._in_flight:
-            return await self._in_flight[slot]
+        key = self._memo_key(slot)
+        if key in self._memoized:
+            return self._memoized[key]
+        if key in self._in_flight:
+            return await self._in_flight[key]
         return await slot()
 
     async def _run_declared(
@@ -372,6 +380,7 @@ class WorkflowStep:
                 return func(*(ctx if value is _CTX else value for value in results))
             return func(*results)
 
+        key = self._memo_key(key)
         task = asyncio.ensure_future(self._runner.do(name, config, invoke))
         self._in_flight[key] = task
         try:

@@ -27,6 +27,7 @@ from ..workers import CURRENT_ENV
 from ..durations import DurationError, parse_duration
 from ..hooks import StepContext, current_step
 from ..errors import (
+    NonRetryableError,
     StepError,
     WorkflowFatalError,
     WorkflowTimeoutError,
@@ -35,6 +36,7 @@ from ..errors import (
     format_ms,
     is_non_retryable,
 )
+from ..sdk import installed_sdk, tuples_as_lists
 from ..serialization import AttrDict, NotSerialisable, RpcTypeError, decode, encode
 from ..stepconfig import ResolvedStepConfig, backoff_delay_ms, resolve_step_config
 from .modifiers import attempt_override, event_timeout_forced, retry_delay_disabled, sleep_disabled
@@ -42,6 +44,7 @@ from ..store.base import group_commit
 from ..store.sqlite import StoreError
 from .instance import Commit, LiveInstance
 from .records import StepRecord
+from .tracebacks import format_failure
 
 if TYPE_CHECKING:
     from ..store.base import Store
@@ -206,6 +209,16 @@ def _timestamp_ms(value: object) -> float:
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+
+
+def _stops_retries(failure: BaseException) -> bool:
+    """Whether a failed attempt's error ends the step's retries. A ``NonRetryableError`` the
+    user's code raised (it has a traceback; a mocked one does not) does so only from
+    workers-runtime-sdk 1.9.0 on: before, it reached the engine as an ordinary Python error."""
+    if not is_non_retryable(failure):
+        return False
+    raised_by_user = isinstance(failure, NonRetryableError) and failure.__traceback__ is not None
+    return not raised_by_user or installed_sdk().non_retryable_in_steps
 
 
 def _durable_before_return(
@@ -500,8 +513,11 @@ class Run:
                 engine.emit_step_end(live, step, self._unflushed)
             else:
                 attempt.update(end=engine.now(), success=False, error=error_to_record(failure))
+                trace = format_failure(failure)
+                if trace is not None:
+                    attempt["traceback"] = trace  # an emulator extension beside Cloudflare's error
                 outcome = await self._after_failure(
-                    step, resolved, number, failure, is_non_retryable(failure)
+                    step, resolved, number, failure, _stops_retries(failure)
                 )
         finally:
             self.in_flight -= 1
@@ -568,10 +584,25 @@ class Run:
         try:
             text = encode(value)
         except RpcTypeError as exc:
-            return TypeError(str(exc)), None, ""
+            if installed_sdk().refuse_tuples:
+                return TypeError(str(exc)), None, ""
+            value, text = self._as_to_js_converts(step, value, exc)
+            if not text:
+                return TypeError(str(exc)), None, ""
         except NotSerialisable:
             self._fail_unserialisable(step)
         return self._checked_result(step, value, text)
+
+    def _as_to_js_converts(self, step: StepRecord, value: Any, refused: RpcTypeError) -> tuple[Any, str]:
+        """A result with tuples as an SDK before 1.8.6 sends it (its ``to_js`` makes them
+        lists): ``(value, its JSON)``, or ``(value, "")`` when it is refused even so."""
+        try:
+            converted = tuples_as_lists(value)
+            return converted, encode(converted)
+        except (RpcTypeError, RecursionError):
+            return value, ""
+        except NotSerialisable:
+            self._fail_unserialisable(step)
 
     def _step_context(self, step: StepRecord, attempt: int) -> StepContext:
         """What :data:`~cfwf_emulator.hooks.current_step` holds while this attempt's user code runs."""

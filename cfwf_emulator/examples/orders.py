@@ -31,7 +31,11 @@ class OrderWorkflow(WorkflowEntrypoint):
 
         @step.do(
             "charge card",
-            config={"retries": {"limit": 3, "delay": "5 seconds", "backoff": "exponential"}, "timeout": "1 minute"},
+            config={
+                "retries": {"limit": 3, "delay": "5 seconds", "backoff": "exponential"},
+                "timeout": "1 minute",
+                "sensitive": "output",  # progress output and the failure report show [REDACTED]
+            },
         )
         async def charge_card(ctx: Any) -> dict[str, Any]:
             if ctx["attempt"] < 3:

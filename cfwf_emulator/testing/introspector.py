@@ -110,7 +110,15 @@ class WorkflowInstanceIntrospector:
             text += f" ({view.error['name']}: {view.error['message']})"
         return text
 
-    async def _drive(self, check: Callable[[], tuple[bool, Any]], what: str, timeout: float | None) -> Any:
+    async def _drive(
+        self,
+        check: Callable[[], tuple[bool, Any]],
+        what: str,
+        timeout: float | None,
+        explain: Callable[[], str] = str,
+    ) -> Any:
+        """Drive until ``check`` is done; ``explain()`` (when not "") is added to the error when it
+        never can be."""
         def done() -> tuple[Any] | None:
             finished, value = check()
             return (value,) if finished else None
@@ -126,6 +134,7 @@ class WorkflowInstanceIntrospector:
                 f"{PREFIX} Waiting for {what} of instance {self.id} can never end: it {state}, "
                 "and nothing else can make progress (no timer left, no step running). "
                 "Send the event it waits for, resume it, or change what you wait for."
+                + (f" Note: {note}." if (note := explain()) else "")
             ) from None
         except _Unreachable as exc:
             raise IntrospectionError(str(exc)) from None
@@ -194,10 +203,16 @@ class WorkflowInstanceIntrospector:
                     f"{PREFIX} The Workflow instance {self.id} is in {self._describe_state(view)} "
                     f"and step '{selector.name}' (#{selector.index}) has no result: it will not get one"
                     + (" until the instance is resumed" if view.status == "paused" else "")
+                    + (f"; {note}" if (note := unknown()) else "")
                 )
             return (False, None)
 
-        return await self._drive(check, f"the result of step '{selector.name}' (#{selector.index})", timeout)
+        def unknown() -> str:
+            note = self._testing.unknown_step(self.workflow, self.id, "do", selector.name)
+            return "" if note is None else note
+
+        what = f"the result of step '{selector.name}' (#{selector.index})"
+        return await self._drive(check, what, timeout, unknown)
 
     async def get_output(self) -> Any:
         """The instance's output; it must be ``complete``."""

@@ -6,6 +6,10 @@ One block per instance::
       mocked: result of charge#1; error of reserve#1 x2; sleeps disabled: all
       do "reserve" #1  2026-01-01T00:00:00.000Z -> 2026-01-01T00:00:10.000Z  failed  [mocked error x2]
         attempt 1  2026-01-01T00:00:00.000Z -> 2026-01-01T00:00:00.000Z  Error: boom
+
+Under a step's last attempt, when it failed, the Python traceback of its failure (from the user's
+code on; a mocked error has none). The output of a step configured with ``sensitive: "output"``
+shows as ``[REDACTED]``.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cfwf_emulator import Emulator
 
-__all__ = ["SECTION", "format_emulators"]
+__all__ = ["REDACTED", "SECTION", "format_emulators"]
 
 SECTION = "cfwf instances"
+#: Shown instead of the output of a step configured with ``sensitive: "output"``.
+REDACTED = "[REDACTED]"
 _WIDTH = 160
 
 
@@ -67,7 +73,17 @@ def _mocks(modifiers: dict[str, Any]) -> tuple[list[str], dict[tuple[str, str], 
     return summary, tags
 
 
-def _step_lines(step: dict[str, Any], tags: dict[tuple[str, str], list[str]], modifiers: dict[str, Any]) -> list[str]:
+def _traceback_lines(traceback: str | None) -> list[str]:
+    """The failing attempt's Python traceback, indented under it."""
+    return [f"      {line}" for line in (traceback or "").rstrip("\n").splitlines()]
+
+
+def _step_lines(
+    step: dict[str, Any],
+    tags: dict[tuple[str, str], list[str]],
+    modifiers: dict[str, Any],
+    last_traceback: str | None = None,
+) -> list[str]:
     key = f"{step['name']}#{step['count']}"
     marks = list(tags.get((step["type"], key), ()))
     if step["type"] == "waitForEvent":
@@ -83,7 +99,8 @@ def _step_lines(step: dict[str, Any], tags: dict[tuple[str, str], list[str]], mo
     if marks:
         line += "  [" + ", ".join(marks) + "]"
     if step["success"] and step["output"] is not None:
-        line += f"  output={_short(step['output'])}"
+        sensitive = (step.get("config") or {}).get("sensitive") == "output"
+        line += f"  output={REDACTED if sensitive else _short(step['output'])}"
     lines = [line]
     if step.get("error") and not step["attempts"]:
         lines.append(f"    error {_error(step['error'])}")
@@ -98,7 +115,17 @@ def _step_lines(step: dict[str, Any], tags: dict[tuple[str, str], list[str]], mo
         else:
             status = "running" if attempt["end"] is None else "failed"
         lines.append(f"    attempt {number}  {attempt['start']} -> {attempt['end'] or '...'}  {status}")
+    if attempts and attempts[-1]["success"] is False:
+        lines.extend(_traceback_lines(last_traceback))
     return lines
+
+
+def _last_traceback(testing: Any, workflow: str, instance_id: str, step: dict[str, Any]) -> str | None:
+    """The traceback of the step's last attempt when it failed (a ``step.do`` only)."""
+    if step["type"] != "do" or not step["attempts"] or step["attempts"][-1]["success"] is not False:
+        return None
+    attempts = testing.step_attempts(workflow, instance_id, step["name"], step["count"])
+    return attempts[-1].traceback if attempts else None
 
 
 def _instance_lines(emulator: "Emulator", workflow: str, instance_id: str) -> list[str]:
@@ -116,7 +143,7 @@ def _instance_lines(emulator: "Emulator", workflow: str, instance_id: str) -> li
     if summary:
         lines.append("  mocked: " + "; ".join(summary))
     for step in details["steps"]:
-        lines.extend(_step_lines(step, tags, modifiers))
+        lines.extend(_step_lines(step, tags, modifiers, _last_traceback(testing, workflow, instance_id, step)))
     return lines
 
 
