@@ -37,7 +37,9 @@ def _step(step: dict[str, Any]) -> dict[str, Any]:
         "error": step.get("error"),
     }
     if kind == "waitForEvent":
-        shaped["output"] = step.get("output")
+        arrived = step.get("success") is True
+        event_type = (step.get("config") or {}).get("type")
+        shaped["output"] = {"type": event_type, "payload": step.get("output"), "timestamp": step["end"]} if arrived else None
     return shaped
 
 
