@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from ..api import STATUSES, WorkflowSummary
@@ -32,8 +33,6 @@ class Ctx:
 
 def iso_now() -> str:
     """Now, as JavaScript's ``toISOString()`` writes it."""
-    from datetime import datetime, timezone
-
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
