@@ -13,7 +13,6 @@ from typing import Any
 
 from ..emulator import Emulator
 from .output import Output
-from .views import explorer_details
 
 __all__ = ["run_affected"]
 
@@ -22,8 +21,7 @@ REFRESH_S = 0.1
 
 
 async def _current_step(emulator: Emulator, workflow: str, instance_id: str) -> str:
-    details = explorer_details(await emulator.api.describe(workflow, instance_id))
-    steps: list[dict[str, Any]] = details.get("steps") or []
+    steps: list[Any] = list((await emulator.api.describe(workflow, instance_id))["steps"])
     if not steps:
         return ""
     unfinished = [step for step in steps if step.get("end") is None]

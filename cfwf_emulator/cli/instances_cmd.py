@@ -11,7 +11,7 @@ from .drive import run_affected
 from .output import UserError
 from .tables import local_time, parse_iso, table
 from .timeline import STATUS_LABELS, render_instance
-from .views import explorer_details, without_extension
+from .views import without_extension
 from .workflows_cmd import all_instance_ids
 
 __all__ = ["delete_instances", "describe_instance", "lifecycle", "list_instances", "send_event", "terminate_all"]
@@ -90,7 +90,7 @@ async def describe_instance(ctx: Ctx) -> int:
     """An instance's details: its status, params, output and step timeline."""
     args = ctx.args
     instance_id = await resolve_id(ctx, args.name, args.id)
-    details = explorer_details(await ctx.emulator.api.describe(args.name, instance_id))
+    details = await ctx.emulator.api.describe(args.name, instance_id)
     if ctx.out.json_mode:
         ctx.out.json({"id": instance_id, **without_extension(details)})
         return 0

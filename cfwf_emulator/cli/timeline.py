@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Mapping
 
 from .output import Output
 from .tables import distance, labelled, local_time, table
@@ -36,7 +36,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _times(item: dict[str, Any]) -> dict[str, str]:
+def _times(item: Mapping[str, Any]) -> dict[str, str]:
     values: dict[str, str] = {}
     if item.get("start"):
         values["Start"] = local_time(item["start"])
@@ -55,7 +55,7 @@ def _last_successful(steps: list[dict[str, Any]]) -> str | None:
     return last
 
 
-def _instance_header(out: Output, workflow: str, instance_id: str, details: dict[str, Any]) -> str:
+def _instance_header(out: Output, workflow: str, instance_id: str, details: Mapping[str, Any]) -> str:
     values = {"Workflow Name": workflow, "Instance Id": instance_id,
               "Status": STATUS_LABELS.get(details["status"], "❓ Unknown")}
     if details.get("queued"):
@@ -121,7 +121,7 @@ def _traceback(step: dict[str, Any]) -> str | None:
 
 
 def render_instance(
-    out: Output, workflow: str, instance_id: str, details: dict[str, Any], *, show_output: bool, limit: int
+    out: Output, workflow: str, instance_id: str, details: Mapping[str, Any], *, show_output: bool, limit: int
 ) -> None:
     """Print the instance's details and its step timeline."""
     out.line("Describing latest instance:")
@@ -138,7 +138,7 @@ def render_instance(
             out.line("\n".join("    " + line for line in trace.rstrip().splitlines()))
 
 
-def status_line(details: dict[str, Any]) -> str:
+def status_line(details: Mapping[str, Any]) -> str:
     """``Status: ⏰ Waiting``, and for a waiting instance what it waits for, when the details say."""
     text = f"Status: {STATUS_LABELS.get(details['status'], details['status'])}"
     if details["status"] != "waiting":
