@@ -96,7 +96,11 @@ async def describe_instance(ctx: Ctx) -> int:
         return 0
     if args.truncate_output_limit < 0:
         raise UserError("--truncate-output-limit must be 0 or more characters")
-    render_instance(ctx.out, args.name, instance_id, details, show_output=args.step_output, limit=args.truncate_output_limit)
+    root = getattr(ctx.emulator.project, "root", None)
+    render_instance(
+        ctx.out, args.name, instance_id, details, show_output=args.step_output, limit=args.truncate_output_limit,
+        root=str(root) if root else None,
+    )
     return 0
 
 

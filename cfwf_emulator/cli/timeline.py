@@ -121,9 +121,11 @@ def _traceback(step: dict[str, Any]) -> str | None:
 
 
 def render_instance(
-    out: Output, workflow: str, instance_id: str, details: Mapping[str, Any], *, show_output: bool, limit: int
+    out: Output, workflow: str, instance_id: str, details: Mapping[str, Any], *, show_output: bool, limit: int,
+    root: str | None = None,
 ) -> None:
-    """Print the instance's details and its step timeline."""
+    """Print the instance's details and its step timeline (file paths in tracebacks relative to
+    ``root``, the project's directory, when given)."""
     out.line("Describing latest instance:")
     out.line(_instance_header(out, workflow, instance_id, details))
     out.line(out.bold("Steps:"))
@@ -134,6 +136,8 @@ def render_instance(
             out.line(_attempts_table(out, step["attempts"]))
         trace = _traceback(step) if step["type"] == "step" and step.get("success") is not True else None
         if trace:
+            if root:
+                trace = trace.replace(f'File "{root.rstrip("/")}/', 'File "')
             out.line("  Traceback of the failing attempt:")
             out.line("\n".join("    " + line for line in trace.rstrip().splitlines()))
 

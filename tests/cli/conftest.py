@@ -46,6 +46,12 @@ class DemoWorkflow(WorkflowEntrypoint):
             return {"attempts": ctx["attempt"], "blob": params.get("blob", "")}
 
         result = await flaky()
+        if params.get("secret"):
+            @step.do("secret", config={"sensitive": "output"})
+            async def secret():
+                return {"token": params["secret"]}
+
+            await secret()
         if params.get("fatal"):
             @step.do("charge")
             async def charge():

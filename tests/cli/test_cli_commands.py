@@ -21,6 +21,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Project:
     project = make_project(tmp_path_factory.mktemp("shared"))
     project.ok("workflows", "trigger", WF, '{"failTimes": 1}', "--id", "retried")
     project.ok("workflows", "trigger", WF, '{"fatal": true}', "--id", "fatal")
+    project.ok("workflows", "trigger", WF, '{"secret": "s3cr3t", "fatal": true}', "--id", "secretive")
     project.ok("workflows", "trigger", WF, '{"sleep": "1 hour", "blob": "abcdefghijklmnopqrstuvwxyz"}', "--id", "sleeper")
     return project
 
@@ -43,9 +44,9 @@ def test_workflows_list_and_describe_read_the_config(project: Project) -> None:
 
 def test_trigger_runs_the_instance_until_it_waits_and_the_state_persists(project: Project) -> None:
     triggered = project.ok("workflows", "trigger", WF, '{"failTimes": 1}', "--id", "cli-1")
-    assert triggered.stdout.splitlines() == [
-        '🚀 Workflow instance "cli-1" has been triggered successfully', "Status: ⏰ Waiting"
-    ]
+    first, status = triggered.stdout.splitlines()
+    assert first == '🚀 Workflow instance "cli-1" has been triggered successfully'
+    assert re.fullmatch(r'Status: ⏰ Waiting for an event of type "approve" \(approval-1\) until .* [AP]M', status)
     details = project.ok("workflows", "instances", "describe", WF, "cli-1", "--json").json()
     assert details["id"] == "cli-1" and details["status"] == "waiting" and details["params"] == {"failTimes": 1}
     flaky, approval = details["steps"]
@@ -73,17 +74,17 @@ def test_trigger_json_and_a_generated_id(project: Project) -> None:
 
 def test_instances_list_pages_filters_and_reverses(shared: Project) -> None:
     newest_first = shared.ok("workflows", "instances", "list", WF, "--json").json()
-    assert [item["id"] for item in newest_first] == ["sleeper", "fatal", "retried"]
+    assert [item["id"] for item in newest_first] == ["sleeper", "secretive", "fatal", "retried"]
     assert set(newest_first[0]) == {"id", "status", "created_on"}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", newest_first[0]["created_on"])
     reverse = shared.ok("workflows", "instances", "list", WF, "--reverse", "--json").json()
     assert reverse == newest_first[::-1]
     page = shared.ok("workflows", "instances", "list", WF, "--per-page", "1", "--page", "2", "--json").json()
-    assert [item["id"] for item in page] == ["fatal"]
+    assert [item["id"] for item in page] == ["secretive"]
     errored = shared.ok("workflows", "instances", "list", WF, "--status", "errored", "--json").json()
-    assert [(item["id"], item["status"]) for item in errored] == [("fatal", "errored")]
+    assert [(item["id"], item["status"]) for item in errored] == [("secretive", "errored"), ("fatal", "errored")]
     table = shared.ok("workflows", "instances", "list", WF).stdout
-    assert table.startswith("Showing 3 instances from page 1:\n┌")
+    assert table.startswith("Showing 4 instances from page 1:\n┌")
     assert re.search(r"│ fatal +│ \d+/\d+/\d{4}, \d+:\d\d:\d\d [AP]M │ ❌ Errored +│", table)
 
 
@@ -102,7 +103,7 @@ def test_instances_list_says_when_nothing_matches(shared: Project, project: Proj
     future = shared.ok("workflows", "instances", "list", WF, "--date-start", "2999-01-01T00:00:00Z", "--json")
     assert future.json() == []
     past = shared.ok("workflows", "instances", "list", WF, "--date-end", "2999-01-01T00:00:00Z", "--json").json()
-    assert len(past) == 3
+    assert len(past) == 4
 
 
 def test_describe_shows_a_readable_timeline(shared: Project) -> None:
@@ -114,9 +115,14 @@ def test_describe_shows_a_readable_timeline(shared: Project) -> None:
     assert any(line.startswith("Error:                 WorkflowFatalError: ") for line in lines)
     assert "  Name:      charge-1" in lines and "  Success:   ❌ No" in lines
     assert any(re.fullmatch(r"│ .* │ ❌ Error +│ NonRetryableError: card declined +│", line) for line in lines)
+    assert "  Traceback of the failing attempt:" in lines
+    assert any(re.fullmatch(r'      File "src/entry.py", line \d+, in charge', line) for line in lines)
+    assert '        raise NonRetryableError("card declined")' in lines
     retried = shared.ok("workflows", "instances", "describe", WF, "retried").stdout
     assert "RuntimeError: flaky failure #1" in retried and "✅ Success" in retried
-    assert "  Type:      👀 Waiting for event" in retried
+    assert re.search(r"^  Type: +👀 Waiting for event$", retried, re.MULTILINE)
+    assert re.search(r"^  Event Type: +approve$", retried, re.MULTILINE)
+    assert re.search(r"^  Times Out At: +\d+/\d+/\d{4}, .* [AP]M$", retried, re.MULTILINE)
 
 
 def test_describe_truncates_or_hides_outputs_and_defaults_to_latest(shared: Project) -> None:
@@ -222,3 +228,12 @@ def test_env_selects_an_environment_of_the_config(tmp_path: Path) -> None:
         {"name": "staged", "class_name": "DemoWorkflow", "script_name": "demo-service-staging"}
     ]
     assert [item["name"] for item in project.ok("workflows", "list", "--json").json()] == [WF]
+
+
+def test_sensitive_outputs_are_redacted(shared: Project) -> None:
+    shown = shared.ok("workflows", "instances", "describe", WF, "secretive").stdout
+    assert re.search(r"^  Name: +secret-1\n(.*\n)*?  Output: +\[REDACTED\]$", shown, re.MULTILINE)
+    assert "s3cr3t" not in shown
+    details = shared.ok("workflows", "instances", "describe", WF, "secretive", "--json").json()
+    assert details["steps"][1]["output"] == "[REDACTED]" and "s3cr3t" not in json.dumps(details["steps"])
+    assert "cfwf" not in details and all("cfwf" not in step for step in details["steps"])  # wrangler's keys only
