@@ -173,6 +173,10 @@ def test_instances_delete_reports_deleted_and_missing_ids(project: Project) -> N
         "errors": [{"id": "never-existed", "code": 10400, "message": "workflows.api.error.instance.not_found"}],
     }
     assert "Failed to delete 1 workflow instance(s): never-existed: workflows.api.error.instance.not_found" in deleted.stderr
+    listed = project.root / "ids.json"
+    listed.write_text('["d1"]')
+    again = project.run("workflows", "instances", "delete", WF, "--filename", str(listed), "--json")
+    assert again.code == 1 and json.loads(again.stdout)["errors"][0]["id"] == "d1"  # deleted above
     latest = project.ok("workflows", "instances", "delete", WF, "latest")
     assert latest.stdout.splitlines() == ['Latest instance is "d3"', '🗑️  Deleted workflow instances from "demo-workflow": "d3"']
     assert [item["id"] for item in project.ok("workflows", "instances", "list", WF, "--json").json()] == ["d2"]

@@ -67,6 +67,16 @@ def test_invalid_status(waiting: Project) -> None:
     )
 
 
+def test_dates_out_of_order(waiting: Project) -> None:
+    message = one_error(waiting.run(
+        "workflows", "instances", "list", WF, "--date-start", "2026-02-01T00:00:00Z", "--date-end", "2026-01-01T00:00:00Z"
+    ))
+    assert message.startswith("--date-start (2026-02-01T00:00:00+00:00) must not be after --date-end")
+    assert one_error(waiting.run("workflows", "instances", "list", WF, "--date-start", "yesterday")) == (
+        "--date-start 'yesterday' is not an ISO 8601 date; pass e.g. 2026-01-01T00:00:00Z"
+    )
+
+
 def test_lifecycle_action_the_status_does_not_allow(waiting: Project) -> None:
     message = one_error(waiting.run("workflows", "instances", "terminate", WF, "done"))
     assert message == (
