@@ -36,7 +36,7 @@ from typing import Any, Callable
 
 from cfwf_emulator import Emulator, WorkflowEntrypoint
 
-from . import events, growth, plugin, resume
+from . import cli, events, growth, plugin, resume
 from .floors import asyncio_steps, sqlite_commits
 
 SHAPES = ((100, 10), (1, 1_000), (1, 10_000))
@@ -441,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     _print_growth_table([m for m in measured if m.ratios is not None])
     sleepers = _sleepers_table(100 if args.smoke else 100_000)
     plugin_figures = _plugin_table(10 if args.smoke else 100, repeat)
+    cli.table(100 if args.smoke else 10_000, repeat)
     if args.smoke:
         print("\nTargets are judged at full sizes only (run without --smoke).")
     else:

@@ -8,7 +8,8 @@ HTTP, and a client of that server will implement the same protocol.
 
 Commands: ``create``, ``create_batch``, ``pause``, ``resume``, ``terminate``, ``restart``,
 ``send_event``, ``delete``, ``delete_batch``. Queries: ``workflows``, ``list_instances``, ``status``, ``describe``,
-``exists``. Every method is a coroutine; an instance that does not exist raises
+``exists``; in-process only, ``export`` (an instance's journal, for ``cfwf replay``). Every method
+is a coroutine; an instance that does not exist raises
 :class:`~cfwf_emulator.WorkflowError` (``instance.not_found``), a workflow that is not registered
 :class:`~cfwf_emulator.ConfigError` naming the registered ones. An emulator opened with
 ``mode="inspect"`` answers the queries from what its state file last committed and refuses every
@@ -54,6 +55,7 @@ from .validation import check_mocked_event
 
 __all__ = [
     "EVENT_TYPES",
+    "JOURNAL_FORMAT",
     "STATUSES",
     "TERMINAL",
     "AttemptDetails",
@@ -89,6 +91,8 @@ __all__ = [
 
 #: Every instance status, in Cloudflare's spelling.
 STATUSES = ("queued", "running", "paused", "errored", "terminated", "complete", "waiting", "waitingForPause")
+#: The ``format`` of :meth:`LocalAPI.export`'s journals (a new version changes the number).
+JOURNAL_FORMAT = "cfwf-journal/1"
 #: The most instances one page of ``list_instances`` holds.
 MAX_PER_PAGE = 1_000
 
@@ -370,6 +374,43 @@ class LocalAPI:
         """Stop the instance and delete its state."""
         await self._command("delete")
         self.engine.delete(workflow, instance_id)
+
+    async def export(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        """The instance's journal as JSON-ready data (:data:`JOURNAL_FORMAT`), for ``cfwf replay``.
+
+        ``{"format", "workflow", "id", "status", "params", "output", "error", "steps"}``; each
+        step, in the order it began: ``{"type": "do" | "sleep" | "waitForEvent", "name",
+        "count", "state": "running" | "waiting" | "ok" | "error", "result", "error"}``, plus
+        ``"event_type"`` for an event wait. Results are the real values (a step configured with
+        ``sensitive: "output"`` too): keep exports where you keep test data, not in logs.
+        """
+        status = await self.status(workflow, instance_id)  # instance.not_found for a missing one
+        record = self.engine.read(workflow, instance_id)
+        if record is None:  # deleted since: status() now says so
+            await self.status(workflow, instance_id)
+            raise AssertionError("unreachable: status() raises for an instance that does not exist")
+        steps = sorted(record.steps.values(), key=lambda step: step.seq)
+        return {
+            "format": JOURNAL_FORMAT,
+            "workflow": workflow,
+            "id": instance_id,
+            "status": status["status"],
+            "params": decode(record.params),
+            "output": status.get("output"),
+            "error": status.get("error"),
+            "steps": [
+                {
+                    "type": step.kind,
+                    "name": step.name,
+                    "count": step.count,
+                    "state": step.state,
+                    "result": decode(step.result) if step.result is not None else None,
+                    "error": {"name": step.error["name"], "message": step.error["message"]} if step.error else None,
+                    **({"event_type": (step.config or {}).get("type")} if step.kind == "waitForEvent" else {}),
+                }
+                for step in steps
+            ],
+        }
 
     async def delete_batch(self, workflow: str, instance_ids: list[str]) -> BatchDeleteResult:
         """Delete 1-100 instances (stopping running ones, no rollbacks); per-id outcomes in input order.

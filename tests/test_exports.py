@@ -18,8 +18,8 @@ PUBLIC = {
         "WorkflowTimeoutError",
     ],
     "cfwf_emulator.api": [
-        "BatchDeleteResult", "DeleteError", "DeletedInstance", "InstancePage", "InstanceSummary", "LocalAPI",
-        "STATUSES", "WorkflowSummary", "WorkflowsAPI",
+        "BatchDeleteResult", "DeleteError", "DeletedInstance", "InstancePage", "InstanceSummary", "JOURNAL_FORMAT",
+        "LocalAPI", "STATUSES", "WorkflowSummary", "WorkflowsAPI",
         # typed views of status() and describe() (defined in cfwf_emulator.views)
         "AttemptDetails", "AttemptExtension", "DoStepDetails", "ErrorDetails", "EventDetails", "InstanceDetails",
         "InstanceExtension", "InstanceStatus", "RetriesDetails", "SleepStepDetails", "StatusDetails",
@@ -29,6 +29,7 @@ PUBLIC = {
         # in-process test tooling (emu.api.testing)
         "AttemptView", "InstanceView", "LocalTestingAPI", "PendingStep", "StepOutcome", "TERMINAL",
     ],
+    "cfwf_emulator.cli": ["main"],
     "cfwf_emulator.cron": ["CronExpression", "MAX_CRON_LENGTH", "parse_cron"],
     "cfwf_emulator.testing": [
         "InstanceModifier", "IntrospectionError", "ModificationRecorder", "RULES", "RulesReport", "StepSelector",
