@@ -3,14 +3,14 @@
 Served by uvicorn inside the emulator's event loop, with Starlette's request and response types;
 importing this package imports them, so nothing else in cfwf-emulator imports it eagerly.
 ``python -m cfwf_emulator.server`` runs it (see :func:`run_dev_server`); :func:`serve` serves an
-emulator you built; :func:`create_app` gives the ASGI app alone.
+emulator you built until a signal; :func:`serving` serves one for the length of an ``async with``; :func:`create_app` gives the ASGI app alone.
 """
 
 from __future__ import annotations
 
 from .app import API_ROOT, DevServerApp, create_app, openapi_document
 from .record import ServerRunningError, read_record
-from .runner import DEFAULT_PORT, DevOptions, default_state_dir, run_dev_server, serve
+from .runner import DEFAULT_PORT, DevOptions, default_state_dir, run_dev_server, serve, serving
 
 __all__ = [
     "API_ROOT",
@@ -24,4 +24,5 @@ __all__ = [
     "read_record",
     "run_dev_server",
     "serve",
+    "serving",
 ]

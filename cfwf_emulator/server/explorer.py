@@ -26,8 +26,8 @@ __all__ = ["Explorer", "engine_error"]
 
 Handler = Callable[[Request, dict[str, str]], Awaitable[Response]]
 
-#: Engine refusals and the HTTP status each gets (the contract's 409s; a conflict, not a crash).
-_CONFLICTS = {"instance.cannot_restart", "instance.already_exists", "instance.cannot_terminate"}
+#: Engine refusals answered ``409``: the instance's state forbids the action (not a server fault).
+_CONFLICTS = {"instance.cannot_restart", "instance.already_exists", "instance.cannot_terminate", "instance.not_running"}
 
 
 def engine_error(exc: WorkflowError, instance_id: str | None) -> ApiError:

@@ -10,7 +10,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 import uvicorn
 
@@ -19,7 +19,7 @@ from ..hooks import hookimpl
 from .app import create_app
 from .record import remove_record, write_record
 
-__all__ = ["DEFAULT_PORT", "DevOptions", "StatusPrinter", "default_state_dir", "run_dev_server", "serve"]
+__all__ = ["DEFAULT_PORT", "DevOptions", "StatusPrinter", "default_state_dir", "run_dev_server", "serve", "serving"]
 
 DEFAULT_PORT = 8787
 STATE_FILE = "workflows.sqlite3"
@@ -78,6 +78,28 @@ def _url(server: uvicorn.Server, ip: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+@contextlib.asynccontextmanager
+async def serving(emu: Emulator, *, ip: str = "127.0.0.1", port: int = 0) -> AsyncIterator[tuple[str, uvicorn.Server]]:
+    """Serve ``emu`` (started already) on ``ip:port`` in this event loop; yields ``(url, server)``.
+
+    Port 0 picks a free port (the yielded URL names it). Leaving the block stops accepting, lets
+    requests in progress finish and closes the listening socket; the emulator stays open.
+    """
+    app = await create_app(emu, host=ip)
+    server = _Server(uvicorn.Config(app, host=ip, port=port, lifespan="off", log_level="warning", access_log=False))
+    task = asyncio.ensure_future(server.serve())
+    try:
+        while not server.started and not task.done():
+            await asyncio.sleep(0.005)
+        if not server.started:
+            await task  # raises why it could not start
+            raise OSError(f"the dev server could not listen on {ip}:{port}")
+        yield _url(server, ip, port), server
+    finally:
+        server.should_exit = True
+        await task
+
+
 async def serve(emu: Emulator, *, ip: str = "127.0.0.1", port: int = DEFAULT_PORT, state_dir: Path | None = None) -> None:
     """Serve ``emu`` on ``ip:port`` until SIGINT or SIGTERM, then close it (checkpointing its state).
 
@@ -90,27 +112,25 @@ async def serve(emu: Emulator, *, ip: str = "127.0.0.1", port: int = DEFAULT_POR
             file=sys.stderr, flush=True,
         )
     emu.register(StatusPrinter(), name="cfwf-dev-status")
-    async with emu:
-        app = await create_app(emu, host=ip)
-        server = _Server(uvicorn.Config(app, host=ip, port=port, lifespan="off", log_level="warning", access_log=False))
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, setattr, server, "should_exit", True)
-        try:
-            task = asyncio.ensure_future(server.serve())
-            while not server.started and not task.done():
-                await asyncio.sleep(0.01)
-            if server.started:
-                url = _url(server, ip, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with emu:
+            async with serving(emu, ip=ip, port=port) as (url, _):
                 if state_dir is not None:
                     write_record(state_dir, url)
-                print(f"[cfwf] ready on {url} (Local Explorer API: {url}/cdn-cgi/local/explorer/api)", flush=True)
-            await task
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-            if state_dir is not None:
-                remove_record(state_dir)
+                try:
+                    print(f"[cfwf] ready on {url} (Local Explorer API: {url}/cdn-cgi/local/explorer/api)", flush=True)
+                    await stop.wait()
+                    print("[cfwf] stopping", flush=True)
+                finally:
+                    if state_dir is not None:
+                        remove_record(state_dir)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
     print("[cfwf] stopped; state saved", flush=True)
 
 
