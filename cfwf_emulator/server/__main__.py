@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     options = describe_options(parser().parse_args(argv))
     try:
         return run_dev_server(options)
-    except (ConfigError, ServerRunningError, OSError) as exc:
+    except (ConfigError, ServerRunningError, OSError) as exc:  # StateLockedError is a ConfigError
         print(f"cfwf dev: {exc}", file=sys.stderr)
         return 1
 

@@ -17,7 +17,7 @@ import uvicorn
 from ..emulator import Emulator
 from ..hooks import hookimpl
 from .app import create_app
-from .record import remove_record, write_record
+from .record import ServerRunningError, read_record, remove_record, write_record
 
 __all__ = ["DEFAULT_PORT", "DevOptions", "StatusPrinter", "default_state_dir", "run_dev_server", "serve", "serving"]
 
@@ -152,6 +152,12 @@ def load(options: DevOptions) -> tuple[Emulator, Path]:
 def run_dev_server(options: DevOptions) -> int:
     """Load the project and serve it until interrupted; the process's exit status."""
     emu, state_dir = load(options)
+    live = read_record(state_dir)
+    if live is not None:
+        raise ServerRunningError(
+            f"a dev server (pid {live['pid']}) already serves {state_dir} at {live.get('url')}: "
+            "stop it first, or pass another --persist-to directory"
+        )
     asyncio.run(serve(emu, ip=options.ip, port=options.port, state_dir=state_dir))
     return 0
 
