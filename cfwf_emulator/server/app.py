@@ -14,8 +14,10 @@ from starlette.types import Receive, Scope, Send
 from ..emulator import Emulator
 from .envelope import UNCAUGHT, ApiError, cors, failure, not_routed, preflight
 from .explorer import Explorer
+from .extensions import Extensions
 from .guard import LOOPBACK_HOSTS, check_host
 from .project_info import ProjectInfo
+from .ui import Dashboard
 from .worker import WorkerBridge
 
 __all__ = ["API_ROOT", "DevServerApp", "create_app", "openapi_document"]
@@ -42,6 +44,8 @@ class DevServerApp:
         self, emu: Emulator, info: ProjectInfo, *, allowed_hosts: frozenset[str], log: Callable[[str], None] = _log
     ) -> None:
         self.explorer = Explorer(emu, info)
+        self.extensions = Extensions(emu)
+        self.dashboard = Dashboard()
         self.worker = WorkerBridge(emu, log)
         self.allowed_hosts = allowed_hosts
         self.openapi = openapi_document()
@@ -63,6 +67,8 @@ class DevServerApp:
             return PlainTextResponse(refused, status_code=403)
         if path == API_ROOT or path.startswith(API_ROOT + "/"):
             return cors(request, await self.api(request, path[len(API_ROOT):]))
+        if self.dashboard.handles(path):
+            return self.dashboard(request)
         return not_routed()
 
     async def api(self, request: Request, path: str) -> Response:
@@ -72,6 +78,7 @@ class DevServerApp:
         if path in ("", "/"):
             return JSONResponse(self.openapi) if request.method == "GET" else not_routed()
         routed = self.explorer.route(request.method, path.rstrip("/") or "/")
+        routed = routed or self.extensions.route(request.method, path.rstrip("/"))
         if routed is None:
             return not_routed()
         handler, params = routed
