@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Protocol, TypedDict
+from typing import Any, Awaitable, Callable, Protocol, TypedDict, cast
 
 from .engine.core import Engine
 from .engine.records import TERMINAL  # the statuses an instance never leaves (public here)
@@ -30,21 +30,53 @@ from .errors import WorkflowError
 from .engine.modifiers import unknown_step
 from .serialization import decode, iso_from_ms
 from .store.base import StateReadOnlyError
+from .views import (
+    AttemptDetails,
+    AttemptExtension,
+    DoStepDetails,
+    ErrorDetails,
+    EventDetails,
+    InstanceDetails,
+    InstanceExtension,
+    InstanceStatus,
+    RetriesDetails,
+    SleepStepDetails,
+    StatusDetails,
+    StepConfigDetails,
+    StepDetails,
+    StepExtension,
+    WaitStepDetails,
+)
 
 __all__ = [
     "STATUSES",
     "TERMINAL",
+    "AttemptDetails",
+    "AttemptExtension",
+    "AttemptView",
     "BatchDeleteResult",
     "DeleteError",
     "DeletedInstance",
-    "AttemptView",
+    "DoStepDetails",
+    "ErrorDetails",
+    "EventDetails",
+    "InstanceDetails",
+    "InstanceExtension",
     "InstancePage",
+    "InstanceStatus",
     "InstanceSummary",
     "InstanceView",
     "LocalAPI",
     "LocalTestingAPI",
     "PendingStep",
+    "RetriesDetails",
+    "SleepStepDetails",
+    "StatusDetails",
+    "StepConfigDetails",
+    "StepDetails",
+    "StepExtension",
     "StepOutcome",
+    "WaitStepDetails",
     "WorkflowSummary",
     "WorkflowsAPI",
 ]
@@ -121,17 +153,18 @@ class WorkflowsAPI(Protocol):
     async def exists(self, workflow: str, instance_id: str) -> bool:
         """Whether the instance exists."""
 
-    async def status(self, workflow: str, instance_id: str) -> dict[str, Any]:
+    async def status(self, workflow: str, instance_id: str) -> StatusDetails:
         """``{"status", "output"}``, and ``"error": {"name", "message"}`` when errored."""
 
-    async def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
-        """The instance's details with its step timeline."""
+    async def describe(self, workflow: str, instance_id: str) -> InstanceDetails:
+        """The instance's details with its step timeline, exactly as Cloudflare's Local Explorer
+        API shows them, plus ``"cfwf"`` (see :mod:`cfwf_emulator.views`)."""
 
     async def list_instances(
         self,
         workflow: str,
         *,
-        status: str | None = None,
+        status: InstanceStatus | str | None = None,
         page: int = 1,
         per_page: int = 50,
         newest_first: bool = True,
@@ -227,13 +260,13 @@ class LocalAPI:
         self.engine.definition(workflow)
         return self.engine.exists(workflow, instance_id)
 
-    async def status(self, workflow: str, instance_id: str) -> dict[str, Any]:
-        """The instance's status, output and error."""
+    async def status(self, workflow: str, instance_id: str) -> StatusDetails:
+        """The instance's status, output and error (its dicts also allow attribute access)."""
         await self.ready()
-        return self.engine.status(workflow, instance_id)
+        return cast(StatusDetails, self.engine.status(workflow, instance_id))
 
-    async def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
-        """The instance's details with its step timeline."""
+    async def describe(self, workflow: str, instance_id: str) -> InstanceDetails:
+        """The instance's details with its step timeline, in Cloudflare's shape plus ``"cfwf"``."""
         await self.ready()
         return self.engine.describe(workflow, instance_id)
 
@@ -241,12 +274,15 @@ class LocalAPI:
         self,
         workflow: str,
         *,
-        status: str | None = None,
+        status: InstanceStatus | str | None = None,
         page: int = 1,
         per_page: int = 50,
         newest_first: bool = True,
     ) -> InstancePage:
-        """A page of the workflow's instances (read from their headers only), filtered by status."""
+        """A page of the workflow's instances (read from their headers only), filtered by status
+        (an :class:`InstanceStatus` or its string)."""
+        if isinstance(status, InstanceStatus):
+            status = status.value
         _check_page(status, page, per_page)
         await self.ready()
         rows, total, counts = self.engine.list_instances(
@@ -539,6 +575,6 @@ class LocalTestingAPI:
         record = self.engine.read(workflow, instance_id)
         return unknown_step(kind, name, () if record is None else record.steps)
 
-    def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
+    def describe(self, workflow: str, instance_id: str) -> InstanceDetails:
         """What :meth:`LocalAPI.describe` returns, without starting the emulator."""
         return self.engine.describe(workflow, instance_id)

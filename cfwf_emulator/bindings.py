@@ -17,6 +17,7 @@ from .errors import WorkflowError, quoted
 if TYPE_CHECKING:
     from .api import BatchDeleteResult
     from .emulator import Emulator
+    from .views import InstanceDetails, StatusDetails
 
 __all__ = ["Workflow", "WorkflowInstance"]
 
@@ -124,12 +125,13 @@ class WorkflowInstance:
     def __repr__(self) -> str:
         return f"<WorkflowInstance {self.workflow}/{self.id}>"
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> "StatusDetails":
         """``{"status", "output"}``, plus ``"error": {"name", "message"}`` when errored."""
         return await self._emulator.api.status(self.workflow, self.id)
 
-    async def describe(self) -> dict[str, Any]:
-        """Details shaped like Cloudflare's REST API, with every step and its attempts."""
+    async def describe(self) -> "InstanceDetails":
+        """The instance's details exactly as Cloudflare's Local Explorer API shows them, with every
+        step and its attempts, plus what the emulator adds under ``"cfwf"``."""
         return await self._emulator.api.describe(self.workflow, self.id)
 
     async def pause(self) -> None:

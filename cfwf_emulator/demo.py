@@ -99,8 +99,9 @@ class ProgressPrinter:
         if self.testing is None:
             return True
         for step in self.testing.describe(workflow, instance_id)["steps"]:
-            if (step["type"], step["name"], step["count"]) == ("do", name, count):
-                return bool((step.get("config") or {}).get("sensitive") == "output")
+            called = step["cfwf"]
+            if step["type"] == "step" and (called["name"], called["count"]) == (name, count):
+                return step["config"] is not None and step["config"].get("sensitive") == "output"
         return True
 
     @hookimpl
@@ -159,13 +160,16 @@ async def main() -> dict[str, Any]:
         await instance.send_event(type="approved", payload={"by": "alice"})
         await emu.run_until_idle()
         status: dict[str, Any] = await instance.status()
-        details: dict[str, Any] = await instance.describe()
+        details = await instance.describe()
     print(f"final status: {status}")
     print("timeline:")
     for step in details["steps"]:
-        attempts = len(step["attempts"])
-        tries = f", {attempts} attempt{'s' if attempts != 1 else ''}" if step["type"] == "do" else ""
-        print(f"  {step['type']:<12} {step['name']:<18} {step['start']} -> {step['end']}{tries}")
+        called = step["cfwf"]  # the kind and name as the workflow called it
+        tries = ""
+        if step["type"] == "step":
+            attempts = len(step["attempts"])
+            tries = f", {attempts} attempt{'s' if attempts != 1 else ''}"
+        print(f"  {called['type']:<12} {called['name']:<18} {step['start']} -> {step['end']}{tries}")
     print(f"{_clock(emu.clock.now_ms() - details_start_ms(details))} of workflow time in "
           f"{time.perf_counter() - began:.3f} s of real time")
     return status

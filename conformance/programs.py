@@ -246,9 +246,9 @@ def observation_from(status: dict[str, Any], described: dict[str, Any], created_
     attempts: dict[str, int] = {}
     starts: dict[str, list[int]] = {}
     for step in described["steps"]:
-        if step["type"] != "do":
+        if step["type"] != "step":
             continue
-        key = f"{step['name']}#{step['count']}"
+        key = f"{step['cfwf']['name']}#{step['cfwf']['count']}"
         attempts[key] = len(step["attempts"])
         starts[key] = [iso_to_ms(a["start"]) - int(created_ms) for a in step["attempts"]]
     error = status.get("error")

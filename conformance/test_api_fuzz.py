@@ -272,7 +272,7 @@ async def canaries_complete(emu: Emulator, ids: tuple[str, ...] = ("canary-befor
     for instance in instances:
         assert await instance.status() == {"status": "complete", "output": CANARY_OUTPUT}, instance.id
         described = await instance.describe()
-        assert [s["type"] for s in described["steps"]] == ["sleep", "do", "waitForEvent"]
+        assert [s["type"] for s in described["steps"]] == ["sleep", "step", "waitForEvent"]
 
 
 def around(storage: str, bad: Callable[[Emulator], Awaitable[None]], **options: Any) -> None:

@@ -380,8 +380,8 @@ class LifecycleMachine(RuleBasedStateMachine):
     def _check_events(self, instance_id: str, described: dict[str, Any]) -> None:
         received: dict[str, list[Any]] = {}
         for step in described["steps"]:  # in start order
-            if step["type"] == "waitForEvent" and step["success"]:
-                received.setdefault(step["config"]["type"], []).append(step["output"])
+            if step["type"] == "waitForEvent" and step["output"] is not None:
+                received.setdefault(step["output"]["type"], []).append(step["output"]["payload"])
         for event_type, payloads in received.items():
             sent = self.sent[instance_id].get(event_type, [])
             assert payloads == sent[: len(payloads)], (
@@ -391,11 +391,11 @@ class LifecycleMachine(RuleBasedStateMachine):
     def _check_outputs(self, instance_id: str, described: dict[str, Any]) -> None:
         seen = self.step_outputs[instance_id]
         for step in described["steps"]:
-            if step["success"]:
-                key = f"{step['type']}:{step['name']}#{step['count']}"
+            if step.get("success") or step.get("output") is not None:
+                key = f"{step['type']}:{step['name']}"
                 if key in seen:
-                    assert seen[key] == step["output"], f"{instance_id}: output of {key} changed"
-                seen[key] = step["output"]
+                    assert seen[key] == step.get("output"), f"{instance_id}: output of {key} changed"
+                seen[key] = step.get("output")
         if described["status"] == "complete":
             if "__run__" in seen:
                 assert seen["__run__"] == described["output"], f"{instance_id}: output of run changed"

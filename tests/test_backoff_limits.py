@@ -67,7 +67,7 @@ async def test_ten_thousand_retries_with_no_delay_all_run_and_the_step_fails_wit
     assert CALLS["attempts"] == MAX_LIMIT + 1
     (step,) = described["steps"]
     assert step["success"] is False
-    assert step["error"] == {"name": "RuntimeError", "message": last}
+    assert step["cfwf"]["error"] == {"name": "RuntimeError", "message": last}
     assert len(step["attempts"]) == MAX_LIMIT + 1
     assert all(a["success"] is False and a["end"] is not None for a in step["attempts"])
 
@@ -91,6 +91,6 @@ async def test_an_exponential_delay_that_would_end_after_year_9999_fails_the_ste
     assert 'retry delay of step "flaky-1" after attempt 38 is 137438953472000ms' in status["error"]["message"]
     assert "ends after the year 9999" in status["error"]["message"]
     (step,) = described["steps"]
-    assert step["error"]["name"] == "NonRetryableDelayError"
+    assert step["cfwf"]["error"]["name"] == "NonRetryableDelayError"
     assert len(step["attempts"]) == 38
     assert all(a["end"] is not None for a in step["attempts"])

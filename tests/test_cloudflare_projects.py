@@ -101,7 +101,7 @@ def printed(capsys: pytest.CaptureFixture[str]) -> list[str]:
 
 
 def step_named(details: dict[str, Any], name: str) -> dict[str, Any]:
-    matches = [step for step in details["steps"] if step["name"] == name]
+    matches = [step for step in details["steps"] if step["cfwf"]["name"] == name]
     assert len(matches) == 1, f"expected one step {name!r}, got {details['steps']!r}"
     return matches[0]
 
@@ -132,7 +132,7 @@ async def test_examples_dag_legacy_depends_overlaps_both_dependencies_before_the
         await emu.run_until_idle()
         details = await (await emu.env.MY_WORKFLOW.get(timeline.created[0])).describe()
     assert details["status"] == "complete"
-    assert sorted(step["name"] for step in details["steps"]) == ["dependency 1", "dependency 2", "final step"]
+    assert sorted(step["cfwf"]["name"] for step in details["steps"]) == ["dependency 1", "dependency 2", "final step"]
     assert all(step["success"] and len(step["attempts"]) == 1 for step in details["steps"])
     first_end = min(timeline.index("end", "dependency 1"), timeline.index("end", "dependency 2"))
     assert timeline.index("start", "dependency 1") < first_end  # concurrent=True: they overlap
@@ -213,7 +213,7 @@ async def test_step_implicit_dependencies():
         details = await instance.describe()
     assert status["status"] == "complete", status
     assert status["output"]["derived"] == 15
-    assert [(step["name"], step["output"]) for step in details["steps"]] == [("base_value", 10), ("derived", 15)]
+    assert [(step["cfwf"]["name"], step["output"]) for step in details["steps"]] == [("base_value", 10), ("derived", 15)]
 
 
 async def test_step_concurrent_dependencies():
@@ -224,8 +224,8 @@ async def test_step_concurrent_dependencies():
         details = await instance.describe()
     assert status["status"] == "complete", status
     assert status["output"]["combined"] == 6
-    assert [step["name"] for step in details["steps"]][-1] == "combined"
-    assert sorted(step["name"] for step in details["steps"]) == ["combined", "left", "right"]
+    assert [step["cfwf"]["name"] for step in details["steps"]][-1] == "combined"
+    assert sorted(step["cfwf"]["name"] for step in details["steps"]) == ["combined", "left", "right"]
 
 
 async def test_step_sleep():
@@ -328,7 +328,7 @@ async def test_duplicate_step_names():
     assert status["status"] == "complete", status
     assert status["output"]["concurrent"] == [1, 2]
     assert status["output"]["uses"] == 20
-    assert sorted((step["name"], step["count"]) for step in details["steps"]) == [
+    assert sorted((step["cfwf"]["name"], step["cfwf"]["count"]) for step in details["steps"]) == [
         ("dup", 1), ("dup", 2), ("uses", 1)
     ]
 
@@ -378,7 +378,7 @@ async def test_workerd_implicit_dependencies_are_memoised_and_undeclared_steps_n
         instance = await emu.env.PYTHON_WORKFLOW.create()
         await emu.run_until_idle()
         details = await instance.describe()
-    names = [step["name"] for step in details["steps"]]
+    names = [step["cfwf"]["name"] for step in details["steps"]]
     assert names[:2] == ["normal_step", "step_3"]
     assert sorted(names[2:4]) == ["step_1", "step_2"]
     assert names[4:] == ["step_4", "step_5"]  # step_5 reuses step_1/step_2: no second run
@@ -398,8 +398,8 @@ async def test_workerd_legacy_depends_fills_parameters_in_order_and_returns_foob
         status = await instance.status()
         details = await instance.describe()
     assert status == {"status": "complete", "output": "foobar"}
-    assert sorted(step["name"] for step in details["steps"]) == ["step_1", "step_2", "step_3"]
-    assert details["steps"][-1]["name"] == "step_3"
+    assert sorted(step["cfwf"]["name"] for step in details["steps"]) == ["step_1", "step_2", "step_3"]
+    assert details["steps"][-1]["cfwf"]["name"] == "step_3"
     # the assertions inside the steps (ctx attempt 1, results in `depends` order) held first time
     assert all(step["success"] and len(step["attempts"]) == 1 for step in details["steps"])
 
@@ -420,7 +420,7 @@ async def test_docs_get_started_fetch_starts_a_workflow_that_runs_both_steps_in_
         status, details = await instance.status(), await instance.describe()
     assert status == {"status": "complete", "output": None}
     assert [(step["name"], step["type"], step["success"]) for step in details["steps"]] == [
-        ("step1", "do", True), ("step2", "do", True)
+        ("step1-1", "step", True), ("step2-1", "step", True)
     ]
     assert printed(capsys) == ["executing step1", "executing step2"]
 
@@ -451,10 +451,10 @@ async def test_beta_announcement_example_sleeps_ten_seconds_between_its_steps():
         assert emu.clock.now_ms() - started_at == 10_000
     assert details["status"] == "complete"
     steps = details["steps"]
-    assert [(step["name"], step["type"], step["output"]) for step in steps] == [
-        ("my first step", "do", "Hello Python!"),
-        ("my-sleep-step", "sleep", None),
-        ("my second step", "do", "Hello again!"),
+    assert [(step["name"], step["type"], step.get("output")) for step in steps] == [
+        ("my first step-1", "step", "Hello Python!"),
+        ("my-sleep-step-1", "sleep", None),
+        ("my second step-1", "step", "Hello again!"),
     ]
     assert ms(steps[2]["start"]) - ms(steps[0]["end"]) == 10_000
 
@@ -470,10 +470,10 @@ async def test_docs_dag_final_step_gets_both_dependency_results_by_parameter_nam
         details = await (await emu.env.MY_WORKFLOW.get(timeline.created[0])).describe()
     assert details["status"] == "complete"
     steps = details["steps"]
-    assert (steps[0]["name"], steps[0]["type"]) == ("demo sleep", "sleep")
+    assert (steps[0]["cfwf"]["name"], steps[0]["type"]) == ("demo sleep", "sleep")
     assert ms(steps[0]["end"]) - ms(steps[0]["start"]) == 10_000
-    assert sorted((step["name"], step["output"]) for step in steps[1:3]) == [("dep_1", "dep1"), ("dep_2", "dep2")]
-    assert (steps[3]["name"], steps[3]["success"]) == ("final_step", True)
+    assert sorted((step["cfwf"]["name"], step["output"]) for step in steps[1:3]) == [("dep_1", "dep1"), ("dep_2", "dep2")]
+    assert (steps[3]["cfwf"]["name"], steps[3]["success"]) == ("final_step", True)
     lines = printed(capsys)
     assert sorted(lines[:2]) == ["executing dep1", "executing dep2"]
     assert lines[2:] == ["dep1 dep2"]  # and await_step caught nothing

@@ -337,7 +337,7 @@ async def test_an_event_sent_before_restart_is_delivered_after(tmp_path: Path) -
         described = await (await second.env.APPROVAL.get("a1")).describe()
     assert described["status"] == "complete"
     assert described["output"] == {"by": "ana", "amount": 12.5}
-    assert described["steps"][2]["output"] == {"by": "ana", "amount": 12.5}
+    assert described["steps"][2]["output"]["payload"] == {"by": "ana", "amount": 12.5}
     assert iso_ms(described["steps"][2]["end"]) == START_MS + HOUR
     assert CALLS == {"prepare": 1}
 
@@ -493,7 +493,7 @@ async def test_an_interrupted_attempt_with_no_retries_left_fails_the_step(tmp_pa
         assert await inst.status() == {"status": "errored", "output": None, "error": INTERRUPTED}
         described = await inst.describe()
     assert [(a["success"], a["error"]) for a in described["steps"][0]["attempts"]] == [(False, INTERRUPTED)]
-    assert described["steps"][0]["error"] == INTERRUPTED
+    assert described["steps"][0]["cfwf"]["error"] == INTERRUPTED
     assert CALLS == {"slow": 1}
 
 

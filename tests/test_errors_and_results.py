@@ -594,7 +594,8 @@ async def test_step_name_of_256_chars_with_spaces_and_punctuation_is_accepted(em
 
     status, described = await run_one(emu, W)
     assert status == {"status": "complete", "output": "ok"}
-    assert described["steps"][0]["name"] == name
+    assert described["steps"][0]["cfwf"]["name"] == name
+    assert described["steps"][0]["name"] == f"{name}-1"
 
 
 # -- step limit --------------------------------------------------------------------------------
@@ -664,7 +665,7 @@ async def test_step_limit_lowered_per_workflow_errors_on_the_fourth_step(emu):
         "name": "WorkflowFatalError",
         "message": "The limit of 3 steps has been reached. This limit can be changed in your worker configuration.",
     }
-    assert [s["name"] for s in described["steps"]] == ["s0", "s1", "s2"]
+    assert [s["name"] for s in described["steps"]] == ["s0-1", "s1-1", "s2-1"]
 
 
 async def test_sleeps_do_not_count_toward_the_step_limit(emu):

@@ -20,6 +20,10 @@ PUBLIC = {
     "cfwf_emulator.api": [
         "BatchDeleteResult", "DeleteError", "DeletedInstance", "InstancePage", "InstanceSummary", "LocalAPI",
         "STATUSES", "WorkflowSummary", "WorkflowsAPI",
+        # typed views of status() and describe() (defined in cfwf_emulator.views)
+        "AttemptDetails", "AttemptExtension", "DoStepDetails", "ErrorDetails", "EventDetails", "InstanceDetails",
+        "InstanceExtension", "InstanceStatus", "RetriesDetails", "SleepStepDetails", "StatusDetails",
+        "StepConfigDetails", "StepDetails", "StepExtension", "WaitStepDetails",
         # in-process test tooling (emu.api.testing)
         "AttemptView", "InstanceView", "LocalTestingAPI", "PendingStep", "StepOutcome", "TERMINAL",
     ],

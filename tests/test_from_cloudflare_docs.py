@@ -41,8 +41,15 @@ def emulator(**options: Any) -> Emulator:
     return Emulator(clock=VirtualClock(START_MS), **options)
 
 
-def steps_of(details: dict[str, Any]) -> list[tuple[str, str, Any]]:
-    return [(step["type"], step["name"], step["output"]) for step in details["steps"]]
+def steps_of(details: Any) -> list[tuple[str, str, Any]]:
+    """Each step's kind and name as the workflow called it, and its output (an event's payload)."""
+    found = []
+    for step in details["steps"]:
+        output = step.get("output")
+        if step["type"] == "waitForEvent" and output is not None:
+            output = output["payload"]
+        found.append((step["cfwf"]["type"], step["cfwf"]["name"], output))
+    return found
 
 
 async def test_dag_by_parameter_names_runs_both_dependencies_then_the_final_step(capsys: pytest.CaptureFixture[str]) -> None:
@@ -164,10 +171,10 @@ async def test_retries_a_caught_type_error_and_a_non_retryable_error(capsys: pyt
     assert details["status"] == "errored"
     assert details["error"] == {"name": "NonRetryableError", "message": "the payload cannot be processed"}
     first, failing, give_up = details["steps"]
-    assert (first["name"], first["success"], len(first["attempts"])) == ("step-name", True, 1)
-    assert first["config"]["retries"] == {"limit": 1, "delay": "10 seconds", "backoff": "exponential"}
-    assert (failing["name"], failing["success"], len(failing["attempts"])) == ("my_failing", False, 6)  # 1 + 5 retries
-    assert (give_up["name"], len(give_up["attempts"])) == ("give up", 1)  # not retried
+    assert (first["name"], first["success"], len(first["attempts"])) == ("step-name-1", True, 1)
+    assert first["config"]["retries"] == {"limit": 1, "backoff": "exponential", "delay": "10 seconds"}
+    assert (failing["name"], failing["success"], len(failing["attempts"])) == ("my_failing-1", False, 6)  # 1 + 5 retries
+    assert (give_up["name"], len(give_up["attempts"])) == ("give up-1", 1)  # not retried
     out = capsys.readouterr().out.splitlines()
     assert out.count("Executing my_failing") == 6
     assert "Successfully caught TypeError: Intentional error in my_failing" in out

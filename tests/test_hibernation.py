@@ -96,7 +96,7 @@ async def test_finished_instances_leave_memory_and_stay_readable_and_restartable
         assert in_memory(emu) == 0
         assert await inst.status() == {"status": "complete", "output": "first"}
         described = await inst.describe()
-        assert [step["name"] for step in described["steps"]] == ["wait"]
+        assert [step["cfwf"]["name"] for step in described["steps"]] == ["wait"]
         await inst.restart()
         await inst.send_event(type="ping", payload="second")
         await emu.advance(0)

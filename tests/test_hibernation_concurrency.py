@@ -47,7 +47,7 @@ class Trio(WorkflowEntrypoint):
 
 def attempt_errors(described: dict[str, Any]) -> dict[str, list[str | None]]:
     return {
-        s["name"]: [a["error"]["name"] if a["error"] else None for a in s["attempts"]]
+        s["cfwf"]["name"]: [a["error"]["name"] if a["error"] else None for a in s["attempts"]]
         for s in described["steps"]
     }
 

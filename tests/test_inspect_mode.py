@@ -115,7 +115,7 @@ async def test_an_instance_blocked_in_another_process_is_inspected_and_never_run
             assert await emu.api.status("blocked", "a") == {"status": "running", "output": None}
             described = await emu.api.describe("blocked", "a")
             assert described["status"] == "running"
-            assert [(s["name"], s["success"]) for s in described["steps"]] == [("prepare", True), ("block", None)]
+            assert [(s["name"], s["success"]) for s in described["steps"]] == [("prepare-1", True), ("block-1", None)]
             assert [s["start"] is not None for s in described["steps"][1]["attempts"]] == [True]
 
             owner.create_blocked("b")  # committed after the inspector opened: the next query sees it

@@ -324,16 +324,22 @@ async def test_describe_reports_instance_fields_and_step_timeline(emu):
     assert info["end"].startswith("2026-01-01T01:00:00")
 
     steps = info["steps"]
-    assert [(s["name"], s["type"], s["count"]) for s in steps] == [
+    assert info["step_count"] == 3
+    assert info["cfwf"] == {"workflow": "described", "id": "d1"}
+    assert [(s["name"], s["type"]) for s in steps] == [
+        ("first-1", "step"),
+        ("nap-1", "sleep"),
+        ("approval-1", "waitForEvent"),
+    ]
+    assert [(s["cfwf"]["name"], s["cfwf"]["type"], s["cfwf"]["count"]) for s in steps] == [
         ("first", "do", 1),
         ("nap", "sleep", 1),
         ("approval", "waitForEvent", 1),
     ]
     for s in steps:
-        assert {"name", "type", "count", "start", "end", "success", "attempts", "output", "config"} <= set(s)
         assert ISO_Z.match(s["start"]) and ISO_Z.match(s["end"])
-        assert s["success"] is True
     first, nap, approval = steps
+    assert first["success"] is True and nap["finished"] is True and approval["finished"] is True
     assert first["output"] == {"n": 7}
     assert first["config"] == {
         "retries": {"limit": 5, "delay": 10000, "backoff": "exponential"},
@@ -345,7 +351,8 @@ async def test_describe_reports_instance_fields_and_step_timeline(emu):
     assert ISO_Z.match(attempt["start"]) and ISO_Z.match(attempt["end"])
     assert nap["start"].startswith("2026-01-01T00:00:00")
     assert nap["end"].startswith("2026-01-01T01:00:00")
-    assert approval["output"] is True
+    assert approval["output"]["type"] == "approved" and approval["output"]["payload"] is True
+    assert ISO_Z.match(approval["output"]["timestamp"]) and approval["error"] is None
 
 
 async def test_describe_steps_are_in_start_order(emu):
@@ -362,13 +369,8 @@ async def test_describe_steps_are_in_start_order(emu):
         inst = await emu.env.O.create(id="o1")
         await emu.run_until_idle()
         steps = (await inst.describe())["steps"]
-    assert [(s["name"], s["count"]) for s in steps] == [
-        ("z-last-name", 1),
-        ("a-sleep", 1),
-        ("m-middle", 1),
-        ("z-last-name", 2),
-    ]
-    assert [s["output"] for s in steps if s["type"] == "do"] == [1, 2, 3]
+    assert [s["name"] for s in steps] == ["z-last-name-1", "a-sleep-1", "m-middle-1", "z-last-name-2"]
+    assert [s["output"] for s in steps if s["type"] == "step"] == [1, 2, 3]
 
 
 async def test_describe_of_running_instance_has_no_end(emu):
@@ -381,7 +383,7 @@ async def test_describe_of_running_instance_has_no_end(emu):
         assert info["end"] is None
         assert info["output"] is None
         (nap,) = info["steps"]
-        assert nap["type"] == "sleep" and nap["end"] is None and nap["success"] is not True
+        assert nap["type"] == "sleep" and nap["end"] is None and nap["finished"] is False
 
 
 async def test_send_event_js_alias_sendEvent(emu):

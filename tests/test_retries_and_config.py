@@ -233,7 +233,7 @@ async def test_delay_function_that_raises_ends_the_step_with_non_retryable_delay
         "message": 'The delay function for step "flaky-1" threw an error: no delay for you',
     }
     assert len(record) == 1
-    assert describe["steps"][0]["error"] == error
+    assert describe["steps"][0]["cfwf"]["error"] == error
     assert status["status"] == "errored"
     assert status["error"] == error
 
@@ -249,7 +249,7 @@ async def test_delay_function_returning_an_invalid_value_ends_the_step(emu, retu
         '(expected a number of ms or a duration string like "30 seconds")',
     }
     assert len(record) == 1
-    assert describe["steps"][0]["error"] == error
+    assert describe["steps"][0]["cfwf"]["error"] == error
     assert status["error"] == error
 
 

@@ -77,7 +77,7 @@ async def test_terminate_with_rollback_terminates_an_instance_that_registered_no
         assert await rolled.status() == await plain.status() == {"status": "terminated", "output": None}
         described = await rolled.describe()
         assert described["status"] == "terminated"
-        assert [s["name"] for s in described["steps"]] == ["first", "nap"]
+        assert [s["name"] for s in described["steps"]] == ["first-1", "nap-1"]
         with pytest.raises(WorkflowError, match="instance.cannot_terminate"):
             await rolled.terminate({"rollback": True})
 

@@ -183,14 +183,14 @@ def test_a_version_1_state_file_is_upgraded_on_start_and_everything_survives(tmp
         return (await m1.describe(), *before, await s1.describe())
 
     described, *with_attempts = run(emu, body)
-    assert [(s["name"], s["output"]) for s in described["steps"]] == [
-        ("doze", None), ("msg 0", 1), ("msg 1", 2), ("msg 2", 3),
+    assert [(s["name"], s["output"]["payload"] if s["type"] == "waitForEvent" else None) for s in described["steps"]] == [
+        ("doze-1", None), ("msg 0-1", 1), ("msg 1-1", 2), ("msg 2-1", 3),
     ]
     made = "2026-01-01T00:00:00.000Z"
     one_attempt = [{"start": made, "end": made, "success": True, "error": None}]
     for steps in (details["steps"] for details in with_attempts):  # q1, s1 when upgraded, s1 done
-        assert steps[0]["type"] == "do" and steps[0]["attempts"] == one_attempt
-    assert [len(s["attempts"]) for s in with_attempts[2]["steps"]] == [1, 0]
+        assert steps[0]["type"] == "step" and steps[0]["attempts"] == one_attempt
+    assert [(s["type"], len(s.get("attempts", []))) for s in with_attempts[2]["steps"]] == [("step", 1), ("sleep", 0)]
     view = SQLiteStore(state, readonly=True)
     try:
         (step,) = view.load_instance("quick", "q1").steps.values()  # inspecting reads attempts
@@ -330,7 +330,7 @@ async def work_of_one_event(storage: str, buffered: int) -> tuple[int, list[str]
             await inst.send_event(type="go", payload=None)
             await emu.advance(0)
         steps = (await inst.describe())["steps"]
-        assert [s["success"] for s in steps] == [True, True, True, None]  # the third was taken
+        assert [s["finished"] for s in steps] == [True, True, True, False]  # the third was taken
     return lines[0], statements
 
 

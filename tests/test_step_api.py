@@ -73,7 +73,7 @@ async def test_decorated_step_runs_once_when_awaited_and_returns_its_result(emu)
     status, described = await run_one(emu, W)
     assert status == {"status": "complete", "output": {"id": 7}}
     assert calls == ["fetch"]
-    assert [(s["name"], s["type"], s["count"]) for s in described["steps"]] == [("fetch", "do", 1)]
+    assert [(s["name"], s["type"], s["cfwf"]["count"]) for s in described["steps"]] == [("fetch-1", "step", 1)]
 
 
 async def test_decorated_step_name_defaults_to_function_name(emu):
@@ -91,7 +91,7 @@ async def test_decorated_step_name_defaults_to_function_name(emu):
 
     status, described = await run_one(emu, W)
     assert status["output"] == ["u", "e"]
-    assert [s["name"] for s in described["steps"]] == ["fetch_user", "enrich_user"]
+    assert [s["cfwf"]["name"] for s in described["steps"]] == ["fetch_user", "enrich_user"]
 
 
 async def test_decorated_step_may_be_a_plain_def(emu):
@@ -143,7 +143,7 @@ async def test_call_form_accepts_sync_and_async_callbacks_with_or_without_ctx(em
 
     status, described = await run_one(emu, W)
     assert status == {"status": "complete", "output": expected}
-    assert [s["name"] for s in described["steps"]] == ["call"]
+    assert [s["cfwf"]["name"] for s in described["steps"]] == ["call"]
 
 
 async def test_call_form_with_config_applies_the_config(emu):
@@ -232,7 +232,7 @@ async def test_ctx_count_increments_for_repeated_step_names(emu):
 
     status, described = await run_one(emu, W)
     assert status["output"] == [1, 2, 3, 1]
-    assert [(s["name"], s["count"]) for s in described["steps"]] == [
+    assert [(s["cfwf"]["name"], s["cfwf"]["count"]) for s in described["steps"]] == [
         ("same", 1), ("same", 2), ("same", 3), ("other", 1)
     ]
 
@@ -311,7 +311,7 @@ async def test_implicit_dependency_injects_earlier_step_result_lazily(compat_dat
     status, described = await run_one(emu, LazyDag)
     assert status == {"status": "complete", "output": 15}
     assert LazyDag.calls == ["base_value", "derived"]
-    assert [s["name"] for s in described["steps"]] == ["base_value", "derived"]
+    assert [s["cfwf"]["name"] for s in described["steps"]] == ["base_value", "derived"]
 
 
 async def test_implicit_dependency_already_awaited_is_not_run_again(emu):
@@ -336,7 +336,7 @@ async def test_implicit_dependency_already_awaited_is_not_run_again(emu):
     status, described = await run_one(emu, W)
     assert status["output"] == [1, 2]
     assert calls == ["base_value", "derived"]
-    assert [(s["name"], s["count"]) for s in described["steps"]] == [("base_value", 1), ("derived", 1)]
+    assert [(s["cfwf"]["name"], s["cfwf"]["count"]) for s in described["steps"]] == [("base_value", 1), ("derived", 1)]
 
 
 async def test_implicit_dependency_shared_by_two_steps_runs_once(emu):
@@ -544,7 +544,7 @@ async def test_legacy_depends_fills_parameters_positionally(options):
     emu = Emulator(clock=VirtualClock(START_MS), **options)
     status, described = await run_one(emu, LegacyDag)
     assert status == {"status": "complete", "output": "foobar"}
-    assert sorted(s["name"] for s in described["steps"]) == ["dependency 1", "dependency 2", "final step"]
+    assert sorted(s["cfwf"]["name"] for s in described["steps"]) == ["dependency 1", "dependency 2", "final step"]
 
 
 async def test_legacy_ctx_is_filled_by_name_anywhere():

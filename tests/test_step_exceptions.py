@@ -49,7 +49,7 @@ async def finish(emu: Emulator, cls: type) -> tuple[dict[str, Any], dict[str, An
 
 
 def attempt_errors(described: dict[str, Any], step: str) -> list[str | None]:
-    found = next(s for s in described["steps"] if s["name"] == step)
+    found = next(s for s in described["steps"] if s["cfwf"]["name"] == step)
     return [a["error"]["name"] if a["error"] else None for a in found["attempts"]]
 
 

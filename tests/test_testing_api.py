@@ -52,7 +52,7 @@ def manual_emulator() -> Emulator:
 
 async def step_view(handle: Any, name: str, count: int = 1) -> dict[str, Any]:
     """The describe() entry of a step."""
-    steps = [s for s in (await handle.describe())["steps"] if s["name"] == name]
+    steps = [s for s in (await handle.describe())["steps"] if s["cfwf"]["name"] == name]
     return steps[count - 1]
 
 

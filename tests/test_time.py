@@ -150,7 +150,7 @@ async def test_sleep_waits_exactly_its_duration_of_virtual_time(emu, duration):
     status, describe = await drive(emu, sleeper(duration, emu.clock))
     assert status == {"status": "complete", "output": START_MS + HOUR}
     nap = describe["steps"][0]
-    assert (nap["name"], nap["type"]) == ("nap", "sleep")
+    assert (nap["name"], nap["type"]) == ("nap-1", "sleep")
     assert iso_ms(nap["end"]) - iso_ms(nap["start"]) == HOUR
 
 

@@ -71,11 +71,16 @@ async def test_the_cloudflare_error_shapes_do_not_change() -> None:
         await emu.run_until_idle()
         status = await instance.status()
         details = await emu.api.describe("checkout", "c-1")
+        attempts = emu.api.testing.step_attempts("checkout", "c-1", "count items", 1)
     error = {"name": "ValueError", "message": "invalid literal for int() with base 10: 'two'"}
     assert status == {"status": "errored", "output": None, "error": error}
     (step,) = details["steps"]
-    assert step["error"] == error
+    assert step["cfwf"]["error"] == error
     assert [attempt["error"] for attempt in step["attempts"]] == [error, error]
+    assert [set(attempt) for attempt in step["attempts"]] == [{"start", "end", "success", "error"}] * 2
+    # describe() shows each failed attempt's traceback under "cfwf", beside Cloudflare's shape
+    assert [entry["traceback"] for entry in step["cfwf"]["attempts"]] == [a.traceback for a in attempts]
+    assert all(entry["traceback"] for entry in step["cfwf"]["attempts"])
 
 
 async def test_a_mocked_error_has_no_traceback() -> None:

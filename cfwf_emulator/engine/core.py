@@ -21,10 +21,12 @@ import pluggy
 
 from ..errors import ConfigError, NonRetryableError, StepError, WorkflowError, did_you_mean, is_non_retryable, quoted
 from ..hooks import Announcer
-from ..serialization import AttrDict, NotSerialisable, RpcTypeError, decode, encode, iso_from_ms
+from ..serialization import AttrDict, NotSerialisable, RpcTypeError, decode, encode
 from ..stepconfig import PRODUCTION_DEFAULTS
 from ..store import Store
 from ..store.base import CorruptInstanceError, InstanceSummary, StorageWarning, StoreError, group_commit
+from ..views import InstanceDetails
+from .describe import describe_instance
 from .instance import Commit, LiveInstance, WorkflowDefinition
 from .modifiers import misspelt_selectors
 from .records import TERMINAL, InstanceRecord, StepRecord
@@ -689,22 +691,9 @@ class Engine:
             result["error"] = AttrDict(name=record.error["name"], message=record.error["message"])
         return result
 
-    def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
-        """Instance details shaped like Cloudflare's REST API, with the step timeline."""
-        record = self._read(workflow, instance_id)
-        steps = sorted(record.steps.values(), key=lambda s: s.seq)
-        return {
-            "id": record.id,
-            "workflow": record.workflow,
-            "status": record.status,
-            "params": decode(record.params),
-            "output": decode(record.output) if record.output is not None else None,
-            "error": dict(record.error) if record.error and record.status == "errored" else None,
-            "queued": iso_from_ms(record.queued_ms),
-            "start": iso_from_ms(record.start_ms),
-            "end": iso_from_ms(record.end_ms),
-            "steps": [_describe_step(step) for step in steps],
-        }
+    def describe(self, workflow: str, instance_id: str) -> InstanceDetails:
+        """Instance details exactly as Cloudflare's Local Explorer API shows them (:mod:`.describe`)."""
+        return describe_instance(self._read(workflow, instance_id))
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -993,38 +982,3 @@ class Engine:
         if not self.exists(workflow, instance_id):
             return None
         return self._read(workflow, instance_id)
-
-
-def _describe_step(step: StepRecord) -> dict[str, Any]:
-    success = None if step.state in ("running", "waiting") else step.state == "ok"
-    output: Any = None
-    if step.result is not None:
-        output = decode(step.result)
-        if step.kind == "waitForEvent":
-            output = output["payload"]
-    return {
-        "name": step.name,
-        "type": step.kind,
-        "count": step.count,
-        "start": iso_from_ms(step.start_ms),
-        "end": iso_from_ms(step.end_ms),
-        "success": success,
-        "attempts": [
-            {
-                "start": iso_from_ms(attempt["start"]),
-                "end": iso_from_ms(attempt["end"]),
-                "success": attempt["success"],
-                "error": (
-                    {"name": attempt["error"]["name"], "message": attempt["error"]["message"]}
-                    if attempt["error"]
-                    else None
-                ),
-            }
-            for attempt in step.attempts
-        ],
-        "output": output,
-        "error": (
-            {"name": step.error["name"], "message": step.error["message"]} if step.error else None
-        ),
-        "config": step.config,
-    }

@@ -214,6 +214,9 @@ class StepRecord:
         """Append the ``(number, attempt)`` rows a store saved (in order, numbered on from the
         attempts already here) and count every attempt as saved. ``ValueError`` naming the first
         malformed or misnumbered one."""
+        if not rows:
+            self.saved_attempts = len(self.attempts)
+            return
         for number, attempt in rows:
             if (
                 number != len(self.attempts) + 1
@@ -284,14 +287,18 @@ class InstanceRecord:
         if record.status not in STATUSES:
             raise ValueError(f"unknown status {record.status!r}")
         record.events = EventBuffer.restore(events)
-        unclaimed = dict(attempts or {})
+        unclaimed = dict(attempts) if attempts else {}
         for data in steps:
-            step = StepRecord.from_json(data)
-            step.restore_attempts(unclaimed.pop(step.key, ()))
+            step = StepRecord.from_json(data, unclaimed.pop(_step_key(data), ()) if unclaimed else ())
             record.steps[step.key] = step
         if unclaimed:
             raise ValueError(f"there are attempts of steps that are not saved: {sorted(unclaimed)[:5]}")
         return record
+
+
+def _step_key(data: Any) -> Any:
+    """The key a step dict will have as a record (None when it is not a dict: from_json says why)."""
+    return (data.get("kind"), data.get("name"), data.get("count")) if isinstance(data, dict) else None
 
 
 def _object(what: str, data: Any) -> dict[str, Any]:

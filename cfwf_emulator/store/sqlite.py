@@ -174,8 +174,11 @@ def _attach_current_attempts(steps: list[Any], attempts: "dict[StepKey, list[tup
             raise ValueError(f"step {data.get('name')!r} has a malformed current attempt {current!r}")
         key = (data.get("kind"), data.get("name"), data.get("count"))
         number, attempt = current
-        rows = [row for row in attempts.get(key, []) if row[0] < number]  # type: ignore[arg-type]
-        attempts[key] = [*rows, (number, attempt)]  # type: ignore[index]
+        earlier = attempts.get(key)  # type: ignore[arg-type]
+        if not earlier:
+            attempts[key] = [(number, attempt)]  # type: ignore[index]
+            continue
+        attempts[key] = [*(row for row in earlier if row[0] < number), (number, attempt)]  # type: ignore[index]
 
 
 def _attempt_rows(step: Any) -> list[tuple[int, Any]] | None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..api import LocalAPI
+from ..api import LocalAPI, StepDetails
 from ..bindings import Workflow
 from ..clock import VirtualClock
 from ..compat import Compatibility
@@ -78,26 +78,36 @@ class StepSnapshot:
         return (self.kind, self.name, self.count)
 
     @classmethod
-    def of(cls, step: dict[str, Any], seq: int) -> "StepSnapshot":
+    def of(cls, step: StepDetails, seq: int) -> "StepSnapshot":
         """A step of ``describe()``'s timeline, ``seq`` steps from its start.
 
-        ``result`` is the step's output (for an event wait, the event's payload); ``state`` is
-        ``ok``, ``error``, or, while unfinished, ``running`` (a ``step.do``) or ``waiting``.
+        ``result`` is the step's output (for an event wait, the event's payload; ``"[REDACTED]"``
+        for a sensitive step); ``state`` is ``ok``, ``error``, or, while unfinished, ``running``
+        (a ``step.do``) or ``waiting``.
         """
-        kind = step["type"]
-        success = step["success"]
-        state = "ok" if success is True else "error" if success is False else "running" if kind == "do" else "waiting"
-        retries = (step["config"] or {}).get("retries") if kind == "do" else None
-        limit = retries.get("limit") if isinstance(retries, dict) else None
+        extension = step["cfwf"]
+        error = extension["error"]
+        result: Any = None
+        attempt_errors: list[dict[str, Any]] = []
+        limit: Any = None
+        if step["type"] == "step":
+            state = {True: "ok", False: "error", None: "running"}[step["success"]]
+            result = step.get("output")
+            attempt_errors = [dict(attempt["error"]) for attempt in step["attempts"] if attempt["error"]]
+            limit = step["config"]["retries"]["limit"] if step["config"] else None
+        else:
+            state = "waiting" if not step["finished"] else "error" if step["error"] else "ok"
+            if step["type"] == "waitForEvent" and step["output"] is not None:
+                result = step["output"]["payload"]
         return cls(
-            kind,
-            step["name"],
-            step["count"],
+            extension["type"],
+            extension["name"],
+            extension["count"],
             seq,
             state,
-            step["output"],
-            dict(step["error"]) if step["error"] else None,
-            [dict(attempt["error"]) for attempt in step["attempts"] if attempt["error"]],
+            result,
+            dict(error) if error else None,
+            attempt_errors,
             limit if isinstance(limit, int) else None,
         )
 
@@ -486,23 +496,29 @@ async def _shutdown(emulator: Emulator) -> None:
         emulator.store.close()  # a state file is given up even when the emulator never started
 
 
-def _step_key(step: dict[str, Any]) -> StepKey:
-    return (step["type"], step["name"], step["count"])
+def _step_key(step: StepDetails) -> StepKey:
+    extension = step["cfwf"]
+    return (extension["type"], extension["name"], extension["count"])
+
+
+def _pending_wait(step: StepDetails) -> bool:
+    """Whether ``step`` is a sleep or an event wait still in progress."""
+    return step["type"] != "step" and not step["finished"]
 
 
 async def _send_due_event(
-    api: LocalAPI, context: RunContext, steps: list[dict[str, Any]], sent: list[bool], result: RunResult
+    api: LocalAPI, context: RunContext, steps: list[StepDetails], sent: list[bool], result: RunResult
 ) -> bool:
     """Send the next given event of a type the instance waits for, unless one it has not taken
     yet is buffered; True when one was sent."""
     taken = Counter(
-        (step["config"] or {}).get("type") for step in steps if step["type"] == "waitForEvent" and step["success"]
+        step["cfwf"]["event_type"] for step in steps if step["type"] == "waitForEvent" and step["output"] is not None
     )
     given = Counter(event["type"] for event, done in zip(context.events, sent) if done)
     for step in steps:
-        if step["type"] != "waitForEvent" or step["success"] is not None:
+        if step["type"] != "waitForEvent" or step["finished"]:
             continue
-        event_type = (step["config"] or {}).get("type")
+        event_type = step["cfwf"]["event_type"]
         if given[event_type] > taken[event_type]:
             continue
         for index, event in enumerate(context.events):
@@ -529,14 +545,13 @@ async def _drive(
             return "done"
         if details["status"] == "paused":
             return "paused"
-        steps: list[dict[str, Any]] = details["steps"]
+        steps = details["steps"]
         if await _send_due_event(api, context, steps, sent, result):
             continue
         if crash is not None:
             waiting = [
                 _step_key(step) for step in steps
-                if step["type"] in ("sleep", "waitForEvent") and step["success"] is None
-                and _step_key(step) not in crash.waits
+                if _pending_wait(step) and _step_key(step) not in crash.waits
             ]
             if waiting:
                 crash.waits.update(waiting)
@@ -615,5 +630,5 @@ async def _snapshot(emulator: Emulator, context: RunContext, result: RunResult) 
         status = f"unfinished ({status})"
     result.status = status
     result.output = details["output"]
-    result.error = details["error"]
+    result.error = dict(details["error"]) if details["error"] else None
     result.steps = [StepSnapshot.of(step, seq) for seq, step in enumerate(details["steps"])]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cfwf_emulator import Emulator
+    from cfwf_emulator.api import StepDetails
 
 __all__ = ["REDACTED", "SECTION", "format_emulators"]
 
@@ -73,38 +74,47 @@ def _mocks(modifiers: dict[str, Any]) -> tuple[list[str], dict[tuple[str, str], 
     return summary, tags
 
 
+def _outcome(step: "StepDetails") -> tuple[bool | None, Any]:
+    """Whether the step succeeded (None while pending), and its output (an event's payload;
+    ``describe()`` already shows a sensitive step's output as :data:`REDACTED`)."""
+    if step["type"] == "step":
+        return step["success"], step.get("output")
+    if not step["finished"]:
+        return None, None
+    if step["type"] == "waitForEvent" and step["output"] is not None:
+        return True, step["output"]["payload"]
+    return step["error"] is None, None
+
+
 def _traceback_lines(traceback: str | None) -> list[str]:
     """The failing attempt's Python traceback, indented under it."""
     return [f"      {line}" for line in (traceback or "").rstrip("\n").splitlines()]
 
 
-def _step_lines(
-    step: dict[str, Any],
-    tags: dict[tuple[str, str], list[str]],
-    modifiers: dict[str, Any],
-    last_traceback: str | None = None,
-) -> list[str]:
-    key = f"{step['name']}#{step['count']}"
-    marks = list(tags.get((step["type"], key), ()))
-    if step["type"] == "waitForEvent":
-        event_type = (step.get("config") or {}).get("type")
-        if any(event.get("type") == event_type for event in modifiers.get("events", ())):
+def _step_lines(step: "StepDetails", tags: dict[tuple[str, str], list[str]], modifiers: dict[str, Any]) -> list[str]:
+    own = step["cfwf"]  # the step's name, count and kind as the workflow called it
+    key = f"{own['name']}#{own['count']}"
+    marks = list(tags.get((own["type"], key), ()))
+    if own["type"] == "waitForEvent":
+        if any(event.get("type") == own["event_type"] for event in modifiers.get("events", ())):
             marks.append("mocked event")
-    if step["type"] == "sleep" and modifiers.get("disable_sleeps"):
+    if own["type"] == "sleep" and modifiers.get("disable_sleeps"):
         setting = modifiers["disable_sleeps"]
-        if setting is True or any(s.get("name") == step["name"] and s.get("index", 1) == step["count"] for s in setting):
+        if setting is True or any(s.get("name") == own["name"] and s.get("index", 1) == own["count"] for s in setting):
             marks.append("mocked: sleep disabled")
-    outcome = {True: "ok", False: "failed", None: "pending"}[step["success"]]
-    line = f'  {step["type"]} "{step["name"]}" #{step["count"]}  {step["start"]} -> {step["end"] or "..."}  {outcome}'
+    success, output = _outcome(step)
+    outcome = {True: "ok", False: "failed", None: "pending"}[success]
+    line = f'  {own["type"]} "{own["name"]}" #{own["count"]}  {step["start"]} -> {step["end"] or "..."}  {outcome}'
     if marks:
         line += "  [" + ", ".join(marks) + "]"
-    if step["success"] and step["output"] is not None:
-        sensitive = (step.get("config") or {}).get("sensitive") == "output"
-        line += f"  output={REDACTED if sensitive else _short(step['output'])}"
+    if success and output is not None:
+        config = step["config"] if step["type"] == "step" else None
+        sensitive = config is not None and config.get("sensitive") == "output"
+        line += f"  output={REDACTED if sensitive else _short(output)}"
     lines = [line]
-    if step.get("error") and not step["attempts"]:
-        lines.append(f"    error {_error(step['error'])}")
-    attempts = step["attempts"]
+    attempts = step["attempts"] if step["type"] == "step" else []
+    if own["error"] and not attempts:
+        lines.append(f"    error {_error(own['error'])}")
     if len(attempts) == 1 and attempts[0]["success"]:
         return lines  # one attempt that worked: the step line says it all
     for number, attempt in enumerate(attempts, 1):
@@ -116,16 +126,8 @@ def _step_lines(
             status = "running" if attempt["end"] is None else "failed"
         lines.append(f"    attempt {number}  {attempt['start']} -> {attempt['end'] or '...'}  {status}")
     if attempts and attempts[-1]["success"] is False:
-        lines.extend(_traceback_lines(last_traceback))
+        lines.extend(_traceback_lines(own["attempts"][-1]["traceback"]))
     return lines
-
-
-def _last_traceback(testing: Any, workflow: str, instance_id: str, step: dict[str, Any]) -> str | None:
-    """The traceback of the step's last attempt when it failed (a ``step.do`` only)."""
-    if step["type"] != "do" or not step["attempts"] or step["attempts"][-1]["success"] is not False:
-        return None
-    attempts = testing.step_attempts(workflow, instance_id, step["name"], step["count"])
-    return attempts[-1].traceback if attempts else None
 
 
 def _instance_lines(emulator: "Emulator", workflow: str, instance_id: str) -> list[str]:
@@ -143,7 +145,7 @@ def _instance_lines(emulator: "Emulator", workflow: str, instance_id: str) -> li
     if summary:
         lines.append("  mocked: " + "; ".join(summary))
     for step in details["steps"]:
-        lines.extend(_step_lines(step, tags, modifiers, _last_traceback(testing, workflow, instance_id, step)))
+        lines.extend(_step_lines(step, tags, modifiers))
     return lines
 
 

@@ -253,18 +253,18 @@ class EventSender:
             return
         described = await instance.describe()
         wait_a = next(
-            (s for s in described["steps"] if s["type"] == "waitForEvent" and s["name"] == "wait-a"), None
+            (s for s in described["steps"] if s["type"] == "waitForEvent" and s["name"] == "wait-a-1"), None
         )
         if wait_a is None:
             return
         now = asyncio.get_running_loop().time()
         if 1 not in self.sent:
-            if wait_a["success"] is None:
+            if not wait_a["finished"]:
                 if self.waiting_since is None:
                     self.waiting_since = now
                 if now - self.waiting_since >= EVENT_1_AFTER_S:
                     await self.send(instance, 1)
-        elif 2 not in self.sent and wait_a["success"] is True:
+        elif 2 not in self.sent and wait_a["output"] is not None:
             await self.send(instance, 2)
 
 

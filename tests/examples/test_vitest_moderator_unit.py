@@ -106,7 +106,7 @@ async def test_the_scan_fails_twice_then_the_mocked_score_completes(emu):
             await instance.wait_for_status("complete")
             assert await instance.get_output() == {"status": "auto_approved"}
 
-            scan = next(s for s in (await handle.describe())["steps"] if s["name"] == SCAN)
+            scan = next(s for s in (await handle.describe())["steps"] if s["cfwf"]["name"] == SCAN)
             assert [a["success"] for a in scan["attempts"]] == [False, False, True]
         finally:
             await instance.dispose()

@@ -70,7 +70,13 @@ def register(emu):
 
 async def step_outputs(handle):
     """The outputs of the finished steps, like wrangler dev's ``__LOCAL_DEV_STEP_OUTPUTS``."""
-    return [s["output"] for s in (await handle.describe())["steps"] if s["success"] and s["type"] != "sleep"]
+    outputs = []
+    for s in (await handle.describe())["steps"]:
+        if s["type"] == "step" and s["success"]:
+            outputs.append(s.get("output"))
+        elif s["type"] == "waitForEvent" and s["output"] is not None:
+            outputs.append(s["output"]["payload"])
+    return outputs
 
 
 async def test_creates_a_workflow_with_an_id(emu):
