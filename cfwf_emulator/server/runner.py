@@ -10,7 +10,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Iterator, Mapping
 
 import uvicorn
 
@@ -39,12 +39,46 @@ class DevOptions:
 
 
 class StatusPrinter:
-    """An observer printing one line per instance status change."""
+    """An observer printing one line per instance status change, and the traceback of the
+    attempt that made an instance fail (from ``emu.api.describe``)."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+        self._pending: set[asyncio.Task[None]] = set()
 
     @hookimpl
     def cfwf_instance_status_changed(self, workflow: str, instance_id: str, old: str | None, new: str, at: float) -> None:
-        """Print ``workflow instance: old -> new``."""
+        """Print ``workflow instance: old -> new`` (and, once ``errored``, the failing attempt's traceback)."""
         print(f"[cfwf] {workflow} {instance_id}: {old or 'created'} -> {new}", flush=True)
+        if new == "errored":
+            task = asyncio.get_running_loop().create_task(self._print_traceback(workflow, instance_id))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def flush(self) -> None:
+        """Wait until every traceback being looked up has been printed."""
+        await asyncio.gather(*self._pending)
+
+    async def _print_traceback(self, workflow: str, instance_id: str) -> None:
+        try:
+            details = await self.emu.api.describe(workflow, instance_id)
+        except Exception:  # deleted meanwhile: nothing to show
+            return
+        text = failing_traceback(details)
+        if text:
+            print(f"[cfwf] {workflow} {instance_id}: the failing attempt raised:\n{text.rstrip()}", flush=True)
+
+
+def failing_traceback(details: Mapping[str, object]) -> str | None:
+    """The Python traceback of the last failed attempt in ``describe()``'s details, if one was kept."""
+    steps = details.get("steps")
+    for step in reversed(steps if isinstance(steps, list) else []):
+        extension = step.get("cfwf") if isinstance(step, dict) else None
+        attempts = extension.get("attempts") if isinstance(extension, dict) else None
+        for attempt in reversed(attempts if isinstance(attempts, list) else []):
+            if isinstance(attempt, dict) and attempt.get("traceback"):
+                return str(attempt["traceback"])
+    return None
 
 
 def default_state_dir(emu: Emulator) -> Path:
@@ -111,7 +145,8 @@ async def serve(emu: Emulator, *, ip: str = "127.0.0.1", port: int = DEFAULT_POR
             "(the /cdn-cgi/ API answers only to localhost and this address)",
             file=sys.stderr, flush=True,
         )
-    emu.register(StatusPrinter(), name="cfwf-dev-status")
+    printer = StatusPrinter(emu)
+    emu.register(printer, name="cfwf-dev-status")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -125,6 +160,7 @@ async def serve(emu: Emulator, *, ip: str = "127.0.0.1", port: int = DEFAULT_POR
                     print(f"[cfwf] ready on {url} (Local Explorer API: {url}/cdn-cgi/local/explorer/api)", flush=True)
                     await stop.wait()
                     print("[cfwf] stopping", flush=True)
+                    await printer.flush()
                 finally:
                     if state_dir is not None:
                         remove_record(state_dir)

@@ -53,3 +53,22 @@ def test_importing_the_engine_or_the_plugin_does_not_import_the_server() -> None
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
+
+
+async def test_status_changes_are_printed_with_the_failing_attempts_traceback(
+    emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cfwf_emulator.server.runner import StatusPrinter
+
+    printer = StatusPrinter(emulator)
+    emulator.register(printer)
+    async with emulator:
+        await emulator.api.create("demo-workflow", "bad", {"fail_times": 3})
+        await emulator.advance("5 seconds")
+        await printer.flush()
+    out = capsys.readouterr().out
+    assert "[cfwf] demo-workflow bad: created -> queued\n" in out
+    assert "[cfwf] demo-workflow bad: running -> errored\n" in out
+    shown = out.split("[cfwf] demo-workflow bad: the failing attempt raised:\n", 1)[1]
+    assert shown.startswith("Traceback (most recent call last):")
+    assert 'entry.py", line' in shown and "ValueError: flaky failure #3" in shown
