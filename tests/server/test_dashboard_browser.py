@@ -121,6 +121,14 @@ async def test_the_timeline_shows_each_retry_and_the_failing_attempts_traceback(
         await expect(traceback).to_contain_text("attempt 1 failed: ValueError: flaky failure #1")
         await expect(page.locator("#card-steps")).to_have_text("1 / 2")
         await screenshot(page, "dashboard-instance")
+
+        await emulator.advance("1 minute")  # into the nap, so that restarting it shows
+        await page.locator('tr[data-step="nap-1"] button[data-action="restart-from"]').click()
+        await expect(page.locator("#message")).to_have_text("Restarted retrying from nap")
+        await emulator.settle()
+        steps = (await emulator.api.describe(WORKFLOW, "retrying"))["steps"]
+        assert len(steps[0]["attempts"]) == 3  # flaky kept its recorded result: not rerun
+        assert (steps[1]["name"], steps[1]["start"]) == ("nap-1", "2026-01-01T00:01:02.000Z")  # the nap began again
         no_script_errors(page)
 
 
@@ -134,6 +142,13 @@ async def test_pausing_and_sending_an_event_from_the_page_change_the_instance(em
         await page.locator('tr[data-id="to-pause"] button[data-action="pause"]').click()
         await expect(page.locator('tr[data-id="to-pause"] .badge')).to_have_text("Paused")
         assert (await emulator.api.status(WORKFLOW, "to-pause"))["status"] == "paused"
+        delete = page.locator('tr[data-id="to-pause"] button[data-action="delete"]')
+        await delete.click()
+        await expect(delete).to_have_text("Confirm delete")
+        assert await emulator.api.exists(WORKFLOW, "to-pause")  # one click deletes nothing
+        await delete.click()
+        await expect(page.locator('tr[data-id="to-pause"]')).to_have_count(0)
+        assert not await emulator.api.exists(WORKFLOW, "to-pause")
 
         await page.locator('tr[data-id="to-approve"] a').click()
         await page.locator("#clock-duration").fill("2 seconds")

@@ -22,7 +22,7 @@ const ACTIONS = [
 
 const state = {
   route: { view: "home" }, page: 1, filter: "", clock: null, workflows: [],
-  expanded: new Set(), shown: {}, details: null, timer: null, zoom: null,
+  expanded: new Set(), shown: {}, details: null, timer: null, zoom: null, armed: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -277,11 +277,14 @@ async function loadWorkflow() {
   $("wf-prev").disabled = info.page <= 1;
   $("wf-next").disabled = info.page >= info.total_pages;
   $("wf-empty").hidden = list.result.length > 0;
-  if (!changed("wf-rows", [list.result, Math.floor(nowMs() / 1000)])) return;
+  if (!changed("wf-rows", list.result)) {
+    for (const cell of document.querySelectorAll("#wf-rows td.age")) cell.textContent = ago(cell.title);
+    return;
+  }
   $("wf-rows").replaceChildren(...list.result.map((row) => el("tr", { "data-id": row.id },
     el("td", {}, badge(row.status)),
     el("td", { class: "mono" }, link({ view: "instance", workflow: name, id: row.id }, row.id)),
-    el("td", { title: row.created_on, text: ago(row.created_on) }),
+    el("td", { class: "age", title: row.created_on, text: ago(row.created_on) }),
     el("td", {}, actionButtons(name, row.id, row.status, true)),
   )));
 }
@@ -290,20 +293,28 @@ function actionButtons(workflow, id, status, small) {
   const box = el("div", { class: small ? "buttons small" : "buttons" });
   for (const [action, label, allowed] of ACTIONS) {
     if (!allowed.includes(status)) continue;
-    box.append(el("button", { "data-action": action, text: label, onclick: (e) => runAction(e.currentTarget, workflow, id, action) }));
+    const text = action === "delete" && deleteArmed(`${workflow}/${id}`) ? "Confirm delete" : label;
+    box.append(el("button", { "data-action": action, text, onclick: (e) => runAction(e.currentTarget, workflow, id, action) }));
   }
   return box;
 }
 
+// Deleting takes a second click within 4 seconds (the page may redraw the button in between).
+function deleteArmed(key) {
+  return state.armed !== null && state.armed.key === key && Date.now() < state.armed.until;
+}
+
 function runAction(button, workflow, id, action) {
   if (action === "event") return openEventDialog(workflow, id);
-  if (action === "delete" && button.dataset.armed !== "yes") {
-    button.dataset.armed = "yes";
+  const key = `${workflow}/${id}`;
+  if (action === "delete" && !deleteArmed(key)) {
+    state.armed = { key, until: Date.now() + 4000 };
     button.textContent = "Confirm delete";
-    setTimeout(() => { button.dataset.armed = ""; button.textContent = "Delete"; }, 4000);
+    setTimeout(() => { if (button.isConnected) button.textContent = "Delete"; }, 4000);
     return null;
   }
   if (action === "delete") {
+    state.armed = null;
     return act(`Deleted ${id}`, async () => {
       await api("DELETE", instPath(workflow, id));
       if (state.route.view === "instance") go(href({ view: "workflow", workflow }));
