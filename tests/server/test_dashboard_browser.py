@@ -89,6 +89,15 @@ async def test_the_list_shows_a_new_instance_without_a_reload(emulator: Emulator
         await expect(row.locator(".badge")).to_have_text(status.capitalize())
         assert await page.evaluate("window.loadedOnce") is True  # the same document: no reload
         await screenshot(page, "dashboard-workflow")
+
+        await page.locator("a.brand").click()  # home: its cards lead to the list filtered by status
+        card = page.locator(f'#home-workflows .workflow:first-child .status-card[data-status="{status}"]')
+        await expect(card.locator(".card-value")).to_have_text("1")
+        await card.click()
+        await expect(page).to_have_url(f"{url}{ROOT}/workflows/{WORKFLOW}?status={status}")
+        await expect(page.locator("#wf-filter")).to_have_value(status)
+        await expect(row).to_be_visible()
+        assert await page.evaluate("window.loadedOnce") is True
         no_script_errors(page)
 
 

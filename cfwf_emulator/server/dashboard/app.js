@@ -94,6 +94,8 @@ function shortTime(iso) { return iso ? iso.replace("T", " ").replace(/\.\d+Z$/, 
 
 function json(value) { return value === undefined ? "" : JSON.stringify(value, null, 2); }
 
+function errorText(error) { return error ? `${error.name}: ${error.message}` : "failed"; }
+
 function badge(status) {
   return el("span", { class: `badge status-${status}`, text: LABELS[status] || status });
 }
@@ -125,7 +127,10 @@ async function act(what, action) {
 function parseRoute() {
   const rest = location.pathname.startsWith(ROOT) ? location.pathname.slice(ROOT.length) : "";
   const parts = rest.split("/").filter(Boolean).map(decodeURIComponent);
-  if (parts[0] === "workflows" && parts.length === 2) return { view: "workflow", workflow: parts[1] };
+  if (parts[0] === "workflows" && parts.length === 2) {
+    const status = new URLSearchParams(location.search).get("status");
+    return { view: "workflow", workflow: parts[1], status: STATUSES.includes(status) ? status : "" };
+  }
   if (parts[0] === "workflows" && parts.length >= 3) return { view: "instance", workflow: parts[1], id: parts[2] };
   return { view: "home" };
 }
@@ -148,11 +153,11 @@ function go(url) {
 function enter() {
   state.route = parseRoute();
   state.page = 1;
-  state.filter = "";
+  state.filter = state.route.status || "";
   state.expanded.clear();
   state.zoom = null;
   state.shown = {};
-  $("wf-filter").value = "";
+  $("wf-filter").value = state.filter;
   $("traceback").hidden = true;
   for (const view of ["home", "workflow", "instance"]) $(`view-${view}`).hidden = state.route.view !== view;
   refresh();
@@ -235,7 +240,7 @@ async function loadHome() {
   grid.replaceChildren(...details.map(({ result }) => el("div", { class: "panel workflow" },
     el("h2", {}, link({ view: "workflow", workflow: result.name }, result.name)),
     el("div", { class: "muted", text: `class ${result.class_name}` }),
-    countCards(result.instances, null),
+    countCards(result.instances, (status) => go(`${href({ view: "workflow", workflow: result.name })}?status=${status}`)),
   )));
 }
 
@@ -264,12 +269,7 @@ async function loadWorkflow() {
   document.title = `${name}: cfwf dev`;
   const info = list.result_info;
   if (changed("wf-cards", [info.status_counts, state.filter])) {
-    $("wf-cards").replaceChildren(countCards(info.status_counts, (status) => {
-      state.filter = state.filter === status ? "" : status;
-      $("wf-filter").value = state.filter;
-      state.page = 1;
-      refresh();
-    }));
+    $("wf-cards").replaceChildren(countCards(info.status_counts, (status) => filterBy(state.filter === status ? "" : status)));
   }
   const first = info.total_count ? (info.page - 1) * info.per_page + 1 : 0;
   const last = Math.min(info.total_count, info.page * info.per_page);
@@ -287,6 +287,14 @@ async function loadWorkflow() {
     el("td", { class: "age", title: row.created_on, text: ago(row.created_on) }),
     el("td", {}, actionButtons(name, row.id, row.status, true)),
   )));
+}
+
+function filterBy(status) {
+  state.filter = status;
+  state.page = 1;
+  $("wf-filter").value = status;
+  history.replaceState(null, "", href(state.route) + (status ? `?status=${status}` : ""));
+  refresh();
 }
 
 function actionButtons(workflow, id, status, small) {
@@ -405,7 +413,7 @@ async function loadInstance() {
   $("inst-params").textContent = json(details.params);
   $("inst-output").textContent = details.output === null ? "null" : json(details.output);
   $("inst-error").hidden = !details.error;
-  $("inst-error-text").textContent = details.error ? `${details.error.name}: ${details.error.message}` : "";
+  $("inst-error-text").textContent = details.error ? errorText(details.error) : "";
   renderTimeline(details);
   renderSteps(details);
 }
@@ -429,7 +437,7 @@ function timelineBars(step) {
   if (step.type === "sleep") {
     bars.push({ kind: "sleep", from: ms(step.start), to: stepEnd(step), label: step.finished ? "slept" : "sleeping" });
   } else if (step.type === "waitForEvent") {
-    const label = step.error ? `timed out: ${step.error.message}` : step.finished ? "event arrived" : "waiting for an event";
+    const label = step.error ? `failed: ${errorText(step.error)}` : step.finished ? "event arrived" : "waiting for an event";
     bars.push({ kind: step.error ? "wait failed" : "wait", from: ms(step.start), to: step.end ? ms(step.end) : now, label });
   } else {
     const tracebacks = (step.cfwf && step.cfwf.attempts) || [];
@@ -439,7 +447,7 @@ function timelineBars(step) {
         bars.push({ kind: "retry", from: ms(previous.end), to: ms(attempt.start), label: `retry delay before attempt ${index + 1}` });
       }
       const failed = attempt.success === false;
-      const label = failed ? `attempt ${index + 1} failed: ${attempt.error.name}: ${attempt.error.message}` : `attempt ${index + 1}`;
+      const label = failed ? `attempt ${index + 1} failed: ${errorText(attempt.error)}` : `attempt ${index + 1}`;
       bars.push({
         kind: failed ? "attempt failed" : "attempt", from: ms(attempt.start), to: attempt.end ? ms(attempt.end) : now, label,
         traceback: failed ? { title: `${stepLabel(step)}, ${label}`, text: (tracebacks[index] || {}).traceback } : null,
@@ -558,13 +566,13 @@ function stepDetails(step) {
   if (step.attempts) {
     const list = el("ol", { class: "attempts" });
     step.attempts.forEach((attempt, index) => {
-      const outcome = attempt.success === null ? "running" : attempt.success ? "succeeded" : `failed: ${attempt.error.name}: ${attempt.error.message}`;
+      const outcome = attempt.success === null ? "running" : attempt.success ? "succeeded" : `failed: ${errorText(attempt.error)}`;
       const tb = step.cfwf && step.cfwf.attempts && step.cfwf.attempts[index] && step.cfwf.attempts[index].traceback;
       list.append(el("li", {}, `${shortTime(attempt.start)}: ${outcome}`, tb ? el("pre", { class: "traceback", text: tb }) : null));
     });
     box.append(list);
   }
-  if (step.error) box.append(el("div", { class: "error-text", text: `${step.error.name}: ${step.error.message}` }));
+  if (step.error) box.append(el("div", { class: "error-text", text: errorText(step.error) }));
   if ("output" in step) box.append(el("div", { class: "small muted", text: "output" }), el("pre", { class: "json", text: json(step.output) }));
   return box;
 }
@@ -605,7 +613,7 @@ function setUp() {
   window.addEventListener("popstate", enter);
   const select = $("wf-filter");
   for (const status of STATUSES) select.append(el("option", { value: status, text: LABELS[status] }));
-  select.addEventListener("change", () => { state.filter = select.value; state.page = 1; refresh(); });
+  select.addEventListener("change", () => filterBy(select.value));
   $("wf-prev").addEventListener("click", () => { state.page = Math.max(1, state.page - 1); refresh(); });
   $("wf-next").addEventListener("click", () => { state.page += 1; refresh(); });
   $("trigger-form").addEventListener("submit", trigger);
