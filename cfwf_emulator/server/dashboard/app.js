@@ -497,8 +497,14 @@ function renderTimeline(details) {
         onclick: bar.traceback ? () => showTraceback(bar.traceback) : null,
       }, bar.traceback ? "\u2715" : null);
       node.style.left = `${at(bar.from)}%`;
-      node.style.width = `max(6px, ${at(bar.to) - at(bar.from)}%)`;
+      node.style.width = `max(${bar.traceback ? 14 : 6}px, ${at(bar.to) - at(bar.from)}%)`;  // room for the mark
       track.append(node);
+    }
+    const now = nowMs();
+    if (!details.end && now > t0 && now < t0 + span) {
+      const marker = el("span", { class: "now-marker", title: `now: ${shortTime(state.clock && state.clock.now)}` });
+      marker.style.left = `${at(now)}%`;
+      track.append(marker);
     }
     const zoomed = state.zoom === step.name;
     const label = el("button", {
