@@ -24,6 +24,9 @@ from .project_info import ProjectInfo
 
 __all__ = ["Explorer", "engine_error"]
 
+#: An offset no list reaches (SQLite's integers end at 2**63).
+_MAX_OFFSET = 2**53
+
 Handler = Callable[[Request, dict[str, str]], Awaitable[Response]]
 
 #: Engine refusals answered ``409``: the instance's state forbids the action (not a server fault).
@@ -143,7 +146,10 @@ class Explorer:
         """``GET /workflows/NAME/instances``: a page, newest first, with status and date filters."""
         name = self._workflow(params)
         query = list_query(request.query_params)
-        if query.date_start is None and query.date_end is None:
+        if (query.page - 1) * query.per_page > _MAX_OFFSET:  # past any store's end (and its integers)
+            page = await self.api.list_instances(name, status=query.status, per_page=1)
+            rows, total, counts = [], page["total"], page["counts"]
+        elif query.date_start is None and query.date_end is None:
             page = await self.api.list_instances(name, status=query.status, page=query.page, per_page=query.per_page)
             rows, total, counts = page["instances"], page["total"], page["counts"]
         else:
