@@ -125,7 +125,9 @@ class Explorer:
             ids = [row["id"] for row in page["instances"]]
             if not ids:
                 return success({"status": "ok", "success": True})
-            await self.api.delete_batch(name, ids)
+            result = await self.api.delete_batch(name, ids)
+            if not result["deleted"]:  # nothing could be deleted: say why rather than loop
+                raise ApiError(500, INVALID, f"WorkflowError: {result['errors'][0]['message']}")
 
     async def _matching(self, name: str, status: str | None, start: datetime | None, end: datetime | None) -> list[InstanceSummary]:
         """Every instance of ``name`` with ``status`` created in ``[start, end]``, newest first."""
