@@ -12,6 +12,222 @@ import pytest
 from conformance.differential.scenarios import SCENARIOS, differences, emulator_side
 
 CANNOT_TERMINATE = "(instance.cannot_terminate) Cannot terminate instance since its on a finite state"
+# GET /cdn-cgi/local/explorer/api/workflows/interp/instances/<id> of the ``DESCRIBED`` program, as
+# describe_shape() reduces it
+DESCRIBED_LOCAL: dict[str, Any] = {
+    "keys": [
+        "status",
+        "params",
+        "queued",
+        "start",
+        "end",
+        "output",
+        "error",
+        "steps",
+        "step_count"
+    ],
+    "status": "complete",
+    "error": None,
+    "step_count": 6,
+    "steps": [
+        {
+            "keys": [
+                "name",
+                "start",
+                "end",
+                "success",
+                "type",
+                "output",
+                "config",
+                "attempts"
+            ],
+            "name": "flaky-1",
+            "type": "step",
+            "success": True,
+            "config": {
+                "retries": {
+                    "limit": 1,
+                    "backoff": "constant",
+                    "delay": 100
+                },
+                "timeout": "10 minutes"
+            },
+            "error": None,
+            "attempts": [
+                {
+                    "keys": [
+                        "start",
+                        "end",
+                        "success",
+                        "error"
+                    ],
+                    "success": False,
+                    "error": {
+                        "keys": [
+                            "name",
+                            "message"
+                        ],
+                        "name": "Error",
+                        "message": "fail flaky 1"
+                    }
+                },
+                {
+                    "keys": [
+                        "start",
+                        "end",
+                        "success",
+                        "error"
+                    ],
+                    "success": True,
+                    "error": None
+                }
+            ],
+            "output": {
+                "r": 1
+            }
+        },
+        {
+            "keys": [
+                "name",
+                "start",
+                "end",
+                "success",
+                "type",
+                "output",
+                "config",
+                "attempts"
+            ],
+            "name": "secret-1",
+            "type": "step",
+            "success": True,
+            "config": {
+                "retries": {
+                    "limit": 0,
+                    "backoff": "constant",
+                    "delay": 100
+                },
+                "timeout": "10 minutes",
+                "sensitive": "output"
+            },
+            "error": None,
+            "attempts": [
+                {
+                    "keys": [
+                        "start",
+                        "end",
+                        "success",
+                        "error"
+                    ],
+                    "success": True,
+                    "error": None
+                }
+            ],
+            "output": "[REDACTED]"
+        },
+        {
+            "keys": [
+                "name",
+                "start",
+                "end",
+                "success",
+                "type",
+                "config",
+                "attempts"
+            ],
+            "name": "nothing-1",
+            "type": "step",
+            "success": True,
+            "config": {
+                "retries": {
+                    "limit": 0,
+                    "backoff": "constant",
+                    "delay": 100
+                },
+                "timeout": "10 minutes"
+            },
+            "error": None,
+            "attempts": [
+                {
+                    "keys": [
+                        "start",
+                        "end",
+                        "success",
+                        "error"
+                    ],
+                    "success": True,
+                    "error": None
+                }
+            ],
+            "output": "(absent)"
+        },
+        {
+            "keys": [
+                "name",
+                "start",
+                "end",
+                "finished",
+                "type",
+                "error"
+            ],
+            "name": "nap-1",
+            "type": "sleep",
+            "finished": True,
+            "error": None,
+            "attempts": [],
+            "output": "(absent)"
+        },
+        {
+            "keys": [
+                "name",
+                "start",
+                "end",
+                "finished",
+                "type",
+                "error",
+                "output"
+            ],
+            "name": "late-1",
+            "type": "waitForEvent",
+            "finished": True,
+            "error": {
+                "keys": [
+                    "name",
+                    "message"
+                ],
+                "name": "WorkflowTimeoutError"
+            },
+            "attempts": [],
+            "output": None
+        },
+        {
+            "keys": [
+                "name",
+                "start",
+                "end",
+                "finished",
+                "type",
+                "error",
+                "output"
+            ],
+            "name": "ok-1",
+            "type": "waitForEvent",
+            "finished": True,
+            "error": None,
+            "attempts": [],
+            "output": {
+                "keys": [
+                    "type",
+                    "payload",
+                    "timestamp"
+                ],
+                "type": "go",
+                "payload": {
+                    "ok": True
+                }
+            }
+        }
+    ]
+}
 RECORDED: dict[str, Any] = {
     "deleteBatch result": {
         "result": {
@@ -42,6 +258,7 @@ RECORDED: dict[str, Any] = {
             {"status": "complete", "output": [{"cron": "*/15 * * * *", "scheduledTime": 1767230100000}]},
         ],
     },
+    "describe() shape": DESCRIBED_LOCAL,
 }
 
 

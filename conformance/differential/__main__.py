@@ -21,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--run", type=int, metavar="N", help="run N generated programs on both backends")
     mode.add_argument("--report", metavar="FILE", help="re-compare and re-print a run saved with --out")
     mode.add_argument("--scenarios", action="store_true",
-                      help="run the fixed scenarios (cron handler, deleteBatch, terminate with rollback)")
+                      help="run the fixed scenarios (cron handler, deleteBatch, terminate with rollback, "
+                      "describe() shape)")
     parser.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     parser.add_argument("--jobs", type=int, default=2, help="programs run at once on the local engine (default 2)")
     parser.add_argument("--out", help="write every program, observation and diff as JSON here")

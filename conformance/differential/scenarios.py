@@ -1,4 +1,5 @@
-"""Fixed scenarios on both backends: cron firings, ``deleteBatch`` and ``terminate`` with rollback.
+"""Fixed scenarios on both backends: cron firings, ``deleteBatch``, ``terminate`` with rollback,
+and the shape of ``describe()`` (LOCAL: the Local Explorer API's instance details).
 
 ``python -m conformance.differential --scenarios`` runs each scenario on ``wrangler dev`` (through
 ``worker.js``: its ``/deleteBatch`` and ``/terminate-rollback`` routes, and its ``scheduled()``
@@ -39,6 +40,19 @@ T1 = 1_767_229_200_000  # 2026-01-01T01:00:00Z
 T2 = 1_767_230_100_000  # 2026-01-01T01:15:00Z
 BAD_LISTS: list[Any] = [[], ["keep"] * 101, ["keep", "bad.id"], "keep", None, ["keep", ""], ["keep", 7]]
 NOT_NOT_FOUND = "not_found"
+EXPLORER = "/cdn-cgi/local/explorer/api/workflows/interp/instances/"
+DESCRIBED = {"steps": [
+    {"op": "do", "name": "flaky", "config": {"retries": {"limit": 1, "delay": 100, "backoff": "constant"}},
+     "fail_attempts": 1, "result": {"r": 1}},
+    {"op": "do", "name": "secret", "config": {"retries": {"limit": 0, "delay": 100, "backoff": "constant"},
+                                               "sensitive": "output"}, "result": "s3cr3t"},
+    {"op": "do", "name": "nothing", "config": {"retries": {"limit": 0, "delay": 100, "backoff": "constant"}},
+     "result": None},
+    {"op": "sleep", "name": "nap", "ms": 100},
+    {"op": "wait", "name": "late", "type": "never", "timeout_ms": 1000, "catch": True},
+    {"op": "wait", "name": "ok", "type": "go", "timeout_ms": 600_000, "catch": False},
+]}
+GENERIC_ERRORS = frozenset({"Error", "ProgramError"})  # a plain failing attempt on each backend
 
 
 def canon(message: str) -> str:
@@ -133,6 +147,44 @@ def local_cron_handler(server: DevServer, tag: str) -> dict[str, Any]:
     return {"fired": fired, "instances": [_wait_terminal(server, f"cron-{t}") for t in (T1, T2)]}
 
 
+def local_describe(server: DevServer, tag: str) -> dict[str, Any]:
+    instance_id = f"{tag}-d"
+    server.request("POST", "/create", {"id": instance_id, "program": DESCRIBED})
+    server.request("POST", "/event", {"id": instance_id, "type": "go", "payload": {"ok": True}})
+    _wait_terminal(server, instance_id)
+    return describe_shape(server.request("GET", EXPLORER + instance_id)["result"])
+
+
+def describe_shape(details: Any) -> dict[str, Any]:
+    """What is compared of ``describe()``: every key set in order, names, types, configs, outcomes
+    and errors; not the times, the event's timestamp or the emulator's ``cfwf``. Nor two LOCAL
+    quirks (README, Fidelity): a timed-out event wait's error message (LOCAL: ``""``), and the
+    run's output (LOCAL: the timeout reaches ``run`` as a plain ``Error``)."""
+    steps = []
+    for step in details["steps"]:
+        entry = {"keys": [key for key in step if key != "cfwf"]}
+        entry.update({key: step[key] for key in ("name", "type", "success", "finished", "config") if key in step})
+        entry["error"] = _error_shape(step.get("error"), message=step["type"] != "waitForEvent")
+        entry["attempts"] = [
+            {"keys": list(attempt), "success": attempt["success"], "error": _error_shape(attempt["error"])}
+            for attempt in step.get("attempts", [])
+        ]
+        output = step.get("output", "(absent)")
+        if step["type"] == "waitForEvent" and isinstance(output, dict):
+            output = {"keys": list(output), "type": output["type"], "payload": output["payload"]}
+        entry["output"] = output
+        steps.append(entry)
+    kept = ("status", "error", "step_count")
+    return {"keys": [key for key in details if key != "cfwf"], **{key: details[key] for key in kept}, "steps": steps}
+
+
+def _error_shape(error: Any, message: bool = True) -> Any:
+    if not isinstance(error, dict):
+        return error
+    name = "Error" if error.get("name") in GENERIC_ERRORS else error.get("name")
+    return {"keys": list(error), "name": name, **({"message": error.get("message")} if message else {})}
+
+
 def _untag(value: Any, tag: str) -> Any:
     return json.loads(json.dumps(value).replace(f"{tag}-", ""))
 
@@ -219,11 +271,19 @@ async def emu_cron_handler(emu: Emulator, wf: Any) -> dict[str, Any]:
     return {"fired": fired, "instances": instances}
 
 
+async def emu_describe(emu: Emulator, wf: Any) -> dict[str, Any]:
+    instance = await wf.create(id="d", params={"program": DESCRIBED})
+    await instance.send_event(type="go", payload={"ok": True})
+    await emu.run_until_idle()
+    return describe_shape(await instance.describe())
+
+
 SCENARIOS: dict[str, tuple[Callable[[DevServer, str], dict[str, Any]], Callable[[Emulator, Any], Any]]] = {
     "deleteBatch result": (local_delete_batch, emu_delete_batch),
     "deleteBatch refusals": (local_delete_batch_refusals, emu_delete_batch_refusals),
     "terminate with rollback": (local_terminate_rollback, emu_terminate_rollback),
     "cron: scheduled() handler": (local_cron_handler, emu_cron_handler),
+    "describe() shape": (local_describe, emu_describe),
 }
 
 

@@ -46,7 +46,7 @@ DO_STEPS = tuple(CONFIGS)
 #: attempts each step makes in an uninterrupted run
 BASE_ATTEMPTS = {name: 1 for name in DO_STEPS} | {"flaky": 2, "flaky2": 3}
 NAP_MS = 60
-UNTIL_AHEAD_MS = 100
+UNTIL_AHEAD_MS = 500  # real ms between picking the target and sleeping: wide enough for a loaded machine
 #: steps writing one D1 batch per attempt, with the amount they add to ``totals``
 D1_STEPS = {"init": 3, "compute": 5, "flaky2": 7, "finalize": 11}
 #: steps putting ``attempt:<step>:<n>`` and ``result:<step>`` to KV on every attempt
