@@ -52,7 +52,12 @@ class TrivialSteps(WorkflowEntrypoint):
     async def run(self, event: Any, step: Any) -> Any:
         value = 0
         for index in range(event["payload"]["steps"]):
-            value = await step.do(f"step {index}", lambda v=value: v + 1)
+
+            @step.do(f"step {index}")
+            async def add_one() -> int:
+                return value + 1
+
+            value = await add_one()
         return value
 
 

@@ -2,7 +2,8 @@
 
 What is measured: the wall time from the request that creates the N instances until every one
 is observed ``complete`` (with output K), for N instances of K sequential trivial steps, step i
-being ``step.do("step i", async () => v + 1)`` exactly as the emulator's ``TrivialSteps``.  The N
+being ``step.do("step i", async () => v + 1)``, the JavaScript of the emulator's ``TrivialSteps``
+(an ``@step.do("step i")`` ``async def`` returning ``value + 1``).  The N
 instances are created together (``createBatch``, 100 per call, inside the Worker); completion is
 polled every :data:`POLL_S` seconds, inside the Worker too (one status read per finished instance,
 plus one per poll), so sampling adds at most about one poll interval.

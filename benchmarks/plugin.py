@@ -55,7 +55,11 @@ from cfwf_emulator import WorkflowEntrypoint
 
 class OneStep(WorkflowEntrypoint):
     async def run(self, event, step):
-        return await step.do("one", lambda: 1)
+        @step.do("one")
+        async def one():
+            return 1
+
+        return await one()
 
 @pytest.mark.parametrize("index", range({tests}))
 async def test_cfwf_async(cfwf, index):

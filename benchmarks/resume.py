@@ -38,7 +38,12 @@ class LongWorkflow(WorkflowEntrypoint):
     async def run(self, event: Any, step: Any) -> Any:
         value = 0
         for index in range(event["payload"]["steps"]):
-            value = await step.do(f"step {index}", lambda v=value: _add_one(v))
+
+            @step.do(f"step {index}")
+            async def add_one() -> int:
+                return _add_one(value)
+
+            value = await add_one()
         await step.wait_for_event("go", "go", "365 days")
         return value
 

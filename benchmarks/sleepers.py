@@ -28,7 +28,12 @@ class Sleeper(WorkflowEntrypoint):
 
     async def run(self, event: Any, step: Any) -> Any:
         await step.sleep("nap", "30 days")
-        return await step.do("wake", lambda: 1)
+
+        @step.do("wake")
+        async def wake() -> int:
+            return 1
+
+        return await wake()
 
 
 async def measure(count: int, storage: str, hibernate: str | None) -> dict[str, Any]:

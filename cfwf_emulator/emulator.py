@@ -63,7 +63,7 @@ def _call_relaxed(handler: Callable[..., Any], *args: Any) -> Any:
     return handler(*args[:positional])
 
 
-def _check_options(vars: object, flags: object, freeze_user_time: object) -> None:
+def _check_options(vars: object, flags: object, freeze_user_time: object, step_call_form: object) -> None:
     """Reject malformed constructor options with a message saying what to pass."""
     if vars is not None:
         if not isinstance(vars, dict) or not all(isinstance(key, str) and key.isidentifier() for key in vars):
@@ -71,6 +71,8 @@ def _check_options(vars: object, flags: object, freeze_user_time: object) -> Non
     _check_flags(flags)
     if not isinstance(freeze_user_time, bool):
         raise ConfigError(f"freeze_user_time must be True or False, got {freeze_user_time!r}")
+    if not isinstance(step_call_form, bool):
+        raise ConfigError(f"step_call_form must be True or False, got {step_call_form!r}")
 
 
 def _inspects(mode: object, storage: object) -> bool:
@@ -173,6 +175,9 @@ class Emulator:
     process runs an emulator on it: no lock is taken, nothing is recovered, run or written, and
     each query of :attr:`api` reads what was last committed. Every command (and driving time)
     raises :class:`~cfwf_emulator.StateReadOnlyError`.
+    ``step_call_form=True`` lets ``step.do`` also take the JavaScript-style call form
+    ``await step.do(name, [config], callback)`` (for tests ported from JavaScript); by default it
+    fails as with Cloudflare's Python SDK, which has only the decorator form.
     """
 
     def __init__(
@@ -189,8 +194,9 @@ class Emulator:
         hibernate: Any = None,
         mode: str = "operate",
         crons: bool = False,
+        step_call_form: bool = False,
     ) -> None:
-        _check_options(vars, compatibility_flags, freeze_user_time)
+        _check_options(vars, compatibility_flags, freeze_user_time, step_call_form)
         if not isinstance(crons, bool):
             raise ConfigError(f"crons must be True (fire cron schedules on the clock) or False, got {crons!r}")
         inspects = _inspects(mode, storage)
@@ -200,6 +206,8 @@ class Emulator:
         if freeze_user_time and not isinstance(self.clock, VirtualClock):
             raise ConfigError("freeze_user_time=True needs the virtual clock: Emulator(clock=\"virtual\")")
         self.freeze_user_time = freeze_user_time
+        #: Whether ``step.do`` accepts the call form (``Emulator(step_call_form=True)``).
+        self.step_call_form = step_call_form
         self._freezer: Any = None
         self.limits = resolve_limits(limits)
         self.compatibility = Compatibility.resolve(compatibility_date, tuple(compatibility_flags))
@@ -245,7 +253,7 @@ class Emulator:
         ``path`` is a ``wrangler.json``/``.jsonc``/``.toml`` file or a directory holding one;
         without it the config is searched upward from the working directory, as wrangler does.
         ``env`` selects a named environment (``env.<name>``). ``options`` are the constructor's
-        (``clock``, ``storage``, ``limits``, ...); a ``compatibility_date`` or
+        (``clock``, ``storage``, ``limits``, ``step_call_form``, ...); a ``compatibility_date`` or
         ``compatibility_flags`` given here overrides the config's; ``vars`` are added to the
         config's (and win over them). Raises ``ConfigError`` naming the file, the key, the line
         and the fix when the config is wrong; emits a :class:`~cfwf_emulator.ConfigWarning` for
@@ -327,7 +335,7 @@ class Emulator:
         refused = compat.python_workflows_problem()
         if refused is not None:
             raise ConfigError(f"Workflow {name!r}: {refused}")
-        self._engine.add_workflow(WorkflowDefinition(name, cls, binding, limits, compat))
+        self._engine.add_workflow(WorkflowDefinition(name, cls, binding, limits, compat, self.step_call_form))
         workflow = Workflow(self, name)
         self.env.bind(binding, workflow)
         if schedules is not None:

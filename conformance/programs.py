@@ -205,7 +205,8 @@ class InterpreterWorkflow(WorkflowEntrypoint):
             op = spec["op"]
             if op == "do":
                 try:
-                    value = await step.do(spec["name"], spec.get("config"), _callback(spec, instance_id))
+                    run_step = step.do(spec["name"], config=spec.get("config"))(_callback(spec, instance_id))
+                    value = await run_step()
                 except Exception as exc:
                     if not spec.get("catch"):
                         raise

@@ -162,7 +162,8 @@ anything = st.recursive(
 
 
 class FuzzWorkflow(WorkflowEntrypoint):
-    """Calls one step API with a bad value taken from ``BAD[instance id]``."""
+    """Calls one step API with a bad value taken from ``BAD[instance id]`` (the ``do_name``,
+    ``do_config`` and ``do_callback`` kinds use the call form: see :data:`CALL_FORM_KINDS`)."""
 
     BAD: dict[str, tuple[str, Any]] = {}
 
@@ -187,18 +188,23 @@ class FuzzWorkflow(WorkflowEntrypoint):
 
             return await configured()
         if kind == "do_result":
-            return await step.do("x", {"retries": {"limit": 0, "delay": 0}}, lambda: value)
+            @step.do("x", config={"retries": {"limit": 0, "delay": 0}})
+            def result() -> Any:
+                return value
+
+            return await result()
         if kind == "do_raise":
+            @step.do("x", config={"retries": {"limit": 1, "delay": 0}})
             def boom() -> None:
                 raise value if isinstance(value, BaseException) else Shouty(value)
 
-            return await step.do("x", {"retries": {"limit": 1, "delay": 0}}, boom)
+            return await boom()
         if kind == "delay_function":
+            @step.do("x", config={"retries": {"limit": 1, "delay": lambda _: value}})
             def fail() -> None:
                 raise Shouty("again")
 
-            config = {"retries": {"limit": 1, "delay": lambda _: value}}
-            return await step.do("x", config, fail)
+            return await fail()
         if kind == "sleep_duration":
             await step.sleep("s", value)
         elif kind == "sleep_name":
@@ -294,7 +300,7 @@ def around(storage: str, bad: Callable[[Emulator], Awaitable[None]], **options: 
 
 EMULATOR_OPTIONS = [
     "clock", "storage", "limits", "compatibility_date", "compatibility_flags", "vars",
-    "freeze_user_time", "on_locked", "hibernate",
+    "freeze_user_time", "on_locked", "hibernate", "step_call_form",
 ]
 STORAGE_SPECS = [
     "sqlite:", "sqlite://", "sqlite:///", "sqlite:///{tmp}/x.db?synchronous=weird",
@@ -549,6 +555,9 @@ STEP_KINDS = [
     "do_raise", "delay_function", "sleep_duration", "sleep_name", "sleep_until", "wait_timeout",
     "wait_type", "wait_name", "run_result",
 ]
+#: Kinds that fuzz the arguments of the call form ``step.do(name, [config], callback)``: their
+#: emulator opts in to it (``step_call_form=True``); the decorator kinds fuzz the default.
+CALL_FORM_KINDS = ("do_name", "do_config", "do_callback")
 
 
 @settings(max_examples=examples(1.5, minimum=20))
@@ -586,7 +595,7 @@ def test_step_apis_in_run(storage: str, kind: str, value: Any) -> None:
         await instance.describe()
 
     try:
-        around(storage, bad)
+        around(storage, bad, step_call_form=kind in CALL_FORM_KINDS)
     finally:
         FuzzWorkflow.BAD.pop("fuzzed", None)
 

@@ -98,14 +98,20 @@ class GatedWorkflow(WorkflowEntrypoint):
     async def run(self, event: Any, step: Any) -> Any:
         entered, release, calls = self.gates[event["instanceId"]]
 
+        @step.do("gated")
         async def gated() -> str:
             calls.append(1)
             entered.set()
             await release.wait()
             return "released"
 
-        first = await step.do("gated", gated)
-        return [first, await step.do("after", lambda: "done")]
+        first = await gated()
+
+        @step.do("after")
+        def after():
+            return "done"
+
+        return [first, await after()]
 
 
 class StatusLog:

@@ -60,10 +60,11 @@ def test_deeply_nested_params_are_refused_with_a_workflow_error() -> None:
 
 class RaisesCancelled(WorkflowEntrypoint):
     async def run(self, event: Any, step: Any) -> Any:
+        @step.do("x", config={"retries": {"limit": 0, "delay": 0}})
         def cancelled() -> None:
             raise asyncio.CancelledError()
 
-        return await step.do("x", {"retries": {"limit": 0, "delay": 0}}, cancelled)
+        return await cancelled()
 
 
 def test_a_step_raising_cancelled_error_fails_the_attempt() -> None:
@@ -81,7 +82,11 @@ def test_a_step_raising_cancelled_error_fails_the_attempt() -> None:
 
 class SurrogateStep(WorkflowEntrypoint):
     async def run(self, event: Any, step: Any) -> Any:
-        return await step.do("bad \ud800 name", lambda: 1)
+        @step.do("bad \ud800 name")
+        def bad_name():
+            return 1
+
+        return await bad_name()
 
 
 def test_a_surrogate_in_one_instance_does_not_break_the_store_for_the_others() -> None:
@@ -189,7 +194,11 @@ def test_a_waiter_with_a_bad_timeout_leaks_no_coroutine() -> None:
 
 class SurrogateName(WorkflowEntrypoint):
     async def run(self, event: Any, step: Any) -> Any:
-        return await step.do("bad \ud800 name", lambda: 1)
+        @step.do("bad \ud800 name")
+        def bad_name():
+            return 1
+
+        return await bad_name()
 
 
 def test_a_refused_surrogate_step_name_errors_the_instance_on_sqlite_too() -> None:
@@ -229,12 +238,14 @@ def test_a_retry_delay_ending_after_year_9999_fails_the_step_and_time_stays_sane
 
     class HugeDelay(WorkflowEntrypoint):
         async def run(self, event: Any, step: Any) -> Any:
+            config = {"retries": {"limit": 1, "delay": lambda _arg: 3.868562622766637e25}}
+
+            @step.do("a", config=config)
             def fail() -> None:
                 raise RuntimeError("fail")
 
-            config = {"retries": {"limit": 1, "delay": lambda _arg: 3.868562622766637e25}}
             try:
-                await step.do("a", config, fail)
+                await fail()
             except Exception as exc:  # noqa: BLE001 - the test looks at what arrives
                 return getattr(exc, "name", type(exc).__name__)
             return "no error"

@@ -123,11 +123,11 @@ async def test_call_form_with_a_wrong_argument_names_it_under_legacy_dependencie
     assert '@step.do("name", depends=[...]' in str(error)
 
 
-async def test_call_form_still_runs_with_right_arguments():
+async def test_call_form_still_runs_with_right_arguments_when_opted_in():
     async def body(step):
         return [await step.do("a", _callback), await step.do("b", None, _callback), await step.do("c", {}, _callback)]
 
-    assert await outcome_of(body) is None
+    assert await outcome_of(body, step_call_form=True) is None
 
 
 async def test_decorator_concurrent_must_not_be_a_callback():
@@ -235,7 +235,7 @@ class Echo(WorkflowEntrypoint):
 
 class Waiter(WorkflowEntrypoint):
     async def run(self, event, step):
-        await step.do("first", _callback)
+        await step.do("first")(_callback)()
         received = await step.wait_for_event("wait", "go", timeout="1 hour")
         return received["payload"]
 

@@ -23,14 +23,16 @@ def failing(delay: Any, backoff: str, failures: int = MAX_LIMIT + 1) -> type:
 
     class Fails(WorkflowEntrypoint):
         async def run(self, event: Any, step: Any) -> Any:
+            config = {"retries": {"limit": MAX_LIMIT, "delay": delay, "backoff": backoff}}
+
+            @step.do("flaky", config=config)
             def attempt() -> int:
                 CALLS["attempts"] += 1
                 if CALLS["attempts"] <= failures:
                     raise RuntimeError(f"attempt {CALLS['attempts']} failed")
                 return CALLS["attempts"]
 
-            config = {"retries": {"limit": MAX_LIMIT, "delay": delay, "backoff": backoff}}
-            return await step.do("flaky", config, attempt)
+            return await attempt()
 
     return Fails
 

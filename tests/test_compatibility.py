@@ -24,10 +24,11 @@ GENERIC = (
 
 class Declines(WorkflowEntrypoint):
     async def run(self, event, step):
+        @step.do("charge")
         def fail():
             raise NonRetryableError("card declined")
 
-        await step.do("charge", fail)
+        await fail()
 
 
 ENTRY = """

@@ -289,7 +289,12 @@ async def test_a_queued_instance_and_the_names_of_repeated_steps() -> None:
     class Repeats(WorkflowEntrypoint):
         async def run(self, event: Any, step: Any) -> Any:
             for n in range(2):
-                await step.do("same", lambda: n)
+
+                @step.do("same")
+                async def same() -> int:
+                    return n
+
+                await same()
                 await step.sleep("same", "1 second")
 
     emu = emulator(Repeats)

@@ -37,11 +37,12 @@ class Approval(WorkflowEntrypoint):
 def blocked_on_real_io(gate: asyncio.Event) -> type:
     class Blocked(WorkflowEntrypoint):
         async def run(self, event: Any, step: Any) -> str:
+            @step.do("io")
             async def io() -> str:
                 await gate.wait()  # stands for real I/O: no timer of the emulator will end it
                 return "answered"
 
-            return str(await step.do("io", io))
+            return str(await io())
 
     return Blocked
 

@@ -118,14 +118,23 @@ class Sleeper(WorkflowEntrypoint):
 
     async def run(self, event, step):
         await step.sleep("nap", "1 hour")
-        return await step.do("after", lambda: called("after") or "woke")
+
+        @step.do("after")
+        def after():
+            return called("after") or "woke"
+
+        return await after()
 
 
 class Approval(WorkflowEntrypoint):
     """A step, a 1-hour sleep, then an event wait of type "approval" (timeout 1 day)."""
 
     async def run(self, event, step):
-        await step.do("prepare", lambda: called("prepare") or "ready")
+        @step.do("prepare")
+        def prepare():
+            return called("prepare") or "ready"
+
+        await prepare()
         await step.sleep("nap", "1 hour")
         got = await step.wait_for_event("wait approval", "approval", timeout="1 day")
         return got["payload"]
@@ -184,9 +193,18 @@ class Big(WorkflowEntrypoint):
     """A small step, an event wait, then a step with a 900 KB result."""
 
     async def run(self, event, step):
-        await step.do("small", lambda: called("small") or "small")
+        @step.do("small")
+        def small():
+            return called("small") or "small"
+
+        await small()
         await step.wait_for_event("wait go", "go", timeout="1 day")
-        big = await step.do("big", lambda: called("big") or "x" * 900_000)
+
+        @step.do("big")
+        def big_step():
+            return called("big") or "x" * 900_000
+
+        big = await big_step()
         return len(big)
 
 
@@ -194,7 +212,11 @@ class Failing(WorkflowEntrypoint):
     """One step, then run() raises."""
 
     async def run(self, event, step):
-        await step.do("once", lambda: called("failing") or 1)
+        @step.do("once")
+        def once():
+            return called("failing") or 1
+
+        await once()
         raise RuntimeError("gave up")
 
 

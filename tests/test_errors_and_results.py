@@ -65,7 +65,11 @@ async def test_step_result_is_a_copy_not_the_returned_object(emu):
 
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
-            result = await step.do("give", lambda: original)
+            @step.do("give")
+            def give():
+                return original
+
+            result = await give()
             checks["same object"] = result is original
             checks["same list"] = result["items"] is original["items"]
             result["items"].append(3)
@@ -106,7 +110,11 @@ async def test_mutating_a_step_result_does_not_change_the_replayed_result():
 async def test_dict_results_support_attribute_access(emu):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
-            user = await step.do("user", lambda: {"name": "ada", "address": {"city": "London"}})
+            @step.do("user")
+            def user_step():
+                return {"name": "ada", "address": {"city": "London"}}
+
+            user = await user_step()
             return [user.name, user.address.city, isinstance(user, dict)]
 
     status, _ = await run_one(emu, W)
@@ -120,7 +128,11 @@ async def test_tuple_results_fail_the_attempt_as_the_python_sdk_refuses_them(emu
         async def run(self, event, step):
             config = {"retries": {"limit": 1, "delay": 0}}
             try:
-                await step.do("pair", config, lambda: {"point": (3, 4)})
+                @step.do("pair", config=config)
+                def pair():
+                    return {"point": (3, 4)}
+
+                await pair()
             except TypeError as exc:
                 return str(exc)
 
@@ -132,7 +144,11 @@ async def test_tuple_results_fail_the_attempt_as_the_python_sdk_refuses_them(emu
 async def test_non_str_dict_keys_come_back_as_strings_like_javascript_object_keys(emu):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
-            return await step.do("keys", lambda: {1: "one", 2.5: "two and a half", None: "nothing"})
+            @step.do("keys")
+            def keys():
+                return {1: "one", 2.5: "two and a half", None: "nothing"}
+
+            return await keys()
 
     status, _ = await run_one(emu, W)
     assert status["output"] == {"1": "one", "2.5": "two and a half", "null": "nothing"}
@@ -143,10 +159,17 @@ async def test_datetime_results_round_trip_as_naive_utc_datetimes(emu):
 
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
-            naive = await step.do("naive", lambda: datetime(2026, 3, 1, 12, 30))
-            aware = await step.do(
-                "aware", lambda: datetime(2026, 3, 1, 12, 30, tzinfo=timezone(timedelta(hours=2)))
-            )
+            @step.do("naive")
+            def naive_step():
+                return datetime(2026, 3, 1, 12, 30)
+
+            naive = await naive_step()
+
+            @step.do("aware")
+            def aware_step():
+                return datetime(2026, 3, 1, 12, 30, tzinfo=timezone(timedelta(hours=2)))
+
+            aware = await aware_step()
             return [naive.isoformat(), aware.isoformat(), naive.tzinfo is None]
 
     status, _ = await run_one(emu, W)
@@ -164,7 +187,11 @@ async def test_non_serialisable_step_result_errors_the_instance(emu, value):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
             try:
-                await step.do("bad value", lambda: value)
+                @step.do("bad value")
+                def bad_value():
+                    return value
+
+                await bad_value()
             except Exception as exc:  # noqa: BLE001 - must not be reached
                 after.append(f"caught {type(exc).__name__}")
                 return "caught"
@@ -189,11 +216,12 @@ async def test_non_serialisable_step_result_is_not_retried(emu):
 
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("bad value")
             def bad():
                 calls.append("bad")
                 return {1, 2}
 
-            await step.do("bad value", bad)
+            await bad()
 
     status, described = await run_one(emu, W)
     assert status["status"] == "errored"
@@ -205,7 +233,11 @@ async def test_non_serialisable_step_result_errors_the_instance_even_with_bare_e
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
             try:
-                await step.do("bad value", lambda: {1, 2})
+                @step.do("bad value")
+                def bad_value():
+                    return {1, 2}
+
+                await bad_value()
             except BaseException:  # noqa: BLE001 - a user cannot rescue the instance
                 pass
             return "rescued"
@@ -225,9 +257,17 @@ async def test_non_serialisable_step_result_errors_the_instance_even_with_bare_e
 async def test_result_over_one_mib_fails_the_step_with_size_error(emu):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
-            await step.do("big", NO_RETRY, lambda: "small")
+            @step.do("big", config=NO_RETRY)
+            def big():
+                return "small"
+
+            await big()
             try:
-                await step.do("big", NO_RETRY, lambda: "x" * MIB)
+                @step.do("big", config=NO_RETRY)
+                def big():
+                    return "x" * MIB
+
+                await big()
             except Exception as exc:  # noqa: BLE001
                 return str(exc)
 
@@ -247,7 +287,11 @@ async def test_result_over_one_mib_fails_the_step_with_size_error(emu):
 async def test_result_over_one_mib_uncaught_errors_the_instance_with_size_message(emu):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
-            await step.do("huge", NO_RETRY, lambda: {"blob": "y" * (MIB + 10)})
+            @step.do("huge", config=NO_RETRY)
+            def huge():
+                return {"blob": "y" * (MIB + 10)}
+
+            await huge()
 
     status, _ = await run_one(emu, W)
     assert status["status"] == "errored"
@@ -257,7 +301,11 @@ async def test_result_over_one_mib_uncaught_errors_the_instance_with_size_messag
 async def test_result_of_exactly_one_mib_serialised_is_accepted(emu):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
-            value = await step.do("edge", NO_RETRY, lambda: "z" * (MIB - 2))  # JSON adds 2 quotes
+            @step.do("edge", config=NO_RETRY)
+            def edge():
+                return "z" * (MIB - 2)
+
+            value = await edge()  # JSON adds 2 quotes
             return len(value)
 
     status, _ = await run_one(emu, W)
@@ -269,11 +317,12 @@ async def test_oversized_result_is_retried_like_an_ordinary_failure(emu):
 
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("big", config={"retries": {"limit": 1, "delay": 0}})
             def big(ctx):
                 calls.append(ctx["attempt"])
                 return "x" * (MIB if ctx["attempt"] == 1 else 10)
 
-            return await step.do("big", {"retries": {"limit": 1, "delay": 0}}, big)
+            return await big()
 
     status, _ = await run_one(emu, W)
     assert status == {"status": "complete", "output": "x" * 10}
@@ -283,7 +332,11 @@ async def test_oversized_result_is_retried_like_an_ordinary_failure(emu):
 async def test_non_serialisable_run_output_errors_the_instance(emu):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
-            await step.do("fine", lambda: 1)
+            @step.do("fine")
+            def fine():
+                return 1
+
+            await fine()
             return {"ids": {1, 2}}
 
     status, _ = await run_one(emu, W)
@@ -300,11 +353,12 @@ async def test_non_serialisable_run_output_errors_the_instance(emu):
 async def test_builtin_and_non_retryable_errors_keep_their_class_in_run(emu, error_class):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("fail", config=NO_RETRY)
             def fail():
                 raise error_class("intentional failure")
 
             try:
-                await step.do("fail", NO_RETRY, fail)
+                await fail()
             except Exception as exc:  # noqa: BLE001
                 return [type(exc).__name__, str(exc)]
 
@@ -315,11 +369,12 @@ async def test_builtin_and_non_retryable_errors_keep_their_class_in_run(emu, err
 async def test_custom_exception_arrives_as_step_error_with_name_and_message(emu):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("fail", config=NO_RETRY)
             def fail():
                 raise MyError("custom boom")
 
             try:
-                await step.do("fail", NO_RETRY, fail)
+                await fail()
             except MyError:
                 return "caught as MyError"
             except StepError as exc:
@@ -336,11 +391,12 @@ async def test_custom_exception_arrives_as_step_error_with_name_and_message(emu)
 async def test_other_builtin_exceptions_lose_their_class(emu, error, expected_name):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("fail", config=NO_RETRY)
             def fail():
                 raise error("lost")
 
             try:
-                await step.do("fail", NO_RETRY, fail)
+                await fail()
             except error:
                 return "kept its class"
             except Exception as exc:  # noqa: BLE001
@@ -353,10 +409,11 @@ async def test_other_builtin_exceptions_lose_their_class(emu, error, expected_na
 async def test_uncaught_custom_step_error_errors_instance_with_original_name(emu):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("fail", config=NO_RETRY)
             def fail():
                 raise MyError("custom boom")
 
-            await step.do("fail", NO_RETRY, fail)
+            await fail()
 
     status, _ = await run_one(emu, W)
     assert status == {
@@ -384,11 +441,12 @@ async def test_step_error_is_retried_before_reaching_run(emu):
 
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("fail", config={"retries": {"limit": 2, "delay": "1 second"}})
             def fail(ctx):
                 calls.append(ctx["attempt"])
                 raise MyError(f"attempt {ctx['attempt']}")
 
-            await step.do("fail", {"retries": {"limit": 2, "delay": "1 second"}}, fail)
+            await fail()
 
     status, described = await run_one(emu, W)
     assert calls == [1, 2, 3]
@@ -401,7 +459,11 @@ async def test_step_error_is_retried_before_reaching_run(emu):
 async def test_exception_raised_directly_in_run_errors_instance_with_its_class_name(emu):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
-            await step.do("fine", lambda: 1)
+            @step.do("fine")
+            def fine():
+                return 1
+
+            await fine()
             raise MyError("outside any step")
 
     status, _ = await run_one(emu, W)
@@ -417,11 +479,12 @@ async def test_non_retryable_error_stops_retries_after_one_attempt(emu):
 
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("fail")
             def fail():
                 calls.append("attempt")
                 raise NonRetryableError("do not retry")
 
-            await step.do("fail", fail)  # default config: 5 retries
+            await fail()  # default config: 5 retries
 
     status, described = await run_one(emu, W)
     assert calls == ["attempt"]
@@ -435,10 +498,11 @@ async def test_uncaught_non_retryable_error_keeps_its_name_and_message(compat_da
 
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("charge")
             def fail():
                 raise NonRetryableError("card declined")
 
-            await step.do("charge", fail)
+            await fail()
 
     status, _ = await run_one(emu, W)
     assert status == {
@@ -454,10 +518,11 @@ async def test_uncaught_non_retryable_error_before_2026_05_14_gives_generic_fata
 
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("charge")
             def fail():
                 raise NonRetryableError("card declined")
 
-            await step.do("charge", fail)
+            await fail()
 
     status, _ = await run_one(emu, W)
     assert status == {
@@ -485,7 +550,11 @@ async def test_non_retryable_error_raised_directly_in_run(options, expected):
 
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
-            await step.do("fine", lambda: 1)
+            @step.do("fine")
+            def fine():
+                return 1
+
+            await fine()
             raise NonRetryableError("stop here")
 
     status, _ = await run_one(emu, W)
@@ -495,14 +564,20 @@ async def test_non_retryable_error_raised_directly_in_run(options, expected):
 async def test_non_retryable_error_caught_in_run_lets_the_workflow_complete(emu):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("optional")
             def fail():
                 raise NonRetryableError("skip me")
 
             try:
-                await step.do("optional", fail)
+                await fail()
             except NonRetryableError as exc:
                 note = f"skipped: {exc}"
-            after = await step.do("after", lambda: "ran")
+
+            @step.do("after")
+            def after_step():
+                return "ran"
+
+            after = await after_step()
             return [note, after]
 
     status, _ = await run_one(emu, W)
@@ -516,12 +591,13 @@ async def test_replayed_failed_step_reraises_without_rerunning_the_callback():
 
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("fail", config=NO_RETRY)
             def fail():
                 calls.append("fail")
                 raise MyError("permanent")
 
             try:
-                await step.do("fail", NO_RETRY, fail)
+                await fail()
             except StepError as exc:
                 seen.append((type(exc).__name__, exc.name, str(exc)))
             await step.sleep("nap", "1 hour")
@@ -541,12 +617,13 @@ async def test_replayed_non_retryable_step_reraises_without_rerunning_the_callba
 
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("fail")
             def fail():
                 calls.append("fail")
                 raise NonRetryableError("final")
 
             try:
-                await step.do("fail", fail)
+                await fail()
             except NonRetryableError as exc:
                 seen.append(str(exc))
             await step.sleep("nap", "1 hour")
@@ -570,7 +647,7 @@ async def test_invalid_step_name_errors_the_instance(emu, name):
 
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
-            await step.do(name, lambda: calls.append("ran"))
+            await step.do(name)(lambda: calls.append("ran"))()
 
     status, described = await run_one(emu, W)
     assert status == {
@@ -590,7 +667,7 @@ async def test_step_name_of_256_chars_with_spaces_and_punctuation_is_accepted(em
 
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
-            return await step.do(name, lambda: "ok")
+            return await step.do(name)(lambda: "ok")()
 
     status, described = await run_one(emu, W)
     assert status == {"status": "complete", "output": "ok"}
@@ -612,7 +689,12 @@ async def test_free_limits_allow_1024_steps_and_refuse_the_1025th():
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
             for index in range(1025):
-                await step.do(f"s{index}", lambda index=index: calls.append(index))
+
+                @step.do(f"s{index}")
+                def record():
+                    calls.append(index)
+
+                await record()
 
     status, _ = await run_one(emu, W)
     assert len(calls) == 1024
@@ -630,7 +712,7 @@ async def test_free_limits_let_exactly_1024_steps_complete():
         async def run(self, event, step):
             total = 0
             for _ in range(1024):
-                total += await step.do("same", lambda: 1)
+                total += await step.do("same")(lambda: 1)()
             return total
 
     status, _ = await run_one(emu, W)
@@ -641,9 +723,13 @@ async def test_step_limit_error_reaches_run_as_workflow_fatal_error(emu):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
             for index in range(3):
-                await step.do(f"s{index}", lambda: None)
+                await step.do(f"s{index}")(lambda: None)()
             try:
-                await step.do("one too many", lambda: None)
+                @step.do("one too many")
+                def one_too_many():
+                    return None
+
+                await one_too_many()
             except StepError as exc:
                 return [exc.name, str(exc)]
 
@@ -658,7 +744,7 @@ async def test_step_limit_lowered_per_workflow_errors_on_the_fourth_step(emu):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
             for index in range(4):
-                await step.do(f"s{index}", lambda: None)
+                await step.do(f"s{index}")(lambda: None)()
 
     status, described = await run_one(emu, W, step_limit=3)
     assert status["error"] == {
@@ -672,7 +758,7 @@ async def test_sleeps_do_not_count_toward_the_step_limit(emu):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
             for index in range(3):
-                await step.do(f"s{index}", lambda: None)
+                await step.do(f"s{index}")(lambda: None)()
                 await step.sleep(f"nap{index}", "1 minute")
                 await step.sleep(f"nap{index}", 1000)
             return "done"
@@ -687,7 +773,7 @@ async def test_step_limit_is_counted_per_run_so_a_replay_does_not_double_count()
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
             for index in range(3):
-                await step.do(f"s{index}", lambda: None)
+                await step.do(f"s{index}")(lambda: None)()
             await step.sleep("nap", "1 hour")
             return "done"
 

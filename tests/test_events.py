@@ -312,7 +312,11 @@ async def test_event_never_sent_times_out(emu):
 
 class Quick(WorkflowEntrypoint):
     async def run(self, event, step):
-        await step.do("only", lambda: 1)
+        @step.do("only")
+        def only():
+            return 1
+
+        await only()
         if event["payload"] == "fail":
             raise RuntimeError("nope")
         await step.sleep("nap", "1 hour")

@@ -20,7 +20,11 @@ START_MS = 1_767_225_600_000.0  # 2026-01-01T00:00:00Z
 
 class Greeter(WorkflowEntrypoint):
     async def run(self, event: Any, step: Any) -> str:
-        return str(await step.do("greet", lambda: f"hello {event['payload']['name']}"))
+        @step.do("greet")
+        def greet():
+            return f"hello {event['payload']['name']}"
+
+        return str(await greet())
 
 
 def test_an_emulator_that_never_started_reports_nothing_and_stays_stopped() -> None:

@@ -38,11 +38,12 @@ class Observer(WorkflowEntrypoint):
     async def run(self, event: Any, step: Any) -> Any:
         state = Path(event["payload"]["state"])
 
+        @step.do("first")
         def first() -> int:
             SEEN["inside first"] = committed_steps(state, event["instanceId"])
             return 1
 
-        await step.do("first", first)
+        await first()
         SEEN["after first"] = committed_steps(state, event["instanceId"])
         await step.sleep("nap", "1 minute")
         SEEN["after nap"] = committed_steps(state, event["instanceId"])
@@ -61,7 +62,7 @@ class Concurrent(WorkflowEntrypoint):
                 return name
             return callback
 
-        return await asyncio.gather(*(step.do(name, make(name)) for name in ("a", "b", "c")))
+        return await asyncio.gather(*(step.do(name)(make(name))() for name in ("a", "b", "c")))
 
 
 class Counter(WorkflowEntrypoint):
@@ -70,7 +71,12 @@ class Counter(WorkflowEntrypoint):
     async def run(self, event: Any, step: Any) -> Any:
         value = 0
         for index in range(10):
-            value = await step.do(f"step {index}", lambda v=value: v + 1)
+
+            @step.do(f"step {index}")
+            def add_one() -> int:
+                return value + 1
+
+            value = await add_one()
         return value
 
 
@@ -79,7 +85,12 @@ class BigOrSmall(WorkflowEntrypoint):
 
     async def run(self, event: Any, step: Any) -> Any:
         size = event["payload"]["size"]
-        return len(await step.do("make", lambda: "x" * size))
+
+        @step.do("make")
+        def make():
+            return "x" * size
+
+        return len(await make())
 
 
 def make(state: Path) -> Emulator:

@@ -23,11 +23,12 @@ class Napper(WorkflowEntrypoint):
     async def run(self, event: Any, step: Any) -> Any:
         await step.sleep("nap", "1 day")
 
+        @step.do("wake")
         def wake() -> str:
             WOKE[event["instanceId"]] = EMULATOR[0].now
             return "awake"
 
-        return await step.do("wake", wake)
+        return await wake()
 
 
 class Listener(WorkflowEntrypoint):

@@ -25,23 +25,27 @@ class Trio(WorkflowEntrypoint):
     succeeds and may not be retried (an attempt of ``c`` counted as interrupted errors the instance)."""
 
     async def run(self, event: Any, step: Any) -> Any:
+        once = {"retries": {"limit": 0, "delay": 0}}
+        retried = {"retries": {"limit": 1, "delay": "2 minutes", "backoff": "constant"}}
+
+        @step.do("a", config=once)
         def a() -> str:
             CALLS["a"] += 1
             return "a"
 
+        @step.do("b", config=retried)
         def b() -> str:
             CALLS["b"] += 1
             if CALLS["b"] == 1:
                 raise RuntimeError("b fails once")
             return "b"
 
+        @step.do("c", config=once)
         def c() -> str:
             CALLS["c"] += 1
             return "c"
 
-        once = {"retries": {"limit": 0, "delay": 0}}
-        retried = {"retries": {"limit": 1, "delay": "2 minutes", "backoff": "constant"}}
-        results = await asyncio.gather(step.do("a", once, a), step.do("b", retried, b), step.do("c", once, c))
+        results = await asyncio.gather(a(), b(), c())
         return list(results)
 
 

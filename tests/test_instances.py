@@ -358,10 +358,24 @@ async def test_describe_reports_instance_fields_and_step_timeline(emu):
 async def test_describe_steps_are_in_start_order(emu):
     class Order(WorkflowEntrypoint):
         async def run(self, event, step):
-            await step.do("z-last-name", lambda: 1)
+            @step.do("z-last-name")
+            def z_last_name():
+                return 1
+
+            await z_last_name()
             await step.sleep("a-sleep", "1 second")
-            await step.do("m-middle", lambda: 2)
-            await step.do("z-last-name", lambda: 3)
+
+            @step.do("m-middle")
+            def m_middle():
+                return 2
+
+            await m_middle()
+
+            @step.do("z-last-name")
+            def z_last_name():
+                return 3
+
+            await z_last_name()
             return None
 
     emu.add_workflow("order", Order, binding="O")

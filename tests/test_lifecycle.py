@@ -693,7 +693,11 @@ async def test_observer_sees_status_transitions_with_virtual_times(emu):
 async def test_observer_sees_step_sleep_and_event_wait_events(emu):
     class Everything(WorkflowEntrypoint):
         async def run(self, event, step):
-            await step.do("work", lambda: {"v": 1})
+            @step.do("work")
+            def work():
+                return {"v": 1}
+
+            await work()
             await step.sleep("nap", "10 minutes")
             ev = await step.wait_for_event("approval", "go", timeout="1 hour")
             return ev["payload"]

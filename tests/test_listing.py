@@ -45,7 +45,11 @@ class Flow(WorkflowEntrypoint):
     """A step, a 1-hour nap, then a wait for a ``go`` event."""
 
     async def run(self, event: Any, step: Any) -> Any:
-        await step.do("first", lambda: 1)
+        @step.do("first")
+        def first():
+            return 1
+
+        await first()
         await step.sleep("nap", "1 hour")
         got = await step.wait_for_event("go", "go", timeout="1 day")
         return got["payload"]

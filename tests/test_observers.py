@@ -40,16 +40,22 @@ class Everything(WorkflowEntrypoint):
     """A step that fails once, a sleep, an event wait and a last step: every hook fires."""
 
     async def run(self, event: Any, step: Any) -> Any:
+        @step.do("work", config={"retries": {"limit": 1, "delay": "1 second"}})
         def flaky() -> dict[str, int]:
             FLAKY_CALLS.append(1)
             if len(FLAKY_CALLS) == 1:
                 raise RuntimeError("first attempt fails")
             return {"v": 1}
 
-        first = await step.do("work", {"retries": {"limit": 1, "delay": "1 second"}}, flaky)
+        first = await flaky()
         await step.sleep("nap", "10 minutes")
         received = await step.wait_for_event("approval", "go", timeout="1 hour")
-        return await step.do("last", lambda: [first["v"], received["payload"]])
+
+        @step.do("last")
+        def last():
+            return [first["v"], received["payload"]]
+
+        return await last()
 
 
 class Recorder:
@@ -221,6 +227,9 @@ KILLED_RUN = textwrap.dedent(
 
     class Flow(WorkflowEntrypoint):
         async def run(self, event, step):
+            config = {"retries": {"limit": 3, "delay": "1 second", "backoff": "constant"}}
+
+            @step.do("work", config=config)
             def work():
                 with open(calls_file, "a") as calls:
                     calls.write("call\\n")
@@ -228,8 +237,8 @@ KILLED_RUN = textwrap.dedent(
                     if calls.read().count("call") == 1:
                         raise RuntimeError("first call fails")
                 return "worked"
-            config = {"retries": {"limit": 3, "delay": "1 second", "backoff": "constant"}}
-            return await step.do("work", config, work)
+
+            return await work()
 
     class Killer:
         @hookimpl

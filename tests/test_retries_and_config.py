@@ -36,8 +36,8 @@ def flaky_flow(config: Any, record: list, clock: Any, *, fail_first: int | None 
                 return "done"
 
             if config is None:
-                return await step.do("flaky", callback)
-            return await step.do("flaky", config, callback)
+                return await step.do("flaky")(callback)()
+            return await step.do("flaky", config=config)(callback)()
 
     return Flaky
 
@@ -151,9 +151,16 @@ async def test_ctx_config_shows_the_merged_config_in_the_form_written(emu):
 
     class Flow(WorkflowEntrypoint):
         async def run(self, event, step):
-            await step.do("a", {"retries": {"limit": 3, "delay": 500}, "timeout": "5 minutes"},
-                          lambda ctx: seen.append(ctx["config"]))
-            await step.do("b", lambda ctx: seen.append(ctx["config"]))
+            @step.do("a", config={"retries": {"limit": 3, "delay": 500}, "timeout": "5 minutes"})
+            def a(ctx):
+                seen.append(ctx["config"])
+
+            @step.do("b")
+            def b(ctx):
+                seen.append(ctx["config"])
+
+            await a()
+            await b()
 
     await drive(emu, Flow)
     assert seen == [
@@ -258,11 +265,12 @@ async def test_delay_function_failure_reaches_run_with_its_name_and_message(emu)
 
     class Flow(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("s", config={"retries": {"limit": 3, "delay": lambda arg: "never"}})
             def callback():
                 raise Boom("boom")
 
             try:
-                await step.do("s", {"retries": {"limit": 3, "delay": lambda arg: "never"}}, callback)
+                await callback()
             except Exception as exc:  # noqa: BLE001 - the test inspects what arrived
                 seen.append((getattr(exc, "name", None), str(exc)))
             return "continued"
@@ -356,7 +364,11 @@ async def test_invalid_config_can_be_caught_and_run_continues(emu):
     class Flow(WorkflowEntrypoint):
         async def run(self, event, step):
             try:
-                await step.do("bad", {"timeout": 0}, lambda: "never")
+                @step.do("bad", config={"timeout": 0})
+                def bad():
+                    return "never"
+
+                await bad()
             except StepError as exc:
                 return exc.name
             return "not raised"

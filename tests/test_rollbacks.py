@@ -30,7 +30,11 @@ class RollsBackAll(WorkflowEntrypoint):
 
 class Sleeper(WorkflowEntrypoint):
     async def run(self, event, step):
-        await step.do("first", lambda: 1)
+        @step.do("first")
+        def first():
+            return 1
+
+        await first()
         await step.sleep("nap", "1 hour")
         return "woke"
 

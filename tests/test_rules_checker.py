@@ -38,6 +38,7 @@ CASES: dict[str, tuple[str, dict[str, Any], str]] = {
     "result_not_serialisable": ("TagWorkflow", {"posts": [{"tags": ["a", "b"]}, {"tags": ["b"]}]}, 'step.do "collect tags"'),
     "exception_types": ("CheckoutWorkflow", {"card": "ok", "amount": 30}, 'step.do "charge card"'),
     "non_idempotent_step": ("LoyaltyWorkflow", {"customer": "c1"}, 'step.do "add points"'),
+    "call_form": ("ReminderWorkflow", {"customer": "c1"}, 'step.do "send reminder"'),
 }
 
 
@@ -148,7 +149,11 @@ class TimestampOutput(WorkflowEntrypoint):
     async def run(self, event: Any, step: Any) -> Any:
         import time
 
-        await step.do("work", lambda: 1)
+        @step.do("work")
+        def work() -> int:
+            return 1
+
+        await work()
         return time.time_ns()  # varies between identical runs, outside any step
 
 
@@ -174,6 +179,26 @@ async def test_an_output_computed_outside_steps_from_the_clock_is_reported() -> 
 
     assert report.rules == ["state-outside-steps"]
     assert report.violations[0].step == "run() return value"
+
+
+async def test_a_call_form_step_is_reported_at_its_line_and_the_workflow_still_checked() -> None:
+    from cfwf_emulator.examples.rules import call_form
+
+    report = await check_workflow(call_form.ReminderWorkflow, {"customer": "c1"})
+
+    [violation] = report.violations
+    assert violation.rule == "portable-step-api"
+    assert violation.location is not None
+    assert violation.location.endswith(f"call_form.py:{_line_of(call_form.__file__, 'BUG: the JavaScript call form')}")
+    assert "raises TypeError" in violation.message and "@step.do(" in violation.fix
+    # the checker's emulators accept the call form, so every run completes and is compared
+    assert [run.outcome for run in report.runs] == ["complete"] * len(report.runs)
+    assert {run.scenario for run in report.runs} >= {"baseline", "replay", "crash"}
+
+
+def _line_of(filename: str, text: str) -> int:
+    with open(filename, encoding="utf-8") as source:
+        return next(number for number, line in enumerate(source, 1) if text in line)
 
 
 class FetchesConcurrentlyInAStep(WorkflowEntrypoint):

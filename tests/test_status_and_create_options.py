@@ -17,7 +17,7 @@ HINTS = ["wnam", "enam", "sam", "weur", "eeur", "apac", "apac-ne", "apac-se", "o
 class Echo(WorkflowEntrypoint):
     async def run(self, event, step):
         if event["payload"].get("fail"):
-            await step.do("refuse", self.refuse)
+            await step.do("refuse")(self.refuse)()
         return {"order": {"id": event["payload"]["id"]}}
 
     @staticmethod

@@ -107,7 +107,12 @@ async def test_decorated_step_may_be_a_plain_def(emu):
     assert status == {"status": "complete", "output": 42}
 
 
-# -- step.do call form -------------------------------------------------------------------------
+# -- step.do call form (opt-in: Emulator(step_call_form=True)) --------------------------------
+
+
+def call_form_emulator():
+    """An emulator whose ``step.do`` also takes the JavaScript-style call form."""
+    return Emulator(clock=VirtualClock(START_MS), step_call_form=True)
 
 
 def _sync_no_ctx():
@@ -136,17 +141,17 @@ async def _async_ctx(ctx):
     ],
     ids=["sync-no-ctx", "sync-ctx", "async-no-ctx", "async-ctx"],
 )
-async def test_call_form_accepts_sync_and_async_callbacks_with_or_without_ctx(emu, callback, expected):
+async def test_call_form_accepts_sync_and_async_callbacks_with_or_without_ctx(callback, expected):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
             return await step.do("call", callback)
 
-    status, described = await run_one(emu, W)
+    status, described = await run_one(call_form_emulator(), W)
     assert status == {"status": "complete", "output": expected}
     assert [s["cfwf"]["name"] for s in described["steps"]] == ["call"]
 
 
-async def test_call_form_with_config_applies_the_config(emu):
+async def test_call_form_with_config_applies_the_config():
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
             return await step.do(
@@ -155,7 +160,7 @@ async def test_call_form_with_config_applies_the_config(emu):
                 lambda ctx: ctx["config"],
             )
 
-    status, _ = await run_one(emu, W)
+    status, _ = await run_one(call_form_emulator(), W)
     assert status["output"] == {
         "retries": {"limit": 2, "delay": "5 seconds", "backoff": "linear"},
         "timeout": "1 minute",
@@ -215,7 +220,11 @@ async def test_ctx_config_keeps_durations_in_their_original_form(emu):
 async def test_ctx_config_with_only_timeout_keeps_default_retries(emu):
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
-            return await step.do("t", {"timeout": "30 seconds"}, lambda ctx: ctx["config"])
+            @step.do("t", config={"timeout": "30 seconds"})
+            def t(ctx):
+                return ctx["config"]
+
+            return await t()
 
     status, _ = await run_one(emu, W)
     assert status["output"] == {"retries": DEFAULT_CONFIG["retries"], "timeout": "30 seconds"}
@@ -226,8 +235,18 @@ async def test_ctx_count_increments_for_repeated_step_names(emu):
         async def run(self, event, step):
             counts = []
             for _ in range(3):
-                counts.append(await step.do("same", lambda ctx: ctx["step"]["count"]))
-            counts.append(await step.do("other", lambda ctx: ctx["step"]["count"]))
+
+                @step.do("same")
+                def same(ctx):
+                    return ctx["step"]["count"]
+
+                counts.append(await same())
+
+            @step.do("other")
+            def other(ctx):
+                return ctx["step"]["count"]
+
+            counts.append(await other())
             return counts
 
     status, described = await run_one(emu, W)
@@ -242,13 +261,14 @@ async def test_ctx_attempt_counts_up_on_retries(emu):
 
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("flaky", config={"retries": {"limit": 5, "delay": 10}})
             def flaky(ctx):
                 attempts.append(ctx["attempt"])
                 if ctx["attempt"] < 3:
                     raise ValueError("not yet")
                 return ctx["attempt"]
 
-            return await step.do("flaky", {"retries": {"limit": 5, "delay": 10}}, flaky)
+            return await flaky()
 
     status, _ = await run_one(emu, W)
     assert status == {"status": "complete", "output": 3}
@@ -260,6 +280,7 @@ async def test_mutating_ctx_config_does_not_change_the_engine_config(emu):
 
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("tamper", config={"retries": {"limit": 2, "delay": 10, "backoff": "constant"}})
             def tamper(ctx):
                 seen.append(ctx["config"]["retries"]["limit"])
                 ctx["config"]["retries"]["limit"] = 0
@@ -267,7 +288,7 @@ async def test_mutating_ctx_config_does_not_change_the_engine_config(emu):
                 raise ValueError("always")
 
             try:
-                await step.do("tamper", {"retries": {"limit": 2, "delay": 10, "backoff": "constant"}}, tamper)
+                await tamper()
             except ValueError:
                 return "gave up"
 
@@ -362,6 +383,53 @@ async def test_implicit_dependency_shared_by_two_steps_runs_once(emu):
     status, _ = await run_one(emu, W)
     assert status["output"] == [4, 6]
     assert calls == ["source"]
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["succeeds", "fails"])
+async def test_a_dependency_awaited_by_concurrent_steps_runs_once_and_each_gets_its_outcome(emu, fails):
+    calls = []
+
+    class W(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do(config=NO_RETRY)
+            async def source():
+                calls.append("source")
+                await asyncio.sleep(0)  # the second step arrives while this one runs
+                if fails:
+                    raise ValueError("source failed")
+                return 2
+
+            @step.do()
+            async def double(source):
+                return source * 2
+
+            @step.do()
+            async def triple(source):
+                return source * 3
+
+            outcomes = await asyncio.gather(double(), triple(), return_exceptions=True)
+            return [repr(outcome) if isinstance(outcome, Exception) else outcome for outcome in outcomes]
+
+    status, described = await run_one(emu, W)
+    expected = ["ValueError('source failed')"] * 2 if fails else [4, 6]
+    assert status == {"status": "complete", "output": expected}
+    assert calls == ["source"]
+    assert [s["name"] for s in described["steps"]] == (["source-1"] if fails else ["source-1", "double-1", "triple-1"])
+
+
+async def test_a_decorated_step_awaited_twice_at_once_runs_twice(emu):
+    class W(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("twice")
+            async def twice(ctx):
+                await asyncio.sleep(0)
+                return ctx["step"]["count"]
+
+            return sorted(await asyncio.gather(twice(), twice()))
+
+    status, described = await run_one(emu, W)
+    assert status == {"status": "complete", "output": [1, 2]}
+    assert [(s["cfwf"]["name"], s["cfwf"]["count"]) for s in described["steps"]] == [("twice", 1), ("twice", 2)]
 
 
 async def test_implicit_dependencies_and_ctx_in_any_order(emu):
@@ -814,7 +882,9 @@ async def test_event_payload_defaults_to_empty_dict_without_params(emu):
         assert await inst.status() == {"status": "complete", "output": {"payload": {}}}
 
 
-async def test_call_form_passes_ctx_only_to_a_required_parameter_or_one_named_ctx(emu):
+async def test_call_form_passes_ctx_only_to_a_required_parameter_or_one_named_ctx():
+    emu = call_form_emulator()
+
     class W(WorkflowEntrypoint):
         async def run(self, event, step):
             bound = 41

@@ -75,7 +75,7 @@ async def test_a_base_exception_from_a_callback_fails_the_attempt_like_an_error(
 
             callback = sync_callback if style == "sync" else async_callback
             try:
-                await step.do("s", TWO_ATTEMPTS, callback)
+                await step.do("s", config=TWO_ATTEMPTS)(callback)()
             except StepError as exc:
                 return {"caught": exc.name, "message": str(exc)}
             return "no error"
@@ -89,10 +89,11 @@ async def test_a_base_exception_from_a_callback_fails_the_attempt_like_an_error(
 async def test_an_uncaught_base_exception_from_a_step_errors_the_instance(storage: str) -> None:
     class Uncaught(WorkflowEntrypoint):
         async def run(self, event: Any, step: Any) -> Any:
+            @step.do("s", config={"retries": {"limit": 0, "delay": 0}})
             def boom() -> None:
                 raise Custom("not an Exception")
 
-            await step.do("s", {"retries": {"limit": 0, "delay": 0}}, boom)
+            await boom()
 
     status, _ = await finish(Emulator(clock="virtual", storage=storage), Uncaught)
     assert status == {"status": "errored", "output": None, "error": {"name": "Custom", "message": "not an Exception"}}
@@ -109,7 +110,11 @@ async def test_a_base_exception_raised_by_run_itself_errors_the_instance(
 ) -> None:
     class RunRaises(WorkflowEntrypoint):
         async def run(self, event: Any, step: Any) -> Any:
-            await step.do("first", lambda: 1)
+            @step.do("first")
+            def first():
+                return 1
+
+            await first()
             raise raised
 
     with caplog.at_level(logging.ERROR, logger="asyncio"):
@@ -127,10 +132,11 @@ async def test_a_base_exception_from_a_delay_function_fails_the_step_as_the_dela
 
     class DelayRaises(WorkflowEntrypoint):
         async def run(self, event: Any, step: Any) -> Any:
+            @step.do("s", config={"retries": {"limit": 3, "delay": delay}})
             def fail() -> None:
                 raise RuntimeError("fails")
 
-            await step.do("s", {"retries": {"limit": 3, "delay": delay}}, fail)
+            await fail()
 
     status, _ = await finish(Emulator(clock="virtual", storage=storage), DelayRaises)
     assert status["status"] == "errored"
@@ -150,21 +156,24 @@ class StopsTheProcessOnce(WorkflowEntrypoint):
     async def run(self, event: Any, step: Any) -> Any:
         exit_class = {"KeyboardInterrupt": KeyboardInterrupt, "SystemExit": SystemExit}[event["payload"]["raise"]]
 
+        config = {"retries": {"limit": 2, "delay": "1 minute", "backoff": "constant"}}
+
+        @step.do("stop", config=config)
         def stop_once() -> str:
             CALLS["stop"] += 1
             if CALLS["stop"] == 1:
                 raise exit_class()
             return "done"
 
+        @step.do("other", config=config)
         async def other() -> str:
             CALLS["other"] += 1
             return "other"
 
-        config = {"retries": {"limit": 2, "delay": "1 minute", "backoff": "constant"}}
         if event["payload"]["gather"]:
-            results = await asyncio.gather(step.do("stop", config, stop_once), step.do("other", config, other))
+            results = await asyncio.gather(stop_once(), other())
             return list(results)
-        return await step.do("stop", config, stop_once)
+        return await stop_once()
 
 
 @pytest.mark.parametrize("gather", [False, True], ids=["in-run", "in-gather"])

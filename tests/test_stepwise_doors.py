@@ -40,19 +40,30 @@ class Steps(WorkflowEntrypoint):
             await asyncio.sleep(0)
             return _seen()
 
+        def delay(_: Any) -> int:
+            SEEN["delay"] = _seen()
+            return 10
+
+        @step.do("first", config={"retries": {"limit": 2, "delay": delay}})
         async def first(ctx: Any) -> Any:
             if ctx["attempt"] == 1:
                 raise RuntimeError("once")
             return {"callback": _seen(), "task": await asyncio.gather(in_a_task())}
 
-        def delay(_: Any) -> int:
-            SEEN["delay"] = _seen()
-            return 10
+        SEEN["first"] = await first()
 
-        SEEN["first"] = await step.do("first", {"retries": {"limit": 2, "delay": delay}}, first)
-        SEEN["second"] = await step.do("first", lambda: _seen())
+        @step.do("first")
+        def first_step():
+            return _seen()
+
+        SEEN["second"] = await first_step()
         SEEN["between"] = _seen()
-        await step.do("start a child", lambda: self.env.CHILD.create(id="child"))
+
+        @step.do("start a child")
+        def start_a_child():
+            return self.env.CHILD.create(id="child")
+
+        await start_a_child()
         return None
 
 
@@ -61,7 +72,12 @@ class Child(WorkflowEntrypoint):
 
     async def run(self, event: Any, step: Any) -> Any:
         SEEN["child"] = _seen()
-        return await step.do("own step", lambda: _seen())
+
+        @step.do("own step")
+        def own_step():
+            return _seen()
+
+        return await own_step()
 
 
 class Observer:
@@ -105,12 +121,13 @@ async def test_step_context_carries_the_instance() -> None:
 
 class OneStep(WorkflowEntrypoint):
     async def run(self, event: Any, step: Any) -> Any:
+        @step.do("work")
         def work() -> Any:
             context = current_step.get()
             assert context is not None
             return [context.workflow, context.instance_id, context.name, context.count, context.attempt]
 
-        return await step.do("work", work)
+        return await work()
 
 
 class TwoNaps(WorkflowEntrypoint):

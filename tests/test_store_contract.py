@@ -489,9 +489,18 @@ async def test_describe_is_identical_on_memory_and_sqlite(tmp_path: Path) -> Non
 
 class SleepBetweenSteps(WorkflowEntrypoint):
     async def run(self, event, step):
-        before = await step.do("before", lambda: CALLS.__setitem__("before", CALLS.get("before", 0) + 1) or "b")
+        @step.do("before")
+        def before_step():
+            return CALLS.__setitem__("before", CALLS.get("before", 0) + 1) or "b"
+
+        before = await before_step()
         await step.sleep("nap", "1 hour")
-        after = await step.do("after", lambda: CALLS.__setitem__("after", CALLS.get("after", 0) + 1) or "a")
+
+        @step.do("after")
+        def after_step():
+            return CALLS.__setitem__("after", CALLS.get("after", 0) + 1) or "a"
+
+        after = await after_step()
         return [before, after]
 
 

@@ -75,9 +75,9 @@ def counting_workflow(calls: list[str], result: Any = "real", config: Any = None
                 return result
 
             if config is None:
-                value = await step.do("charge", charge)
+                value = await step.do("charge")(charge)()
             else:
-                value = await step.do("charge", config, charge)
+                value = await step.do("charge", config=config)(charge)()
             return {"charged": value}
 
     return Charge
@@ -87,9 +87,18 @@ class LongSleeper(WorkflowEntrypoint):
     """Sleeps thirty days between two steps."""
 
     async def run(self, event, step):
-        first = await step.do("before", lambda: "before-result")
+        @step.do("before")
+        def before():
+            return "before-result"
+
+        first = await before()
         await step.sleep("a month", "30 days")
-        second = await step.do("after", lambda: "after-result")
+
+        @step.do("after")
+        def after():
+            return "after-result"
+
+        second = await after()
         return [first, second]
 
 
@@ -118,7 +127,11 @@ async def test_disable_sleeps_without_selectors_skips_every_sleep_and_sleep_unti
 async def test_disable_sleeps_with_a_selector_skips_only_that_occurrence_of_the_sleep_name(emu):
     class Naps(WorkflowEntrypoint):
         async def run(self, event, step):
-            await step.do("nap", lambda: "a step.do named like the sleep does not count")
+            @step.do("nap")
+            def nap():
+                return "a step.do named like the sleep does not count"
+
+            await nap()
             await step.sleep("nap", "1 hour")
             await step.sleep("nap", "2 hours")
             await step.sleep("other", "4 hours")
@@ -156,13 +169,14 @@ async def test_disable_retry_delays_without_selectors_retries_at_once(emu):
 
     class Flaky(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("flaky")
             def flaky():
                 attempts.append(1)
                 if len(attempts) < 3:
                     raise RuntimeError("not yet")
                 return "ok"
 
-            return await step.do("flaky", flaky)  # default config: 10 s exponential backoff
+            return await flaky()  # default config: 10 s exponential backoff
 
     emu.add_workflow("flaky", Flaky, binding="W")
     async with emu:
@@ -191,8 +205,8 @@ async def test_disable_retry_delays_with_a_selector_removes_only_that_steps_dela
 
                 return callback
 
-            a = await step.do("a", config, fail_once("a"))
-            b = await step.do("b", config, fail_once("b"))
+            a = await step.do("a", config=config)(fail_once("a"))()
+            b = await step.do("b", config=config)(fail_once("b"))()
             return [a, b]
 
     emu.add_workflow("two", TwoFlaky, binding="W")
@@ -396,11 +410,12 @@ async def test_mock_event_survives_a_restart(emu):
             ev = await step.wait_for_event("approval", "approved", timeout="1 hour")
             payload = ev["payload"]
 
+            @step.do("record")
             def record():
                 recorded.append(payload)
                 return payload
 
-            return await step.do("record", record)
+            return await record()
 
     emu.add_workflow("approval", ApproveThenRecord, binding="W")
     async with emu:
@@ -567,9 +582,11 @@ async def test_forcing_a_timeout_after_the_result_raises(emu):
 
 class SameNameTwice(WorkflowEntrypoint):
     async def run(self, event, step):
-        first = await step.do("s", lambda: "real")
-        second = await step.do("s", lambda: "real")
-        return [first, second]
+        @step.do("s")
+        def s():
+            return "real"
+
+        return [await s(), await s()]
 
 
 @pytest.mark.parametrize(
@@ -644,11 +661,12 @@ async def test_modifications_survive_a_restart(emu):
         async def run(self, event, step):
             await step.sleep("wait", "1 day")
 
+            @step.do("charge")
             def charge():
                 calls.append("charge")
                 return "real"
 
-            return await step.do("charge", charge)
+            return await charge()
 
     emu.add_workflow("charge", SleepThenCharge, binding="W")
 
@@ -674,7 +692,12 @@ class Everything(WorkflowEntrypoint):
     async def run(self, event, step):
         await step.sleep("long", "30 days")
         config = {"retries": {"limit": 5, "delay": "1 hour", "backoff": "constant"}}
-        flaky = await step.do("flaky", config, lambda: "real")
+
+        @step.do("flaky", config=config)
+        def flaky_step():
+            return "real"
+
+        flaky = await flaky_step()
         approval = await step.wait_for_event("approval", "approved", timeout="1 hour")
         try:
             await step.wait_for_event("late", "never", timeout="1 hour")
@@ -722,7 +745,15 @@ async def test_every_modifier_works_awaited_or_just_called(emu, awaited):
 async def test_modify_returns_the_introspector_and_accepts_sync_and_async_callbacks(emu):
     class TwoSteps(WorkflowEntrypoint):
         async def run(self, event, step):
-            return [await step.do("a", lambda: "real-a"), await step.do("b", lambda: "real-b")]
+            @step.do("b")
+            def b():
+                return "real-b"
+
+            @step.do("a")
+            def a():
+                return "real-a"
+
+            return [await a(), await b()]
 
     def sync_setup(m):
         m.mock_step_result("a", "mock-a")
@@ -774,12 +805,13 @@ class Controller(WorkflowEntrypoint):
     async def run(self, event, step):
         await step.sleep("a day", "1 day")
 
+        @step.do("act")
         async def act():
             target = await self.env.TARGET.get("target")
             await getattr(target, event["payload"]["action"])()
             return "done"
 
-        return await step.do("act", act)
+        return await act()
 
 
 class Target(WorkflowEntrypoint):
@@ -927,11 +959,12 @@ async def test_wait_for_status_timeout_in_real_seconds_raises_introspection_erro
 
     class Stuck(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("hang")
             async def hang():
                 await never.wait()  # real waiting inside a step: virtual time cannot jump
                 return "never"
 
-            return await step.do("hang", hang)
+            return await hang()
 
     emu.add_workflow("stuck", Stuck, binding="W")
     async with emu:
@@ -970,7 +1003,7 @@ async def test_wait_for_step_result_selects_the_occurrence_by_index(emu):
                 return lambda: n * 10
 
             for n in range(3):
-                await step.do("n", times_ten(n))
+                await step.do("n")(times_ten(n))()
 
     emu.add_workflow("numbered", Numbered, binding="W")
     async with emu:
@@ -985,11 +1018,12 @@ async def test_wait_for_step_result_raises_the_steps_error(emu):
         async def run(self, event, step):
             await step.sleep("first", "2 days")
 
+            @step.do("charge", config={"retries": {"limit": 0, "delay": 1000}})
             def charge():
                 raise PaymentDeclined("card declined")
 
             try:
-                await step.do("charge", {"retries": {"limit": 0, "delay": 1000}}, charge)
+                await charge()
             except StepError:
                 return "handled"
 
@@ -1175,17 +1209,23 @@ async def test_introspect_workflow_instance_requires_binding_and_id(emu):
 class Child(WorkflowEntrypoint):
     async def run(self, event, step):
         await step.sleep("settle", "1 week")
-        score = await step.do("score", lambda: {"score": 1})
+
+        @step.do("score")
+        def score_step():
+            return {"score": 1}
+
+        score = await score_step()
         return {"parent": event["payload"]["parent"], "score": score["score"]}
 
 
 class Parent(WorkflowEntrypoint):
     async def run(self, event, step):
+        @step.do("spawn child")
         async def spawn():
             child = await self.env.CHILD.create(params={"parent": event["instanceId"]})
             return child.id
 
-        return await step.do("spawn child", spawn)
+        return await spawn()
 
 
 async def test_introspect_workflow_captures_instances_created_by_code_under_test(emu):

@@ -38,7 +38,12 @@ def sleeper(duration: Any, clock: Any) -> type:
     class Sleeper(WorkflowEntrypoint):
         async def run(self, event, step):
             await step.sleep("nap", duration)
-            return await step.do("after", lambda: clock.now_ms())
+
+            @step.do("after")
+            def after():
+                return clock.now_ms()
+
+            return await after()
 
     return Sleeper
 
@@ -47,7 +52,12 @@ def sleeper_until(target: Any, clock: Any) -> type:
     class SleeperUntil(WorkflowEntrypoint):
         async def run(self, event, step):
             await step.sleep_until("alarm", target)
-            return await step.do("after", lambda: clock.now_ms())
+
+            @step.do("after")
+            def after():
+                return clock.now_ms()
+
+            return await after()
 
     return SleeperUntil
 
@@ -87,11 +97,13 @@ async def test_step_timeout_fires_while_the_callback_awaits_at_the_real_rate(emu
 
     class Hang(WorkflowEntrypoint):
         async def run(self, event, step):
+            config = {"timeout": 50, "retries": {"limit": 1, "delay": "1 hour"}}
+
+            @step.do("hang", config=config)
             async def hang():
                 await never.wait()
 
-            config = {"timeout": 50, "retries": {"limit": 1, "delay": "1 hour"}}
-            return await step.do("hang", config, hang)
+            return await hang()
 
     emu.add_workflow("flow", Hang, binding="FLOW")
     began = time.monotonic()
@@ -113,14 +125,20 @@ async def test_caught_step_timeout_lets_run_continue(emu):
 
     class Flow(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("hang", config={"timeout": 10, "retries": {"limit": 0, "delay": 0}})
             async def hang():
                 await never.wait()
 
             try:
-                await step.do("hang", {"timeout": 10, "retries": {"limit": 0, "delay": 0}}, hang)
+                await hang()
             except WorkflowTimeoutError as exc:
                 caught = str(exc)
-            return await step.do("next", lambda: {"caught": caught})
+
+            @step.do("next")
+            def next():
+                return {"caught": caught}
+
+            return await next()
 
     status, _ = await drive(emu, Flow)
     assert status == {"status": "complete",
@@ -130,12 +148,13 @@ async def test_caught_step_timeout_lets_run_continue(emu):
 async def test_real_await_inside_a_callback_passes_virtual_time_at_the_real_rate(emu):
     class Flow(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("io", config={"timeout": "10 minutes"})
             async def io():
                 before = emu.clock.now_ms()
                 await asyncio.sleep(0.05)
                 return emu.clock.now_ms() - before
 
-            return await step.do("io", {"timeout": "10 minutes"}, io)
+            return await io()
 
     status, _ = await drive(emu, Flow)
     assert status["status"] == "complete"
@@ -292,7 +311,12 @@ async def test_advance_runs_due_timers_in_deadline_order():
     class Flow(WorkflowEntrypoint):
         async def run(self, event, step):
             await step.sleep("nap", event["payload"]["sleep"])
-            await step.do("done", lambda: finished.append((event["instanceId"], emu.clock.now_ms())))
+
+            @step.do("done")
+            def done():
+                return finished.append((event["instanceId"], emu.clock.now_ms()))
+
+            await done()
 
     emu.add_workflow("flow", Flow, binding="FLOW")
     async with emu:
@@ -382,10 +406,11 @@ async def test_advance_stops_at_its_target_while_a_callback_waits_on_real_io():
 
     class Hang(WorkflowEntrypoint):
         async def run(self, event, step):
+            @step.do("hang", config={"timeout": "1 minute", "retries": {"limit": 0, "delay": 0}})
             async def hang():
                 await never.wait()
 
-            await step.do("hang", {"timeout": "1 minute", "retries": {"limit": 0, "delay": 0}}, hang)
+            await hang()
 
     emu = Emulator(clock=VirtualClock(START_MS, autojump=False))
     emu.add_workflow("flow", Hang, binding="FLOW")

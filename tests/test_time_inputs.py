@@ -42,7 +42,12 @@ class Bystander(WorkflowEntrypoint):
     async def run(self, event: Any, step: Any) -> Any:
         await step.sleep("nap", "1 hour")
         clock = CLOCK[0]
-        return await step.do("after", lambda: clock.now_ms())
+
+        @step.do("after")
+        def after():
+            return clock.now_ms()
+
+        return await after()
 
 
 CLOCK: list[Any] = []
@@ -139,7 +144,7 @@ async def test_sleep_until_nan_leaves_other_instances_alone_on_the_real_clock() 
 @pytest.mark.parametrize("value", BAD_NUMBERS, ids=repr)
 async def test_step_timeout_must_be_finite_and_a_huge_one_never_fires(value: float) -> None:
     config = {"timeout": value, "retries": {"limit": 0, "delay": 0}}
-    status = await outcome_beside_a_bystander(lambda step: step.do("s", config, lambda: "ok"))
+    status = await outcome_beside_a_bystander(lambda step: step.do("s", config=config)(lambda: "ok")())
     if value == 1e308:
         assert status == {"status": "complete", "output": "finished"}
     else:
@@ -154,7 +159,7 @@ async def test_retry_delay_past_any_time_fails_the_step_cleanly(value: float) ->
         raise RuntimeError("always")
 
     config = {"retries": {"limit": 3, "delay": value, "backoff": "constant"}}
-    name, message = error_of(await outcome_beside_a_bystander(lambda step: step.do("s", config, fail)))
+    name, message = error_of(await outcome_beside_a_bystander(lambda step: step.do("s", config=config)(fail)()))
     if value == 1e308:
         assert name == "NonRetryableDelayError"
         assert "ends after the year 9999" in message
@@ -169,7 +174,7 @@ async def test_a_delay_function_returning_no_reachable_delay_fails_the_step_clea
         raise RuntimeError("always")
 
     config = {"retries": {"limit": 3, "delay": lambda _: value, "backoff": "constant"}}
-    name, message = error_of(await outcome_beside_a_bystander(lambda step: step.do("s", config, fail)))
+    name, message = error_of(await outcome_beside_a_bystander(lambda step: step.do("s", config=config)(fail)()))
     assert name == "NonRetryableDelayError"
     if value == 1e308:
         assert "ends after the year 9999" in message

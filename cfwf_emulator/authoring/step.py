@@ -1,8 +1,9 @@
 """The ``step`` object passed to ``run``: Cloudflare Python Workflows' step API.
 
 ``step.do`` works as the Python SDK's decorator factory (implicit dependencies by step name, or
-the legacy ``depends=[...]`` list, chosen by compatibility date/flags exactly as on Cloudflare)
-and also in the JavaScript-style call form ``await step.do(name, [config], callback)``.
+the legacy ``depends=[...]`` list, chosen by compatibility date/flags exactly as on Cloudflare).
+The JavaScript-style call form ``await step.do(name, [config], callback)`` fails as it does with
+Cloudflare's SDK unless the emulator opts in to it (``Emulator(step_call_form=True)``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ..compat import IMPLICIT_DEPENDENCIES_DATE, Compatibility
 from ..errors import did_you_mean
 from ..sdk import installed_sdk
 
-__all__ = ["StepRunner", "WorkflowStep"]
+__all__ = ["StepRunner", "WorkflowStep", "is_call_form"]
 
 
 class StepRunner(Protocol):
@@ -97,8 +98,11 @@ def _callback_invoker(callback: Callable[..., Any]) -> Callable[[Callable[[], An
     return lambda _make_ctx: callback()
 
 
-def _is_call_form(args: tuple[Any, ...]) -> bool:
-    """``(name, callback)`` or ``(name, config-or-None, callback)``."""
+def is_call_form(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether ``step.do(*args, **kwargs)`` is the JavaScript-style call form: ``(name, callback)``
+    or ``(name, config-or-None, callback)``, with no keyword arguments."""
+    if kwargs:
+        return False
     if len(args) == 2:
         return callable(args[1])
     return len(args) == 3 and (args[1] is None or isinstance(args[1], dict)) and callable(args[2])
@@ -123,6 +127,26 @@ class _WorkflowStepWrapper:
 
 
 _SDK_STEP = _WorkflowStepWrapper()
+
+#: What CPython 3.12 and 3.13 (Pyodide's, on Cloudflare) raise for ``await`` on a function.
+_AWAIT_FUNCTION = "object function can't be used in 'await' expression"
+
+
+class _LegacyDecorator:
+    """What the legacy SDK's ``step.do(name, callback)`` returns: a decorator (the callback was
+    taken as ``depends``), which fails with the SDK's ``TypeError`` when awaited."""
+
+    __slots__ = ("_declare", "_hint")
+
+    def __init__(self, declare: Callable[[], Callable[[Callable[..., Any]], Any]], hint: str) -> None:
+        self._declare = declare
+        self._hint = hint
+
+    def __call__(self, func: Callable[..., Any]) -> Any:
+        return self._declare()(func)
+
+    def __await__(self) -> Any:
+        raise TypeError(f"{_AWAIT_FUNCTION}\n{self._hint}")
 
 
 def _show(value: Any) -> str:
@@ -151,6 +175,17 @@ _NO_ROLLBACK_API = (
 )
 
 
+def _settle(waiters: list["asyncio.Future[Any]"], exc: BaseException) -> None:
+    """Fail the steps waiting for a step that failed (or was cancelled) with what it raised."""
+    for waiter in waiters:
+        if waiter.done():
+            continue
+        if isinstance(exc, asyncio.CancelledError):
+            waiter.cancel()
+        else:
+            waiter.set_exception(exc)
+
+
 class WorkflowStep:
     """The ``step`` argument of ``run``; a new one is made for every run of an instance."""
 
@@ -160,14 +195,20 @@ class WorkflowStep:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self)
 
     def __init__(
-        self, runner: StepRunner, *, implicit_dependencies: bool, compatibility: Compatibility | None = None
+        self,
+        runner: StepRunner,
+        *,
+        implicit_dependencies: bool,
+        compatibility: Compatibility | None = None,
+        call_form: bool = False,
     ) -> None:
         self._runner = runner
         self._implicit = implicit_dependencies
+        self._call_form = call_form
         self._compatibility = compatibility
         self._function_names: dict[str, str] = {}
         self._memoized: dict[Any, Any] = {}
-        self._in_flight: dict[Any, asyncio.Task[Any]] = {}
+        self._in_flight: dict[Any, list[asyncio.Future[Any]]] = {}
         self.step_closures: dict[str, Callable[[], Awaitable[Any]]] = {}
         #: Memoise dependencies per decorated function, or (workers-runtime-sdk before 1.8.6)
         #: per step name, so two functions of one name share a result.
@@ -176,7 +217,7 @@ class WorkflowStep:
     # -- step.do ---------------------------------------------------------------------------
 
     def do(self, *args: Any, **kwargs: Any) -> Any:
-        """Declare a step (decorator form) or run one (call form).
+        """Declare a step (decorator form), or run one in the call form when opted in.
 
         Decorator, implicit dependencies (compatibility date on/after 2026-02-25)::
 
@@ -185,14 +226,40 @@ class WorkflowStep:
             result = await my_step()
 
         Decorator, legacy: ``@step.do("name", depends=[a, b], concurrent=False, config=None)``.
-        Call form: ``await step.do("name", callback)`` or ``await step.do("name", config, callback)``
-        where ``callback`` is sync or async and takes no argument or one (the step context).
+        Call form, only with ``Emulator(step_call_form=True)``: ``await step.do("name", callback)``
+        or ``await step.do("name", config, callback)`` where ``callback`` is sync or async and
+        takes no argument or one (the step context); otherwise it fails as with Cloudflare's SDK.
         Wrong arguments raise ``TypeError`` starting with what Cloudflare's Python SDK says, then
         which argument is wrong and how to write the step.
         """
-        if not kwargs and _is_call_form(args):
-            name, config, callback = (args[0], None, args[1]) if len(args) == 2 else args
-            return self._runner.do(name, config, _callback_invoker(callback))
+        if is_call_form(args, kwargs):
+            if self._call_form:
+                name, config, callback = (args[0], None, args[1]) if len(args) == 2 else args
+                return self._runner.do(name, config, _callback_invoker(callback))
+            return self._refuse_call_form(args)
+        return self._declare(args, kwargs)
+
+    def _refuse_call_form(self, args: tuple[Any, ...]) -> Any:
+        """Cloudflare's SDK on ``step.do(name, [config], callback)``, plus a line saying what to write."""
+        name = args[0]
+        shown = f'"{name}"' if isinstance(name, str) and not {'"', "\\"} & set(name) else _show(name)
+        config = "" if len(args) == 2 or args[1] is None else ", config={...}"
+        hint = (
+            f"Cloudflare's Python SDK has no call form of step.do: write it as a decorator, "
+            f"@step.do({shown}{config}) above a def or async def holding the callback's body, then "
+            "await the decorated function (Emulator(step_call_form=True) accepts the call form, "
+            "for tests ported from JavaScript)"
+        )
+        if not self._implicit:
+            return _LegacyDecorator(lambda: self._declare(args, {}), hint)
+        try:
+            _SDK_STEP._do_implicit(*args)
+        except TypeError as exc:
+            raise TypeError(f"{exc}\n{hint}") from None
+        raise AssertionError("unreachable: the SDK signature takes at most two positional arguments")
+
+    def _declare(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """The decorator form: check the arguments as Cloudflare's SDK binds them, then decorate."""
         signature = _SDK_STEP._do_implicit if self._implicit else _SDK_STEP._do_legacy
         try:
             name, depends, concurrent, config = signature(*args, **kwargs)
@@ -251,8 +318,8 @@ class WorkflowStep:
                     f"or the step context), got {_describe(args[-1])}"
                 )
             problems.append(
-                "the call form step.do(name, [config], callback) is an emulator extension; "
-                "Cloudflare's Python SDK has only the decorator"
+                "Cloudflare's Python SDK has no call form step.do(name, [config], callback), only the "
+                "decorator (Emulator(step_call_form=True) accepts the call form, for tests ported from JavaScript)"
             )
         elif not args and "name" not in kwargs and not self._implicit:
             problems.append("under legacy dependencies every step needs a name: @step.do(\"name\")")
@@ -367,8 +434,11 @@ class WorkflowStep:
         key = self._memo_key(slot)
         if key in self._memoized:
             return self._memoized[key]
-        if key in self._in_flight:
-            return await self._in_flight[key]
+        waiters = self._in_flight.get(key)
+        if waiters is not None:  # running: wait for its result instead of running it again
+            waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            waiters.append(waiter)
+            return await waiter
         return await slot()
 
     async def _run_declared(
@@ -381,13 +451,20 @@ class WorkflowStep:
             return func(*results)
 
         key = self._memo_key(key)
-        task = asyncio.ensure_future(self._runner.do(name, config, invoke))
-        self._in_flight[key] = task
+        # Runs in the awaiting task: the SDK's task per step would cost an event-loop turn per step.
+        waiters: list[asyncio.Future[Any]] = []
+        self._in_flight[key] = waiters
         try:
-            result = await task
-            self._memoized[key] = result
+            result = await self._runner.do(name, config, invoke)
+        except BaseException as exc:
+            _settle(waiters, exc)
+            raise
         finally:
             self._in_flight.pop(key, None)
+        self._memoized[key] = result
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(result)
         return result
 
     # -- sleeps and events -----------------------------------------------------------------

@@ -24,13 +24,15 @@ Commit: TypeAlias = "asyncio.Future[None] | None"
 
 @dataclass
 class WorkflowDefinition:
-    """A workflow the emulator can run: its name, class, binding name, limits and compatibility."""
+    """A workflow the emulator can run: its name, class, binding name, limits and compatibility,
+    and whether its ``step.do`` accepts the JavaScript-style call form."""
 
     name: str
     cls: type
     binding: str
     limits: Limits
     compat: Compatibility
+    step_call_form: bool = False
 
 
 class RunState(Protocol):

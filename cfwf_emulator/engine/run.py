@@ -959,7 +959,10 @@ async def run_instance(engine: RunHost, live: "LiveInstance") -> None:
         entrypoint = workflow.cls(ExecutionContext(), engine.env)
         event = make_event(record.params, record.created_ms, record.id, workflow.name, record.schedule)
         step = WorkflowStep(
-            run, implicit_dependencies=workflow.compat.implicit_dependencies, compatibility=workflow.compat
+            run,
+            implicit_dependencies=workflow.compat.implicit_dependencies,
+            compatibility=workflow.compat,
+            call_form=workflow.step_call_form,
         )
         result = await entrypoint.run(event, step)
         if run.aborted is not None:

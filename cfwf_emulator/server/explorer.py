@@ -24,6 +24,9 @@ from .project_info import ProjectInfo
 
 __all__ = ["Explorer", "engine_error"]
 
+#: An offset no list reaches (SQLite's integers end at 2**63).
+_MAX_OFFSET = 2**53
+
 Handler = Callable[[Request, dict[str, str]], Awaitable[Response]]
 
 #: Engine refusals answered ``409``: the instance's state forbids the action (not a server fault).
@@ -122,7 +125,9 @@ class Explorer:
             ids = [row["id"] for row in page["instances"]]
             if not ids:
                 return success({"status": "ok", "success": True})
-            await self.api.delete_batch(name, ids)
+            result = await self.api.delete_batch(name, ids)
+            if not result["deleted"]:  # nothing could be deleted: say why rather than loop
+                raise ApiError(500, INVALID, f"WorkflowError: {result['errors'][0]['message']}")
 
     async def _matching(self, name: str, status: str | None, start: datetime | None, end: datetime | None) -> list[InstanceSummary]:
         """Every instance of ``name`` with ``status`` created in ``[start, end]``, newest first."""
@@ -143,7 +148,10 @@ class Explorer:
         """``GET /workflows/NAME/instances``: a page, newest first, with status and date filters."""
         name = self._workflow(params)
         query = list_query(request.query_params)
-        if query.date_start is None and query.date_end is None:
+        if (query.page - 1) * query.per_page > _MAX_OFFSET:  # past any store's end (and its integers)
+            page = await self.api.list_instances(name, status=query.status, per_page=1)
+            rows, total, counts = [], page["total"], page["counts"]
+        elif query.date_start is None and query.date_end is None:
             page = await self.api.list_instances(name, status=query.status, page=query.page, per_page=query.per_page)
             rows, total, counts = page["instances"], page["total"], page["counts"]
         else:

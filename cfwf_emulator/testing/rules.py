@@ -21,7 +21,8 @@ The workflow runs, on virtual time, as:
 
 ``events`` are sent when the workflow waits for an event of their type. The journals (step names,
 kinds, order, counts, results) and outcomes are compared with the baseline, and probes watch
-for steps never awaited, calls on ``env`` bindings outside steps and changes to the ``event``.
+for steps never awaited, calls on ``env`` bindings outside steps, changes to the ``event`` and
+``step.do`` in the JavaScript-style call form (accepted during the check, so the rest is checked).
 Each finding names the rule, the step and a fix; see :data:`RULES`.
 """
 
@@ -125,6 +126,13 @@ RULES: dict[str, Rule] = _rules(
         "Catch Exception (or cfwf_emulator.StepError) and tell errors apart by their name "
         "(getattr(e, 'name', type(e).__name__) == 'MyError'), or let the step return a result "
         "that says what happened instead of raising.",
+    ),
+    Rule(
+        "portable-step-api",
+        "step.do has only the decorator form in Cloudflare's Python SDK",
+        'Write the step as a decorator: @step.do("name", config={...}) above a def or async def '
+        "holding the callback's body, then await the decorated function (result = await "
+        "my_step()); the call form step.do(name, [config], callback) raises TypeError on Cloudflare.",
     ),
     Rule(
         "idempotent-steps",
@@ -571,6 +579,7 @@ def _analyse(
     baseline = runs["baseline"]
     everything = [*runs.values(), *(result for _, result in injected)]
     _check_unawaited(findings, unawaited)
+    _check_call_forms(findings, everything)
     _check_results(findings, everything)
     _check_event_changes(findings, everything)
     _check_env_calls(findings, runs)
@@ -602,6 +611,21 @@ def _check_unawaited(findings: _Findings, unawaited: list[UnawaitedCoroutine]) -
             step=f'step.do "{item.step_name}"' if item.step_name else None,
             location=str(item.location) if item.location else None,
         )
+
+
+def _check_call_forms(findings: _Findings, runs: list[RunResult]) -> None:
+    for run in runs:
+        for use in run.call_forms:
+            where = f" at {use.location}" if use.location else ""
+            findings.add(
+                "portable-step-api",
+                f"step.do({_short_value(use.name)}, ..., callback){where} is the JavaScript-style call "
+                "form: the emulator ran it for this check, but Cloudflare's Python SDK has only the "
+                "decorator form and raises TypeError there (so does the emulator by default).",
+                key=(use.location, use.name) if use.location else use.name,
+                step=f'step.do "{use.name}"',
+                location=str(use.location) if use.location else None,
+            )
 
 
 def _check_results(findings: _Findings, runs: list[RunResult]) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..api import LocalAPI, StepDetails
+from ..authoring.step import is_call_form
 from ..bindings import Workflow
 from ..clock import VirtualClock
 from ..compat import Compatibility
@@ -42,6 +43,7 @@ from .rules_source import (
 )
 
 __all__ = [
+    "CallFormUse",
     "EnvCall",
     "EventChange",
     "RunContext",
@@ -123,6 +125,14 @@ class EnvCall:
 
 
 @dataclass(frozen=True)
+class CallFormUse:
+    """A ``step.do(name, [config], callback)``: the call form, which Cloudflare's Python SDK lacks."""
+
+    name: Any
+    location: SourceLocation | None
+
+
+@dataclass(frozen=True)
 class EventChange:
     """The ``event`` passed to ``run`` was changed."""
 
@@ -142,6 +152,7 @@ class RunResult:
     locations: dict[StepKey, list[UserFrame]] = field(default_factory=dict)
     env_calls: list[EnvCall] = field(default_factory=list)
     event_changes: list[EventChange] = field(default_factory=list)
+    call_forms: list[CallFormUse] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     events_sent: list[str] = field(default_factory=list)
     runaway: bool = False
@@ -341,12 +352,29 @@ def _probe_class(cls: type, probe: _Probe) -> type:
             snapshot = None
         probe.current_event = (event, snapshot) if snapshot is not None else None
         try:
-            return await original(self, event, step)
+            return await original(self, event, _StepProbe(step, probe.result.call_forms))
         finally:
             probe.check_event(None)
             probe.current_event = None
 
     return type(cls.__name__, (cls,), {"run": run, "__module__": cls.__module__, "__qualname__": cls.__qualname__})
+
+
+class _StepProbe:
+    """The ``step`` passed to ``run``, noting each ``step.do`` written in the call form."""
+
+    def __init__(self, step: Any, calls: list[CallFormUse]) -> None:
+        self._step = step
+        self._calls = calls
+
+    def do(self, *args: Any, **kwargs: Any) -> Any:
+        """``step.do``, after noting where a call form is."""
+        if is_call_form(args, kwargs):
+            self._calls.append(CallFormUse(args[0], innermost_location(current_user_frames())))
+        return self._step.do(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._step, name)
 
 
 class _EnvProxy:
@@ -460,10 +488,12 @@ def _build(
 
         emulator: Emulator = ProbedProject.from_config(
             target.project.path, env=target.project.environment, clock=clock, storage=storage,
-            hibernate=hibernate,
+            hibernate=hibernate, step_call_form=True,
         )
     else:
-        emulator = Emulator(clock=clock, storage=storage, hibernate=hibernate, limits=target.limits)
+        emulator = Emulator(
+            clock=clock, storage=storage, hibernate=hibernate, limits=target.limits, step_call_form=True
+        )
         for other in target.others:
             emulator.add_workflow(
                 other.name, other.cls, binding=other.binding, step_limit=other.limits.steps,

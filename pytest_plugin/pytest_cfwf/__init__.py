@@ -10,7 +10,7 @@ Fixtures (:mod:`pytest_cfwf.fixtures`):
 * ``cfwf_factory``: ``cfwf_factory(**options)`` for a fresh emulator per call (hypothesis).
 
 Marker ``@pytest.mark.cfwf(config=..., clock=..., storage=..., limits=...,
-compatibility_date=..., freeze_user_time=...)``; options ``--cfwf-config``, ``--cfwf-clock``;
+compatibility_date=..., freeze_user_time=..., step_call_form=...)``; options ``--cfwf-config``, ``--cfwf-clock``;
 ini ``cfwf_config``, ``cfwf_clock``, ``cfwf_asyncio``, ``cfwf_async_timeout``.
 
 ``async def`` tests that no other plugin claims run with ``asyncio.run``

@@ -56,7 +56,7 @@ def cfwf(request: pytest.FixtureRequest) -> "Emulator":
     nearest wrangler.json/.jsonc/.toml in the rootdir or a directory above it, else empty (use
     ``cfwf.add_workflow``; a missing binding's error then says where the plugin looked). Override
     with ``@pytest.mark.cfwf(config=..., clock=..., storage=..., limits=...,
-    compatibility_date=..., freeze_user_time=...)``. Closed at test end.
+    compatibility_date=..., freeze_user_time=..., step_call_form=...)``. Closed at test end.
     """
     return make_emulator(request, request.node, tracker_for(request.node), {})
 

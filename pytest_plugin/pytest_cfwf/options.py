@@ -29,7 +29,7 @@ __all__ = [
 MARKER = "cfwf"
 MARKER_HELP = (
     "cfwf(config=None, clock=None, storage=None, limits=None, compatibility_date=None, "
-    "freeze_user_time=False, **options): options for the emulators that the cfwf fixtures "
+    "freeze_user_time=False, step_call_form=False, **options): options for the emulators that the cfwf fixtures "
     "create in this test; config is a wrangler file or directory relative to the rootdir, or "
     "False for an empty emulator; other keywords go to cfwf_emulator.Emulator."
 )

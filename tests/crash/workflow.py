@@ -111,14 +111,16 @@ class CrashFlow(WorkflowEntrypoint):
         def mark(ctx: Any, what: str) -> None:
             journal.append(path, f"{ctx['step']['name']} {ctx['attempt']} {what}")
 
+        @step.do("schema", config=FAST)
         async def schema(ctx: Any) -> Any:
             mark(ctx, "start")
             await env.DB.exec(SCHEMA)
             mark(ctx, "end")
             return "ready"
 
-        await step.do("schema", FAST, schema)
+        await schema()
 
+        @step.do("init", config=FAST)
         async def init(ctx: Any) -> Any:
             mark(ctx, "start")
             busy(15)
@@ -127,8 +129,9 @@ class CrashFlow(WorkflowEntrypoint):
             mark(ctx, "end")
             return {"x": base * 3}
 
-        a = await step.do("init", FAST, init)
+        a = await init()
 
+        @step.do("flaky", config=FLAKY)
         async def flaky(ctx: Any) -> Any:
             mark(ctx, "start")
             await asyncio.sleep(0.012)
@@ -139,9 +142,10 @@ class CrashFlow(WorkflowEntrypoint):
             mark(ctx, "end")
             return a["x"] + 1
 
-        b = await step.do("flaky", FLAKY, flaky)
+        b = await flaky()
         await step.sleep("nap", NAP_MS)
 
+        @step.do("compute", config=FAST)
         async def compute(ctx: Any) -> Any:
             mark(ctx, "start")
             await asyncio.sleep(0.02)
@@ -149,24 +153,26 @@ class CrashFlow(WorkflowEntrypoint):
             mark(ctx, "end")
             return [b, b * 2]
 
-        c = await step.do("compute", FAST, compute)
+        c = await compute()
         ev1 = await step.wait_for_event("wait-a", EVENT_TYPE, timeout=EVENT_TIMEOUT)
 
+        @step.do("after-a", config=FAST)
         def after_a(ctx: Any) -> Any:
             mark(ctx, "start")
             busy(10)
             mark(ctx, "end")
             return sum(c) + ev1.payload["n"]
 
-        d = await step.do("after-a", FAST, after_a)
+        d = await after_a()
 
+        @step.do("pick-deadline", config=FAST)
         def pick_deadline(ctx: Any) -> Any:
             mark(ctx, "start")
             target = time.time() * 1000 + UNTIL_AHEAD_MS
             mark(ctx, "end")
             return target
 
-        target = await step.do("pick-deadline", FAST, pick_deadline)
+        target = await pick_deadline()
         try:
             await step.sleep_until("until", target)
         except StepError as exc:
@@ -176,6 +182,7 @@ class CrashFlow(WorkflowEntrypoint):
             if PAST_TARGET not in str(exc):
                 raise
 
+        @step.do("flaky2", config=FLAKY2)
         async def flaky2(ctx: Any) -> Any:
             mark(ctx, "start")
             busy(5)
@@ -188,9 +195,10 @@ class CrashFlow(WorkflowEntrypoint):
             mark(ctx, "end")
             return d * 10
 
-        f = await step.do("flaky2", FLAKY2, flaky2)
+        f = await flaky2()
         ev2 = await step.wait_for_event("wait-b", EVENT_TYPE, timeout=EVENT_TIMEOUT)
 
+        @step.do("finalize", config=FAST)
         async def finalize(ctx: Any) -> Any:
             mark(ctx, "start")
             await asyncio.sleep(0.015)
@@ -199,5 +207,5 @@ class CrashFlow(WorkflowEntrypoint):
             mark(ctx, "end")
             return {"total": a["x"] + b + sum(c) + d + f + ev2.payload["n"]}
 
-        g = await step.do("finalize", FAST, finalize)
+        g = await finalize()
         return {"values": [a, b, c, d, f, g], "events": [ev1.payload, ev2.payload]}

@@ -39,7 +39,11 @@ class Sleeper(WorkflowEntrypoint):
     """One step, a 1-day nap, then done."""
 
     async def run(self, event: Any, step: Any) -> Any:
-        before = await step.do("before", lambda: "b")
+        @step.do("before")
+        def before_step():
+            return "b"
+
+        before = await before_step()
         await step.sleep("nap", "1 day")
         return {"before": before, "woke": True}
 
@@ -48,7 +52,11 @@ class Quick(WorkflowEntrypoint):
     """Adds one to its ``n`` param in a step."""
 
     async def run(self, event: Any, step: Any) -> Any:
-        return await step.do("add", lambda: event["payload"]["n"] + 1)
+        @step.do("add")
+        def add():
+            return event["payload"]["n"] + 1
+
+        return await add()
 
 
 WORKFLOWS = {"mailbox": Mailbox, "sleeper": Sleeper, "quick": Quick}

@@ -4,7 +4,10 @@ Original scenarios: cloudflare/workers-sdk, fixtures/vitest-plugin-examples/work
 (src/index.ts: the moderation workflow and a Worker whose fetch handler starts it;
 test/integration.test.ts: ``introspectWorkflow`` + the Worker's fetch, a batch of three,
 terminate, restart with mocks kept, pause). Rewritten as Python on our testing API: the Worker is
-called in-process through ``emu.fetch``, so instances are created by the code under test.
+called in-process through ``emu.fetch``, so instances are created by the code under test. The
+workflow keeps the JavaScript original's ``step.do(name, callback)`` calls, so its emulators opt in
+to the call form (``Emulator(step_call_form=True)``); ``test_vitest_moderator_unit.py`` has the
+same workflow in the decorator form that Cloudflare's Python SDK requires.
 """
 
 from __future__ import annotations
@@ -12,12 +15,21 @@ from __future__ import annotations
 import random
 from urllib.parse import parse_qs, urlsplit
 
-from cfwf_emulator import WorkflowEntrypoint
+import pytest
+
+from cfwf_emulator import Emulator, VirtualClock, WorkflowEntrypoint
 from cfwf_emulator.testing import introspect_workflow
 from cfwf_emulator.workers import Response, WorkerEntrypoint
 
 SCAN = "AI content scan"
 WORKER = "https://mock-worker.local"
+START_MS = 1_767_225_600_000.0  # 2026-01-01T00:00:00Z
+
+
+@pytest.fixture
+def emu():
+    """A virtual-clock emulator that accepts the JavaScript call form of ``step.do``."""
+    return Emulator(clock=VirtualClock(START_MS), step_call_form=True)
 
 
 class ModeratorWorkflow(WorkflowEntrypoint):

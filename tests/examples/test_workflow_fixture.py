@@ -5,7 +5,9 @@ workflows — two steps around a sleep, two steps around an event wait, a retryi
 Worker; tests/index.test.ts: create with and without id, unknown id, createBatch, retries with
 generic and non-retryable errors, waitForEvent, pause/resume, terminate, restart, persistence).
 The original drives a running ``wrangler dev`` over HTTP and polls; here the same scenarios call
-the bindings in-process and wait with the testing API on the virtual clock.
+the bindings in-process and wait with the testing API on the virtual clock. The workflows keep
+the original's ``step.do(name, callback)`` calls, so their emulators opt in to the call form
+(``Emulator(step_call_form=True)``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ from cfwf_emulator.testing import introspect_workflow, introspect_workflow_insta
 START_MS = 1_767_225_600_000.0  # 2026-01-01T00:00:00Z
 FIRST = {"output": "First step result"}
 SECOND = {"output": "Second step result"}
+
+
+@pytest.fixture
+def emu():
+    """A virtual-clock emulator that accepts the JavaScript call form of ``step.do``."""
+    return Emulator(clock=VirtualClock(START_MS), step_call_form=True)
 
 
 def payload_or_default(event):
@@ -209,11 +217,11 @@ async def test_restart_a_running_workflow(emu):
 
 async def test_instances_persist_across_emulator_lifetimes(tmp_path):
     storage = f"sqlite:///{tmp_path / 'state.db'}"
-    first = register(Emulator(clock=VirtualClock(START_MS), storage=storage))
+    first = register(Emulator(clock=VirtualClock(START_MS), storage=storage, step_call_form=True))
     async with first:
         await first.env.WORKFLOW.create(id="something")
 
-    second = register(Emulator(clock=VirtualClock(START_MS), storage=storage))
+    second = register(Emulator(clock=VirtualClock(START_MS), storage=storage, step_call_form=True))
     async with second:
         handle = await second.env.WORKFLOW.get("something")
         assert (await handle.status())["status"] in ("queued", "running", "waiting", "complete")

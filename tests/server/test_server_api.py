@@ -7,11 +7,12 @@ error codes and texts, paging and filters.
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cfwf_emulator import Emulator
+from cfwf_emulator import Emulator, VirtualClock
 
 W = "/workflows/demo-workflow"
 EIGHT = ("queued", "running", "paused", "errored", "terminated", "complete", "waitingForPause", "waiting")
@@ -363,3 +364,13 @@ async def test_local_workers_describes_the_worker_and_its_bindings(emulator: Emu
         ]
         assert worker["bindings"]["kv"] == [{"id": "notes-id", "bindingName": "NOTES"}]
         assert worker["triggers"] == {"crons": []}
+
+
+async def test_a_page_far_past_the_end_is_empty(project: Path, tmp_path: Path, served: Any) -> None:
+    stored = Emulator.from_config(project, storage=f"sqlite:///{tmp_path / 'state.sqlite3'}", clock=VirtualClock(0))
+    async with served(stored) as api:
+        await api.ok("POST", W + "/instances", json={"id": "only"})
+        for page in ("4.888749249665212e+307", str(2**70)):
+            body = (await api.request("GET", W + "/instances", params={"page": page, "per_page": "100"})).json()
+            assert body["result"] == []
+            assert body["result_info"]["total_count"] == 1 and body["result_info"]["total_pages"] == 1

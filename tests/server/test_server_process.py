@@ -122,3 +122,21 @@ def test_the_state_directory_defaults_to_dot_cfwf_beside_the_config(project: Pat
     record_of(process, project / ".cfwf" / "state")
     assert stop(process)[0] == 0
     assert (project / ".cfwf" / "state" / "workflows.sqlite3").exists()
+
+
+def test_with_the_virtual_clock_sleeps_and_timeouts_pass_at_once(project: Path, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    process = start(project, state, "--clock", "virtual")
+    record = record_of(process, state)
+    with httpx.Client(base_url=record["url"], timeout=30) as client:
+        client.post(W + "/instances", json={"id": "fast"})
+        deadline = time.monotonic() + 30
+        details = client.get(W + "/instances/fast").json()["result"]
+        while details["status"] != "errored" and time.monotonic() < deadline:
+            time.sleep(0.05)
+            details = client.get(W + "/instances/fast").json()["result"]
+    assert stop(process)[0] == 0
+    # an hour's sleep, then a day's wait for an event that never comes: it times out
+    assert details["status"] == "errored", details
+    assert [step["name"] for step in details["steps"]] == ["flaky-1", "nap-1", "approval-1"]
+    assert details["steps"][1]["finished"] is True and details["steps"][2]["error"] is not None

@@ -17,4 +17,5 @@ BROKEN_RULES = {
     "result_not_serialisable": "serialisable-results",
     "exception_types": "portable-exceptions",
     "non_idempotent_step": "idempotent-steps",
+    "call_form": "portable-step-api",
 }

@@ -19,10 +19,11 @@ class ChargeWorkflow(WorkflowEntrypoint):
     async def run(self, event: Any, step: Any) -> Any:
         amount = event["payload"]["amount"]
 
+        @step.do(f"charge {uuid.uuid4()}")  # BUG: a new name on every run
         async def charge() -> dict[str, Any]:
             return {"charged": amount}
 
-        charged = await step.do(f"charge {uuid.uuid4()}", charge)  # BUG: a new name on every run
+        charged = await charge()
 
         @step.do("send receipt")
         async def send_receipt() -> str:

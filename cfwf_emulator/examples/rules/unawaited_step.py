@@ -1,6 +1,6 @@
 """Breaks "always await your steps": the audit step is called but never awaited.
 
-``step.do(...)`` returns a coroutine; without ``await`` the step never runs, nothing fails and
+Calling a ``@step.do`` function returns a coroutine; without ``await`` the step never runs, nothing fails and
 the audit entry silently never happens.
 """
 
@@ -21,8 +21,9 @@ class SignupWorkflow(WorkflowEntrypoint):
 
         account = await create_account()
 
+        @step.do("write audit entry")
         async def audit() -> str:
             return f"signed up {account['user']}"
 
-        step.do("write audit entry", audit)  # BUG: missing await
+        audit()  # BUG: missing await
         return account
