@@ -173,6 +173,13 @@ async def test_pausing_and_sending_an_event_from_the_page_change_the_instance(em
         details = await emulator.api.describe(WORKFLOW, "to-approve")
         assert details["status"] == "complete" and details["output"]["approved"] == {"by": "<b>ops</b>"}
         await screenshot(page, "dashboard-instance-complete")
+
+        await page.locator("#inst-back a").click()
+        await page.locator("#wf-delete-all").click()
+        await expect(page.locator("#wf-delete-all")).to_have_text("Confirm: delete every instance")
+        await page.locator("#wf-delete-all").click()
+        await expect(page.locator("#wf-showing")).to_have_text("Showing 0-0 of 0")
+        assert (await emulator.api.list_instances(WORKFLOW))["total"] == 0
         no_script_errors(page)
 
 

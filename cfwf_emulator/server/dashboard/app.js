@@ -297,6 +297,20 @@ function filterBy(status) {
   refresh();
 }
 
+function deleteAll(button) {
+  const workflow = state.route.workflow;
+  const key = `${workflow}/*`;
+  if (!deleteArmed(key)) {
+    state.armed = { key, until: Date.now() + 4000 };
+    button.textContent = "Confirm: delete every instance";
+    setTimeout(() => { button.textContent = "Delete all instances"; }, 4000);
+    return null;
+  }
+  state.armed = null;
+  button.textContent = "Delete all instances";
+  return act(`Deleted every instance of ${workflow}`, () => api("DELETE", wfPath(workflow)));
+}
+
 function actionButtons(workflow, id, status, small) {
   const box = el("div", { class: small ? "buttons small" : "buttons" });
   for (const [action, label, allowed] of ACTIONS) {
@@ -622,6 +636,7 @@ function setUp() {
   select.addEventListener("change", () => filterBy(select.value));
   $("wf-prev").addEventListener("click", () => { state.page = Math.max(1, state.page - 1); refresh(); });
   $("wf-next").addEventListener("click", () => { state.page += 1; refresh(); });
+  $("wf-delete-all").addEventListener("click", (event) => deleteAll(event.currentTarget));
   $("trigger-form").addEventListener("submit", trigger);
   $("event-form").addEventListener("submit", sendEvent);
   $("event-cancel").addEventListener("click", () => $("event-dialog").close());
