@@ -162,6 +162,8 @@ async def test_pausing_and_sending_an_event_from_the_page_change_the_instance(em
         await page.locator('tr[data-id="to-approve"] a').click()
         await page.locator("#clock-duration").fill("2 seconds")
         await page.get_by_role("button", name="Advance").click()
+        await expect(page.locator("#message")).to_have_text("Advanced: the clock is at 2026-01-01 00:00:02Z")
+        await expect(page.locator('.timeline .line[data-step="approval-1"] .bar.wait')).to_have_count(1)
         await expect(page.locator("#inst-status .badge")).to_have_text("Waiting")
         await page.locator('#inst-actions button[data-action="event"]').click()
         await page.locator("#event-type").fill("approve")
