@@ -1,7 +1,7 @@
 """The dashboard's files, served under :data:`DASHBOARD_ROOT` (our own page, no build step, no CDN).
 
-Three files ship with the package (``dashboard/index.html``, ``app.js``, ``style.css``), read once
-at start. A request never names a file on disk: ``/assets/NAME`` is looked up in that fixed set,
+Its files ship with the package (``dashboard/index.html``, three JavaScript modules and
+``style.css``), read once at start. A request never names a file on disk: ``/assets/NAME`` is looked up in that fixed set,
 and every other path under the root is the page itself (it routes in the browser). Every answer
 carries a Content-Security-Policy allowing only this origin's scripts, styles and API, so a value
 shown on the page can never run as code even if it were inserted unescaped.
@@ -23,6 +23,8 @@ DASHBOARD_ROOT = "/cdn-cgi/local/explorer"
 ASSETS = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "dom.js": "text/javascript; charset=utf-8",
+    "timeline.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 

@@ -30,9 +30,10 @@ async def test_the_dashboard_page_is_served_for_every_page_path_with_a_strict_po
 
 async def test_the_assets_are_a_fixed_set_and_nothing_else_is_read(emulator: Emulator, served: Any) -> None:
     async with served(emulator) as api:
-        script = await api.client.get(api.url + ROOT + "/assets/app.js")
-        assert script.status_code == 200 and script.headers["content-type"] == "text/javascript; charset=utf-8"
-        assert "innerHTML" not in script.text  # values reach the page as text only
+        for name in ("app.js", "dom.js", "timeline.js"):
+            script = await api.client.get(api.url + ROOT + "/assets/" + name)
+            assert script.status_code == 200 and script.headers["content-type"] == "text/javascript; charset=utf-8"
+            assert "innerHTML" not in script.text and "insertAdjacentHTML" not in script.text  # text only
         style = await api.client.get(api.url + ROOT + "/assets/style.css")
         assert style.status_code == 200 and style.headers["content-type"] == "text/css; charset=utf-8"
         for name in ("ui.py", "..%2Fui.py", "%2e%2e%2f%2e%2e%2fapp.py", "", "dashboard/app.js"):

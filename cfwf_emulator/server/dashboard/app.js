@@ -1,8 +1,11 @@
 // The cfwf dev dashboard: plain JavaScript over the Local Explorer API (no build step, no CDN).
 // Every value from the server is put on the page with textContent or setAttribute, never as HTML.
 
-const ROOT = "/cdn-cgi/local/explorer";
-const API = ROOT + "/api";
+import {
+  ApiFailure, ROOT, api, el, errorText, formatDuration, instPath, json, ms, shortTime, stepLabel, wfPath,
+} from "./dom.js";
+import { renderTimeline } from "./timeline.js";
+
 const POLL_MS = 1000;
 const PER_PAGE = 25;
 const STATUSES = ["complete", "errored", "queued", "running", "paused", "waiting", "waitingForPause", "terminated"];
@@ -27,61 +30,9 @@ const state = {
 
 const $ = (id) => document.getElementById(id);
 
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "text") node.textContent = String(value);
-    else if (key === "class") node.className = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children) {
-    if (child !== null && child !== undefined) node.append(typeof child === "string" ? document.createTextNode(child) : child);
-  }
-  return node;
-}
-
-// ---- the API ---------------------------------------------------------------------------
-
-class ApiFailure extends Error {}
-
-async function api(method, path, body) {
-  const init = { method, headers: {} };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = typeof body === "string" ? body : JSON.stringify(body);
-  }
-  const response = await fetch(API + path, init);
-  let data = null;
-  try { data = await response.json(); } catch { data = null; }
-  if (!response.ok || !data || data.success === false) {
-    const first = data && Array.isArray(data.errors) && data.errors[0];
-    throw new ApiFailure(first ? first.message : `${response.status} ${response.statusText}`);
-  }
-  return data;
-}
-
-const wfPath = (name) => "/workflows/" + encodeURIComponent(name);
-const instPath = (name, id) => wfPath(name) + "/instances/" + encodeURIComponent(id);
-
 // ---- formatting -------------------------------------------------------------------------
 
-function ms(iso) { return iso ? Date.parse(iso) : null; }
-
 function nowMs() { return state.clock ? Date.parse(state.clock.now) : Date.now(); }
-
-function formatDuration(span) {
-  if (span === null || span === undefined || !isFinite(span)) return "-";
-  if (span < 1000) return `${Math.round(span)} ms`;
-  const s = span / 1000;
-  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${Math.floor(s % 60)} s`;
-  const h = Math.floor(m / 60);
-  if (h < 24) return `${h} h ${m % 60} min`;
-  return `${Math.floor(h / 24)} d ${h % 24} h`;
-}
 
 function ago(iso) {
   const at = ms(iso);
@@ -89,12 +40,6 @@ function ago(iso) {
   const span = nowMs() - at;
   return span >= 0 ? `${formatDuration(span)} ago` : `in ${formatDuration(-span)}`;
 }
-
-function shortTime(iso) { return iso ? iso.replace("T", " ").replace(/\.\d+Z$/, "Z") : "-"; }
-
-function json(value) { return value === undefined ? "" : JSON.stringify(value, null, 2); }
-
-function errorText(error) { return error ? `${error.name}: ${error.message}` : "failed"; }
 
 function badge(status) {
   return el("span", { class: `badge status-${status}`, text: LABELS[status] || status });
@@ -428,109 +373,17 @@ async function loadInstance() {
   $("inst-output").textContent = details.output === null ? "null" : json(details.output);
   $("inst-error").hidden = !details.error;
   $("inst-error-text").textContent = details.error ? errorText(details.error) : "";
-  renderTimeline(details);
+  drawTimeline(details);
   renderSteps(details);
 }
 
-function stepLabel(step) {
-  const extra = step.cfwf || {};
-  return extra.name !== undefined ? extra.name : step.name.replace(/-\d+$/, "");
-}
-
-function stepEnd(step) {
-  if (step.end) return ms(step.end);
-  const until = step.cfwf && step.cfwf.until;
-  return until ? Math.max(ms(until), ms(step.start)) : nowMs();
-}
-
-// ---- the timeline: every attempt, retry delay, sleep and event wait as a bar ----------------------
-
-function timelineBars(step) {
-  const bars = [];
-  const now = nowMs();
-  if (step.type === "sleep") {
-    bars.push({ kind: "sleep", from: ms(step.start), to: stepEnd(step), label: step.finished ? "slept" : "sleeping" });
-  } else if (step.type === "waitForEvent") {
-    const label = step.error ? `failed: ${errorText(step.error)}` : step.finished ? "event arrived" : "waiting for an event";
-    bars.push({ kind: step.error ? "wait failed" : "wait", from: ms(step.start), to: step.end ? ms(step.end) : now, label });
-  } else {
-    const tracebacks = (step.cfwf && step.cfwf.attempts) || [];
-    step.attempts.forEach((attempt, index) => {
-      const previous = step.attempts[index - 1];
-      if (previous && previous.end) {
-        bars.push({ kind: "retry", from: ms(previous.end), to: ms(attempt.start), label: `retry delay before attempt ${index + 1}` });
-      }
-      const failed = attempt.success === false;
-      const label = failed ? `attempt ${index + 1} failed: ${errorText(attempt.error)}` : `attempt ${index + 1}`;
-      bars.push({
-        kind: failed ? "attempt failed" : "attempt", from: ms(attempt.start), to: attempt.end ? ms(attempt.end) : now, label,
-        traceback: failed ? { title: `${stepLabel(step)}, ${label}`, text: (tracebacks[index] || {}).traceback } : null,
-      });
-    });
-    const last = step.attempts[step.attempts.length - 1];
-    if (step.success === null && last && last.success === false && step.cfwf && step.cfwf.until) {
-      bars.push({ kind: "retry", from: ms(last.end), to: ms(step.cfwf.until), label: "retry delay (pending)" });
-    }
-  }
-  return bars;
-}
-
-function timelineRange(details, rows) {
-  const zoomed = rows.find(({ step }) => step.name === state.zoom);
-  const times = [];
-  if (zoomed) {
-    for (const bar of zoomed.bars) times.push(bar.from, bar.to);
-  } else {
-    times.push(ms(details.start) ?? ms(details.queued), details.end ? ms(details.end) : nowMs());
-    for (const { bars } of rows) for (const bar of bars) times.push(bar.from, bar.to);
-  }
-  const known = times.filter((t) => t !== null && isFinite(t));
-  const t0 = Math.min(...known);
-  const span = Math.max(Math.max(...known) - t0, 1);
-  return zoomed ? [t0, span * 1.04] : [t0, span];
-}
-
-function renderTimeline(details) {
-  const box = $("timeline");
-  const rows = details.steps.map((step) => ({ step, bars: timelineBars(step) }));
-  if (!rows.some(({ step }) => step.name === state.zoom)) state.zoom = null;
-  const [t0, span] = timelineRange(details, rows);
-  const at = (t) => ((t - t0) / span) * 100;
-  const axis = el("div", { class: "axis" });
-  for (const fraction of [0, 0.25, 0.5, 0.75, 1]) {
-    const label = fraction === 0 ? shortTime(new Date(t0).toISOString()) : `+${formatDuration(span * fraction)}`;
-    const tick = el("span", { class: fraction === 1 ? "tick last" : "tick", text: label });
-    tick.style.left = `${fraction * 100}%`;
-    axis.append(tick);
-  }
-  const lines = rows.map(({ step, bars }) => {
-    const track = el("div", { class: "track" });
-    for (const bar of bars) {
-      const node = el(bar.traceback ? "button" : "span", {
-        class: `bar ${bar.kind}`, title: `${bar.label} (${formatDuration(bar.to - bar.from)})`, "aria-label": bar.label,
-        onclick: bar.traceback ? () => showTraceback(bar.traceback) : null,
-      }, bar.traceback ? "\u2715" : null);
-      node.style.left = `${at(bar.from)}%`;
-      node.style.width = `max(${bar.traceback ? 14 : 6}px, ${at(bar.to) - at(bar.from)}%)`;  // room for the mark
-      track.append(node);
-    }
-    const now = nowMs();
-    if (!details.end && now > t0 && now < t0 + span) {
-      const marker = el("span", { class: "now-marker", title: `now: ${shortTime(state.clock && state.clock.now)}` });
-      marker.style.left = `${at(now)}%`;
-      track.append(marker);
-    }
-    const zoomed = state.zoom === step.name;
-    const label = el("button", {
-      class: "line-label link", title: zoomed ? "Show the whole instance" : `Zoom the time axis to ${step.name}`,
-      "aria-pressed": zoomed ? "true" : "false", text: stepLabel(step),
-      onclick: () => { state.zoom = zoomed ? null : step.name; renderTimeline(details); },
-    });
-    return el("div", { class: zoomed ? "line zoomed" : "line", "data-step": step.name }, label, track);
+function drawTimeline(details) {
+  renderTimeline($("timeline"), details, {
+    now: nowMs(),
+    zoom: state.zoom,
+    setZoom: (name) => { state.zoom = name; drawTimeline(details); },
+    showTraceback,
   });
-  const hint = state.zoom ? `Zoomed to ${state.zoom}: click its name again for the whole instance` : "Click a step's name to zoom to it";
-  box.replaceChildren(el("div", { class: "line axis-line" }, el("div", { class: "line-label small muted", text: hint }), axis), ...lines);
-  if (!rows.length) box.append(el("p", { class: "muted", text: "No step has run yet." }));
 }
 
 function showTraceback({ title, text }) {
