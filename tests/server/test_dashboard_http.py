@@ -6,10 +6,12 @@ answers, that no request path reaches the filesystem, and that the guard covers 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from cfwf_emulator import Emulator, VirtualClock
+from cfwf_emulator.server.ui import ASSETS
 
 ROOT = "/cdn-cgi/local/explorer"
 W = "/workflows/demo-workflow"
@@ -39,6 +41,20 @@ async def test_the_assets_are_a_fixed_set_and_nothing_else_is_read(emulator: Emu
         for name in ("ui.py", "..%2Fui.py", "%2e%2e%2f%2e%2e%2fapp.py", "", "dashboard/app.js"):
             response = await api.client.get(api.url + ROOT + "/assets/" + name)
             assert (response.status_code, response.text) == (404, "404 Not Found"), name
+
+
+async def test_every_file_the_page_loads_is_served_and_shipped(emulator: Emulator, served: Any) -> None:
+    folder = Path(__file__).resolve().parents[2] / "cfwf_emulator" / "server" / "dashboard"
+    assert sorted(path.name for path in folder.iterdir()) == sorted(ASSETS)
+    async with served(emulator) as api:
+        page = (await api.client.get(api.url + ROOT)).text
+        wanted = re.findall(r'(?:src|href)="(/cdn-cgi/local/explorer/assets/[^"]+)"', page)
+        for name in ("app.js", "timeline.js"):
+            script = (await api.client.get(api.url + ROOT + "/assets/" + name)).text
+            wanted += [ROOT + "/assets/" + module for module in re.findall(r'from "\./([^"]+)"', script)]
+        assert {path.rsplit("/", 1)[1] for path in wanted} == set(ASSETS) - {"index.html"}
+        for path in wanted:
+            assert (await api.client.get(api.url + path)).status_code == 200, path
 
 
 async def test_the_dashboard_answers_only_get_and_is_behind_the_host_guard(emulator: Emulator, served: Any) -> None:
