@@ -47,6 +47,7 @@ from .views import (
     StepExtension,
     WaitStepDetails,
 )
+from .validation import check_mocked_event
 
 __all__ = [
     "STATUSES",
@@ -455,7 +456,7 @@ class LocalTestingAPI:
     @staticmethod
     def check_mocked_event(event_type: Any, payload: Any) -> str:
         """The JSON of a mocked event's payload; ``WorkflowError`` as ``send_event`` would raise."""
-        return Engine.check_mocked_event(event_type, payload)
+        return check_mocked_event(event_type, payload)
 
     def modifications(self, workflow: str, instance_id: str) -> dict[str, Any]:
         """A copy of the modifications of an existing instance (``{}`` when it has none)."""

@@ -9,17 +9,29 @@ or ``send_event({"type": ..., "payload": ...})``; the JavaScript names (``create
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .engine.core import Engine
-from .errors import WorkflowError, quoted
+from .validation import check_location_hint, instance_not_found
 
 if TYPE_CHECKING:
-    from .api import BatchDeleteResult
-    from .emulator import Emulator
+    from .api import BatchDeleteResult, LocalAPI
+    from .engine.instance import WorkflowDefinition
     from .views import InstanceDetails, StatusDetails
 
 __all__ = ["Workflow", "WorkflowInstance"]
+
+
+class BindingHost(Protocol):
+    """What a binding needs of its emulator (an :class:`~cfwf_emulator.Emulator`): the engine's
+    public API. (A protocol, so this module and the emulator's never import each other.)"""
+
+    @property
+    def api(self) -> "LocalAPI":
+        """``emu.api``."""
+
+    def workflow_definitions(self) -> list["WorkflowDefinition"]:
+        """The registered workflows (a binding names its own binding in error messages)."""
+
 
 _MISSING: Any = object()
 
@@ -42,7 +54,7 @@ def _options(options: Any, kwargs: dict[str, Any], allowed: tuple[str, ...], wha
 class Workflow:
     """The binding of one workflow: create instances and get handles to them."""
 
-    def __init__(self, emulator: "Emulator", name: str) -> None:
+    def __init__(self, emulator: BindingHost, name: str) -> None:
         self._emulator = emulator
         self.name = name
 
@@ -50,7 +62,7 @@ class Workflow:
         return f"<Workflow {self.name!r}>"
 
     @property
-    def emulator(self) -> "Emulator":
+    def emulator(self) -> BindingHost:
         """The emulator hosting this workflow (tools reach its ``api`` and definitions through it)."""
         return self._emulator
 
@@ -60,7 +72,7 @@ class Workflow:
         Raises ``WorkflowError`` with code ``instance.invalid_id`` or ``instance.already_exists``.
         """
         opts = _options(options, kwargs, ("id", "params", "retention", "locationHint"), "create")
-        Engine.check_location_hint(opts.get("locationHint"))
+        check_location_hint(opts.get("locationHint"))
         instance_id = await self._emulator.api.create(self.name, opts.get("id"), opts.get("params"))
         return WorkflowInstance(self._emulator, self.name, instance_id)
 
@@ -101,23 +113,15 @@ class Workflow:
 
     async def get(self, instance_id: str) -> "WorkflowInstance":
         """A handle to an existing instance; ``WorkflowError(instance.not_found)`` otherwise."""
-        if not isinstance(instance_id, str):
-            raise WorkflowError(
-                "instance.not_found",
-                f"Instance not found: instance ids are str, got {type(instance_id).__name__} {instance_id!r}",
-            )
-        if not await self._emulator.api.exists(self.name, instance_id):
-            raise WorkflowError(
-                "instance.not_found",
-                f'Instance not found: no instance {quoted(instance_id)} in workflow "{self.name}"',
-            )
+        if not isinstance(instance_id, str) or not await self._emulator.api.exists(self.name, instance_id):
+            raise instance_not_found(self.name, instance_id)
         return WorkflowInstance(self._emulator, self.name, instance_id)
 
 
 class WorkflowInstance:
     """A handle to one instance; every call reads or changes the engine's state for it."""
 
-    def __init__(self, emulator: "Emulator", workflow: str, instance_id: str) -> None:
+    def __init__(self, emulator: BindingHost, workflow: str, instance_id: str) -> None:
         self._emulator = emulator
         self.workflow = workflow
         self.id = instance_id

@@ -26,7 +26,7 @@ from .clock import LATEST_TIME_MS, Clock, VirtualClock, resolve_clock
 from .compat import Compatibility
 from .config.bindings import BINDING_NAME_FIX, binding_name_problem
 from .durations import DurationError, parse_duration_or_timedelta
-from .engine.core import Engine, WorkflowDefinition, check_workflow_name
+from .engine.core import Engine, WorkflowDefinition
 from .engine.crons import CronTable
 from .engine.scheduler import Scheduler
 from .errors import ConfigError, ConfigWarning, StalledError, did_you_mean
@@ -36,6 +36,7 @@ from .serialization import utc_from_ms
 from .store import SQLiteStore, Store, open_store
 from .store.base import StateReadOnlyError
 from .store.lock import StateLock
+from .validation import check_crons, check_workflow_name
 
 __all__ = ["Emulator", "Env"]
 
@@ -309,7 +310,7 @@ class Emulator:
         """
         check_workflow_name(name)
         if schedules is not None:
-            CronTable.parse(schedules, f"Workflow {name!r} schedules")
+            check_crons(schedules, f"Workflow {name!r} schedules")
         if not isinstance(cls, type) or not callable(getattr(cls, "run", None)):
             raise ConfigError(f"Workflow {name!r}: {cls!r} is not a class with a run(self, event, step) method")
         derived = binding is None

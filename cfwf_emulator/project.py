@@ -19,15 +19,16 @@ import warnings
 import weakref
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ConfigError, ConfigWarning
 from .resources.kv import KVNamespace, entry_from_record, entry_record, lone_surrogate
 from .store.sqlite import SQLiteStore, StoreError
 
 if TYPE_CHECKING:
+    from .clock import Clock
     from .config import ProjectConfig
-    from .emulator import Emulator
+    from .store import Store
 
 __all__ = ["import_main", "wire_project"]
 
@@ -221,7 +222,45 @@ def _workflow_class(module: ModuleType, project: "ProjectConfig", class_name: st
     return cls
 
 
-def wire_project(emulator: "Emulator", project: "ProjectConfig") -> ModuleType | None:
+class _Env(Protocol):
+    def bind(self, name: str, value: Any) -> None: ...
+
+
+class ProjectHost(Protocol):
+    """What :func:`wire_project` needs of an :class:`~cfwf_emulator.Emulator` (a protocol, so this
+    module and the emulator's never import each other)."""
+
+    @property
+    def clock(self) -> "Clock":
+        """The emulator's clock."""
+
+    @property
+    def store(self) -> "Store":
+        """Where instances are kept."""
+
+    @property
+    def env(self) -> _Env:
+        """``emu.env``."""
+
+    def add_workflow(
+        self,
+        name: str,
+        cls: type,
+        *,
+        binding: str | None = ...,
+        step_limit: int | None = ...,
+        schedules: "str | list[str] | tuple[str, ...] | None" = ...,
+    ) -> Any:
+        """Register a workflow (with its cron schedules, if any)."""
+
+    def add_worker(self, handler: Any) -> None:
+        """Register the Worker's fetch handler."""
+
+    def add_scheduled_handler(self, handler: Any, crons: "str | list[str] | tuple[str, ...]" = ()) -> None:
+        """Set the Worker's ``scheduled()`` handler and its crons."""
+
+
+def wire_project(emulator: ProjectHost, project: "ProjectConfig") -> ModuleType | None:
     """Register the project's workflows, resources and Worker on ``emulator``."""
     from .resources import D1Database, R2Bucket, UnsupportedBinding
 

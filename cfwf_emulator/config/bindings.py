@@ -8,18 +8,17 @@ binding names it introduces (for the cross-kind duplicate check), recording any 
 from __future__ import annotations
 
 import keyword
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..cron import parse_cron
 from .jsonc import KeyPath
 from .project import D1Config, KVConfig, R2Config, UnsupportedBindingConfig, WorkflowConfig
+from ..validation import WORKFLOW_NAME_RULE, is_workflow_name
 from .source import Diagnostics, describe_value, format_key_path
 
 __all__ = [
     "BINDING_NAME_FIX",
-    "NAME_RULE",
     "UNSUPPORTED_KINDS",
     "BindingName",
     "Bindings",
@@ -29,13 +28,6 @@ __all__ = [
     "read_crons",
 ]
 
-NAME_RULE = (
-    "Workflow names must be 1-64 characters long, start with a letter, number, or underscore, "
-    "and may only contain letters, numbers, underscores, or hyphens."
-)
-"""Cloudflare's wording of the Workflow name rule (wrangler's config error text)."""
-
-_WORKFLOW_NAME = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9-_]*")
 _WORKFLOW_FIELDS = ("binding", "name", "class_name", "limits", "schedules")
 _PRODUCTION_MAX_STEPS = 25_000
 
@@ -254,8 +246,8 @@ def _read_workflows(
                 )
                 ok = False
         name = _required_string(diag, entry, "name", item)
-        if name is not None and (len(name) > 64 or not _WORKFLOW_NAME.fullmatch(name)):
-            diag.error(item + ("name",), f"invalid workflow name {describe_value(name)}. {NAME_RULE}")
+        if name is not None and not is_workflow_name(name):
+            diag.error(item + ("name",), f"invalid workflow name {describe_value(name)}. {WORKFLOW_NAME_RULE}")
             name = None
         if name is not None:
             if name in first_seen:

@@ -23,6 +23,7 @@ from typing import Any, Callable
 from ..authoring.entrypoint import ExecutionContext
 from ..cron import CronExpression, parse_cron
 from ..errors import ConfigError
+from ..validation import check_crons
 from ..workers import CURRENT_ENV
 from .core import Engine
 from .scheduler import Scheduler, Timer
@@ -64,20 +65,9 @@ class CronTable:
         self._timers: list[Timer] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
-    @staticmethod
-    def parse(crons: "str | list[str] | tuple[str, ...]", what: str) -> list[CronExpression]:
-        """``crons`` (one or a non-empty list) as expressions; ``ConfigError`` naming ``what`` otherwise."""
-        items = [crons] if isinstance(crons, str) else crons
-        if not isinstance(items, (list, tuple)) or not items:
-            raise ConfigError(f"{what}: give a cron string or a non-empty list of them, got {crons!r}")
-        try:
-            return [parse_cron(text) for text in items]
-        except ValueError as exc:
-            raise ConfigError(f"{what}: {exc}") from None
-
     def add_workflow(self, workflow: str, crons: "str | list[str] | tuple[str, ...]") -> None:
         """Create an instance of ``workflow`` at each fire time of ``crons``."""
-        parsed = self.parse(crons, f"Workflow {workflow!r} schedules")
+        parsed = check_crons(crons, f"Workflow {workflow!r} schedules")
         self._entries += [_Entry(expression, workflow) for expression in parsed]
 
     def set_handler(self, handler: Any, crons: "str | list[str] | tuple[str, ...]" = ()) -> None:
@@ -88,7 +78,7 @@ class CronTable:
                 raise ConfigError(f"Worker {handler.__name__} has no scheduled(self, controller, env, ctx) method")
         elif not callable(handler):
             raise ConfigError(f"a scheduled handler must be a WorkerEntrypoint subclass or a function, got {handler!r}")
-        parsed = self.parse(crons, "triggers.crons") if crons else []
+        parsed = check_crons(crons, "triggers.crons") if crons else []
         self._handler = handler
         self._entries = [e for e in self._entries if e.workflow is not None] + [_Entry(p, None) for p in parsed]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ..errors import did_you_mean
+from ..selection import key_name, selects, step_key
 
 __all__ = [
     "attempt_override",
@@ -25,7 +26,6 @@ __all__ = [
     "misspelt_selectors",
     "retry_delay_disabled",
     "sleep_disabled",
-    "step_key",
     "unknown_step",
 ]
 
@@ -33,27 +33,15 @@ __all__ = [
 KIND_LABELS = {"do": "step.do", "sleep": "sleep", "waitForEvent": "wait_for_event"}
 
 
-def step_key(name: str, index: int) -> str:
-    """The key of a step selector in the modifications."""
-    return f"{name}#{index}"
-
-
-def _selected(setting: Any, name: str, index: int) -> bool:
-    if setting is True:
-        return True
-    if isinstance(setting, list):
-        return any(item.get("name") == name and item.get("index", 1) == index for item in setting)
-    return False
-
 
 def sleep_disabled(modifiers: dict[str, Any], name: str, index: int) -> bool:
     """Whether the ``index``-th sleep named ``name`` completes at once."""
-    return bool(modifiers) and _selected(modifiers.get("disable_sleeps"), name, index)
+    return bool(modifiers) and selects(modifiers.get("disable_sleeps"), name, index)
 
 
 def retry_delay_disabled(modifiers: dict[str, Any], name: str, count: int) -> bool:
     """Whether retries of the step ``name``/``count`` wait 0 ms."""
-    return bool(modifiers) and _selected(modifiers.get("disable_retry_delays"), name, count)
+    return bool(modifiers) and selects(modifiers.get("disable_retry_delays"), name, count)
 
 
 def event_timeout_forced(modifiers: dict[str, Any], name: str, count: int) -> bool:
@@ -107,7 +95,7 @@ def _selector_names(modifiers: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("mock_step_error / force_step_timeout", modifiers.get("failures", {}), "do"),
         ("force_event_timeout", modifiers.get("event_timeouts", ()), "waitForEvent"),
     ):
-        found += [(modifier, kind, key.rpartition("#")[0]) for key in keys]
+        found += [(modifier, kind, key_name(key)) for key in keys]
     return found
 
 

@@ -12,7 +12,8 @@ import inspect
 from typing import TYPE_CHECKING, Any, Callable, Generator
 
 from ..api import STATUSES, TERMINAL, InstanceView, PendingStep
-from ..errors import StalledError, WorkflowError, error_from_record
+from ..errors import StalledError, error_from_record
+from ..validation import instance_not_found
 from .modifier import PREFIX, InstanceModifier, ModificationRecorder
 from .selector import to_selector
 
@@ -239,10 +240,7 @@ class WorkflowInstanceIntrospector:
     def _require(self) -> InstanceView:
         view = self._view()
         if view is None:
-            raise WorkflowError(
-                "instance.not_found",
-                f'Instance not found: no instance "{self.id}" in workflow "{self.workflow}"',
-            )
+            raise instance_not_found(self.workflow, self.id)
         return view
 
     async def dispose(self) -> None:
@@ -269,9 +267,11 @@ class WorkflowIntrospector:
         if not binding:
             raise ValueError(f"{PREFIX} Workflow binding is required.")
         self._binding = binding
-        self._testing = _emulator_of(binding).api.testing
+        emulator = _emulator_of(binding)
+        self._testing = emulator.api.testing
         self.workflow = binding.name
-        self._recorder = ModificationRecorder()
+        limits = {d.name: d.limits for d in emulator.workflow_definitions()}.get(binding.name, emulator.limits)
+        self._recorder = ModificationRecorder(limits.event_type_length)
         self._instances: list[WorkflowInstanceIntrospector] = []
         self._testing.start_capture(self.workflow, self._capture)
         self._active = True

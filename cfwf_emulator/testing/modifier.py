@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Generator, Protocol
 
-from ..api import LocalTestingAPI
 from ..errors import NonRetryableError, StepError
 from ..serialization import NotSerialisable, RpcTypeError, encode
+from ..limits import Limits
+from ..selection import step_key
+from ..validation import check_mocked_event
 from .selector import to_selector
 
 __all__ = ["InstanceModifier", "ModificationRecorder"]
@@ -109,7 +111,7 @@ class InstanceModifier:
     def mock_step_result(self, step: Any, result: Any) -> _Done:
         """The selected ``step.do`` returns ``result`` without running its callback (falsy values too)."""
         selector = to_selector(step)
-        key = f"{selector.name}#{selector.index}"
+        key = step_key(selector.name, selector.index)
         results = self._mods().setdefault("results", {})
         if key in results:
             raise RuntimeError(f"{PREFIX} Trying to mock step '{selector.name}' multiple times!")
@@ -121,7 +123,7 @@ class InstanceModifier:
 
     def _failure(self, step: Any, entry: dict[str, Any], what: str) -> _Done:
         selector = to_selector(step)
-        key = f"{selector.name}#{selector.index}"
+        key = step_key(selector.name, selector.index)
         mods = self._mods()
         if key in mods.get("results", {}):
             raise RuntimeError(f"{PREFIX} Trying to {what} on step '{selector.name}' after mocking its result!")
@@ -155,7 +157,7 @@ class InstanceModifier:
         """The selected ``wait_for_event`` times out as soon as it is reached."""
         selector = to_selector(step)
         timeouts = self._mods().setdefault("event_timeouts", [])
-        timeouts.append(f"{selector.name}#{selector.index}")
+        timeouts.append(step_key(selector.name, selector.index))
         return self._saved()
 
     # JavaScript names, for code ported from Cloudflare's Vitest tests.
@@ -171,8 +173,9 @@ class InstanceModifier:
 class _Rehearsal:
     """Stands in for ``emu.api.testing`` while ``modify_all`` records: every check runs, nothing is kept."""
 
-    def __init__(self) -> None:
+    def __init__(self, event_type_length: int) -> None:
         self._modifiers: dict[str, Any] = {}
+        self._event_type_length = event_type_length
 
     def modifiers_for(self, workflow: str, instance_id: str) -> dict[str, Any]:
         """The rehearsal's own modifications."""
@@ -182,8 +185,8 @@ class _Rehearsal:
         """Nothing to keep."""
 
     def mock_event(self, workflow: str, instance_id: str, event_type: Any, payload: Any) -> None:
-        """Check the event as ``emu.api.testing`` would."""
-        LocalTestingAPI.check_mocked_event(event_type, payload)
+        """Check the event as ``emu.api.testing`` would (with the workflow's event type limit)."""
+        check_mocked_event(event_type, payload, self._event_type_length)
 
 
 class ModificationRecorder:
@@ -194,9 +197,9 @@ class ModificationRecorder:
         "force_step_timeout", "mock_event", "force_event_timeout",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, event_type_length: int = Limits().event_type_length) -> None:
         self.operations: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
-        self._rehearsal = InstanceModifier(_Rehearsal(), "", "")
+        self._rehearsal = InstanceModifier(_Rehearsal(event_type_length), "", "")
 
     def __getattr__(self, name: str) -> Any:
         method = {"disableSleeps": "disable_sleeps", "disableRetryDelays": "disable_retry_delays",

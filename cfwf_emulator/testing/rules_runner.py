@@ -206,6 +206,7 @@ def make_target(
     """Describe a ``WorkflowEntrypoint`` subclass or a binding (``emu.env.MY_WORKFLOW``)."""
     if isinstance(workflow, Workflow):
         source = workflow.emulator
+        assert isinstance(source, Emulator)  # the only host bindings have
         definitions = {definition.name: definition for definition in source.workflow_definitions()}
         definition = definitions[workflow.name]
         others = [other for other in definitions.values() if other.name != definition.name]

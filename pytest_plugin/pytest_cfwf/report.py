@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from cfwf_emulator.selection import selects, step_key
+
 if TYPE_CHECKING:
     from cfwf_emulator import Emulator
     from cfwf_emulator.api import StepDetails
@@ -46,7 +48,7 @@ def _error(error: Any) -> str:
 def _selection(setting: Any) -> str:
     if setting is True:
         return "all"
-    return ", ".join(f"{item.get('name')}#{item.get('index', 1)}" for item in setting or ())
+    return ", ".join(step_key(item.get("name"), item.get("index", 1)) for item in setting or ())
 
 
 def _mocks(modifiers: dict[str, Any]) -> tuple[list[str], dict[tuple[str, str], list[str]]]:
@@ -93,14 +95,13 @@ def _traceback_lines(traceback: str | None) -> list[str]:
 
 def _step_lines(step: "StepDetails", tags: dict[tuple[str, str], list[str]], modifiers: dict[str, Any]) -> list[str]:
     own = step["cfwf"]  # the step's name, count and kind as the workflow called it
-    key = f"{own['name']}#{own['count']}"
+    key = step_key(own["name"], own["count"])
     marks = list(tags.get((own["type"], key), ()))
     if own["type"] == "waitForEvent":
         if any(event.get("type") == own["event_type"] for event in modifiers.get("events", ())):
             marks.append("mocked event")
     if own["type"] == "sleep" and modifiers.get("disable_sleeps"):
-        setting = modifiers["disable_sleeps"]
-        if setting is True or any(s.get("name") == own["name"] and s.get("index", 1) == own["count"] for s in setting):
+        if selects(modifiers["disable_sleeps"], own["name"], own["count"]):
             marks.append("mocked: sleep disabled")
     success, output = _outcome(step)
     outcome = {True: "ok", False: "failed", None: "pending"}[success]

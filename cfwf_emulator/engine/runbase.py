@@ -1,0 +1,293 @@
+"""A run's shared machinery: its state, journal writes, parking on timers, pause gates and step
+boundaries. :mod:`.waits` (sleeps, event waits), :mod:`.retries` (failed attempts) and :mod:`.run`
+(``step.do`` and the instance task) build on :class:`RunBase`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any, Awaitable, Callable, Concatenate, Coroutine, NoReturn, ParamSpec, TypeVar
+
+from ..errors import WorkflowTimeoutError
+from ..hooks import StepContext
+from ..store.base import group_commit
+from ..store.sqlite import StoreError
+from .host import RunHost
+from .instance import LiveInstance
+from .records import StepRecord
+
+__all__ = ["ENGINE_SIGNALS", "PROCESS_EXITS", "InstanceAbort", "RunBase", "RunClosed", "StorageAbort", "durable_before_return"]
+
+
+class InstanceAbort(BaseException):
+    """Ends the whole instance as errored with ``error``; user code cannot catch it."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error["message"])
+        self.error = error
+
+
+class StorageAbort(BaseException):
+    """A journal write failed: the run stops (user code cannot catch it); disk keeps the last good state."""
+
+    def __init__(self, error: StoreError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class RunClosed(BaseException):
+    """A step was called by a task left over from a run that has already ended."""
+
+
+#: Ctrl-C and ``sys.exit()``: raised by user code, they stop the process, never fail an attempt.
+PROCESS_EXITS = (KeyboardInterrupt, SystemExit)
+#: The engine's own signals passing through user code: never an attempt failure either.
+ENGINE_SIGNALS = (InstanceAbort, RunClosed, StorageAbort)
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+_R = TypeVar("_R", bound="RunBase")
+
+
+def durable_before_return(
+    method: "Callable[Concatenate[_R, _P], Coroutine[Any, Any, _T]]",
+) -> "Callable[Concatenate[_R, _P], Coroutine[Any, Any, _T]]":
+    """A step method whose journal writes are durable before the workflow sees its outcome."""
+
+    async def wrapper(self: _R, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            result = await method(self, *args, **kwargs)
+        except Exception:
+            await self._flush()
+            raise
+        except PROCESS_EXITS as exc:
+            if asyncio.current_task() is not self.live.task:
+                # a task of the workflow's own (asyncio.gather): the exception leaves the event loop
+                # from that task; stop the whole run now, and let it not leave a second time when
+                # it reaches run() through the gather
+                self.escaped = exc
+                self.engine.interrupted(self.live, self)
+            raise
+        await self._flush()
+        return result
+
+    functools.update_wrapper(wrapper, method)
+    return wrapper
+
+
+class _InFlight:
+    """``with run._attempt_in_flight():`` counts an attempt in flight (re-entrant: a counter)."""
+
+    __slots__ = ("run",)
+
+    def __init__(self, run: "RunBase") -> None:
+        self.run = run
+
+    def __enter__(self) -> None:
+        run = self.run
+        run.in_flight += 1
+        run.engine.refresh_activity(run.live)
+
+    def __exit__(self, *exc_info: object) -> None:
+        run = self.run
+        run.in_flight -= 1
+        run.engine.refresh_activity(run.live)
+
+
+class RunBase:
+    """The engine side of one ``run`` invocation: state and the helpers every kind of step uses."""
+
+    def __init__(self, engine: RunHost, live: "LiveInstance") -> None:
+        self.engine = engine
+        self._scheduler = engine.scheduler
+        self._step_name_length = live.workflow.limits.step_name_length
+        self.live = live
+        self.record = live.record
+        self.counters: dict[tuple[str, str], int] = {}
+        self.do_calls = 0
+        self.in_flight = 0
+        self._in_flight_scope = _InFlight(self)
+        self.parked = 0
+        self.closed = False
+        self.aborted: dict[str, Any] | None = None
+        #: A KeyboardInterrupt/SystemExit that already left the event loop from a task of the
+        #: workflow's own.
+        self.escaped: BaseException | None = None
+        self._unsaved_new_step: StepRecord | None = None
+        self._loop = asyncio.get_running_loop()
+        grouped = group_commit(engine.store)
+        self._save_deferred = None if grouped is None else grouped.save_step_deferred
+        self._unflushed: asyncio.Future[None] | None = None
+
+    def _save(self, record: Any, step: StepRecord, *, header: bool = False) -> None:
+        """Journal a step; a storage failure stops the run where user code cannot swallow it."""
+        try:
+            if self._save_deferred is not None:
+                self._unflushed = self._save_deferred(record, step, header=header)
+            else:
+                self.engine.store.save_step(record, step, header=header)
+        except StoreError as exc:
+            raise StorageAbort(exc) from None
+
+    async def _flush(self) -> None:
+        """Wait until this run's journal writes are committed (a commit shared with other runs).
+
+        Commits happen in order, so waiting for the batch of the run's latest write covers every
+        earlier one, also those of concurrent steps of the same run.
+        """
+        batch = self._unflushed
+        if batch is not None:
+            try:
+                await asyncio.shield(batch)
+            except StoreError as exc:
+                raise StorageAbort(exc) from None
+            finally:
+                self._scheduler.progress += 1
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RunClosed()
+
+    def abort(self, error: dict[str, Any]) -> NoReturn:
+        """End the instance as errored with ``error``, whatever ``run`` does with the exception."""
+        self.aborted = error
+        self.closed = True
+        raise InstanceAbort(error)
+
+    def _next_count(self, kind: str, name: str) -> int:
+        key = (kind, name)
+        count = self.counters.get(key, 0) + 1
+        self.counters[key] = count
+        return count
+
+    def _new_step(
+        self,
+        kind: str,
+        name: str,
+        count: int,
+        state: str,
+        *,
+        save: bool = True,
+        start_ms: float | None = None,
+        **fields: Any,
+    ) -> StepRecord:
+        record = self.record
+        start = self.engine.now() if start_ms is None else start_ms
+        step = StepRecord(kind, name, count, record.next_seq, start, state, **fields)
+        record.next_seq += 1
+        record.steps[step.key] = step
+        if save:
+            self._save(record, step, header=True)
+        else:
+            self._unsaved_new_step = step
+        return step
+
+    def _attempt_in_flight(self) -> "_InFlight":
+        """An attempt is in flight from its journaled start until its outcome is journaled.
+
+        Pause and hibernation wait while any attempt is in flight: stopping the run in between
+        would leave an attempt that never ran (or whose outcome was known) looking interrupted
+        on replay, burning a retry. (A plain class, not ``@contextmanager``: it is on every step.)
+        """
+        return self._in_flight_scope
+
+    def _may_hibernate(self, deadline: float) -> bool:
+        threshold = self.engine.hibernate_after_ms
+        return (
+            threshold is not None
+            and deadline - self.engine.now() >= threshold
+            and self.in_flight == 0
+            and self.parked == 0
+            and self.live.run is self
+            and not self.live.pause_pending
+        )
+
+    async def _hibernate(self, wake_at: float) -> None:
+        """Drop this run from memory; the engine replays the instance at ``wake_at`` or on an event."""
+        self.engine.hibernate(self.live, wake_at)
+        await self._halt()
+
+    async def _park(self, deadline: float) -> None:
+        """Wait, as a blocked instance, until the clock reaches ``deadline``."""
+        if deadline <= self.engine.now():
+            self._check_open()
+            return
+        if self._may_hibernate(deadline):
+            await self._hibernate(deadline)
+        future: asyncio.Future[None] = self._loop.create_future()
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        timer = self.engine.scheduler.call_at(deadline, wake)
+        self.parked += 1
+        self.engine.refresh_activity(self.live)
+        try:
+            await future
+        finally:
+            timer.cancel()
+            self.parked -= 1
+            self._scheduler.progress += 1
+            self.engine.refresh_activity(self.live)
+        self._check_open()
+
+    async def _halt(self) -> None:
+        """Stop here: the engine has cancelled this run (pause); wait for the cancellation."""
+        await self._loop.create_future()
+
+    async def _attempt_gate(self) -> None:
+        """Block new attempts while a pause is pending."""
+        live = self.live
+        while live.pause_pending:
+            if live.pause_gate is None or live.pause_gate.done():
+                live.pause_gate = self._loop.create_future()
+            await asyncio.shield(live.pause_gate)
+            self._scheduler.progress += 1
+        self._check_open()
+
+    async def _after_attempt(self) -> None:
+        """After an attempt: if a pause is pending and nothing else is in flight, pause now."""
+        live = self.live
+        if live.pause_pending and self.in_flight == 0 and live.run is self:
+            self.engine.finish_pause(live)
+            await self._halt()
+        self._check_open()
+
+    async def _step_boundary(self) -> None:
+        """A step finished for good; with ``hibernate="always"`` the instance is replayed now."""
+        await self._after_attempt()
+        if (
+            self.engine.replay_every_step
+            and self.in_flight == 0
+            and self.parked == 0
+            and self.live.run is self
+        ):
+            self.engine.replay_now(self.live)
+            await self._halt()
+
+    async def _with_timeout(self, awaitable: Awaitable[Any], timeout_ms: float) -> Any:
+        """Await ``awaitable``; past ``timeout_ms`` of clock time, cancel it and raise a timeout."""
+        task = asyncio.current_task()
+        assert task is not None
+        fired = False
+
+        def expire() -> None:
+            nonlocal fired
+            fired = True
+            task.cancel()
+
+        timer = self.engine.scheduler.call_at(self.engine.now() + timeout_ms, expire)
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            if fired and task.uncancel() == 0:
+                raise WorkflowTimeoutError.after(timeout_ms) from None
+            raise
+        finally:
+            timer.cancel()
+
+    def _step_context(self, step: StepRecord, attempt: int) -> StepContext:
+        """What :data:`~cfwf_emulator.hooks.current_step` holds while this attempt's user code runs."""
+        return StepContext(self.record.workflow, self.record.id, step.name, step.count, attempt)
