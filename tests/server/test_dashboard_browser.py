@@ -160,7 +160,7 @@ async def test_pausing_and_sending_an_event_from_the_page_change_the_instance(em
         await expect(page.locator('.timeline .line[data-step="approval-1"] .bar.wait')).to_have_count(1)
         await expect(page.locator("#inst-status .badge")).to_have_text("Waiting")
         await page.locator('#inst-actions button[data-action="event"]').click()
-        await page.locator("#event-type").fill("approve")
+        await expect(page.locator("#event-type")).to_have_value("approve")  # the type the instance waits for
         await page.locator("#event-payload").fill('{"by": "<b>ops</b>"}')
         await page.get_by_role("button", name="Send", exact=True).click()
 

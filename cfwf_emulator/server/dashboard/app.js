@@ -325,7 +325,17 @@ function openEventDialog(workflow, id) {
   dialog.dataset.id = id;
   $("event-target").textContent = id;
   $("event-error").hidden = true;
+  const awaited = awaitedEventType(workflow, id);
+  if (awaited) $("event-type").value = awaited;
   dialog.showModal();
+}
+
+// The type of the event the instance shown waits for now, if it does (the "cfwf" extension says).
+function awaitedEventType(workflow, id) {
+  const route = state.route;
+  if (route.view !== "instance" || route.workflow !== workflow || route.id !== id || !state.details) return null;
+  const waiting = state.details.steps.find((step) => step.type === "waitForEvent" && !step.finished);
+  return waiting && waiting.cfwf ? waiting.cfwf.event_type : null;
 }
 
 async function sendEvent(event) {

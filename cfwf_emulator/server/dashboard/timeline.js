@@ -8,12 +8,17 @@ function stepEnd(step, now) {
   return until ? Math.max(ms(until), ms(step.start)) : now;
 }
 
+function awaited(step) {
+  const type = step.cfwf && step.cfwf.event_type;
+  return type ? ` of type "${type}"` : "";
+}
+
 function timelineBars(step, now) {
   const bars = [];
   if (step.type === "sleep") {
     bars.push({ kind: "sleep", from: ms(step.start), to: stepEnd(step, now), label: step.finished ? "slept" : "sleeping" });
   } else if (step.type === "waitForEvent") {
-    const label = step.error ? `failed: ${errorText(step.error)}` : step.finished ? "event arrived" : "waiting for an event";
+    const label = step.error ? `failed: ${errorText(step.error)}` : step.finished ? "event arrived" : `waiting for an event${awaited(step)}`;
     bars.push({ kind: step.error ? "wait failed" : "wait", from: ms(step.start), to: step.end ? ms(step.end) : now, label });
   } else {
     const tracebacks = (step.cfwf && step.cfwf.attempts) || [];
