@@ -41,6 +41,10 @@ PUBLIC = {
         "WorkerEntrypoint", "WorkflowEntrypoint", "env", "handler",
     ],
     "cfwf_emulator.workers.workflows": ["NonRetryableError"],
+    "cfwf_emulator.server": [
+        "API_ROOT", "DEFAULT_PORT", "DevOptions", "DevServerApp", "ServerRunningError", "create_app",
+        "default_state_dir", "openapi_document", "read_record", "run_dev_server", "serve", "serving",
+    ],
     "cfwf_emulator.runtime": ["NotEmulatedError", "install", "installed", "real_runtime"],
     "cfwf_emulator.runtime.js": ["JSON", "Object", "console"],
     "cfwf_emulator.runtime.pyodide_ffi": [
