@@ -251,7 +251,7 @@ class Subscription:
     ) -> None:
         self._source = source
         self._stream = stream
-        self._ready = ready
+        self._ensure_started = ready
         self._workflow = workflow
         self._instance_id = instance_id
         self._types = types
@@ -295,7 +295,7 @@ class Subscription:
             raise StopAsyncIteration
         if not self._started:
             self._started = True
-            await self._ready()
+            await self._ensure_started()
             await self._refill(subscriber)
             if self._until_final and not self._pending:
                 self._ended = self._already_final()
