@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Project, make_project
+from conftest import CONFIG, Project, make_project
 
 WF = "demo-workflow"
 
@@ -220,8 +220,6 @@ def test_config_and_persist_to_from_another_directory(project: Project, tmp_path
 
 
 def test_env_selects_an_environment_of_the_config(tmp_path: Path) -> None:
-    from conftest import CONFIG
-
     staged = CONFIG.replace(
         '  "workflows": [',
         '  "env": {"staging": {"workflows": [{"name": "staged", "binding": "DEMO", "class_name": "DemoWorkflow"}]}},\n'
