@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from ..errors import ConfigError
 
 __all__ = ["add_dev_parser", "run_dev"]
 
 
-def add_dev_parser(top: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_dev_parser(top: Any) -> None:
     """Add ``cfwf dev`` and its options (``python -m cfwf_emulator.server``'s) to ``top``."""
     text = "Serve the project's Worker and the Local Explorer API; cfwf commands then go through it"
     parser = top.add_parser("dev", help=text, description=text)

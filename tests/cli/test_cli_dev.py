@@ -8,7 +8,9 @@ an instance) polls it: it is another process, so there is no virtual time to adv
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -115,6 +117,10 @@ def test_lifecycle_and_events_through_the_server(served: tuple[Project, str]) ->
     wait_for_status(project, "through-2", "complete")
     details = project.ok("workflows", "instances", "describe", "demo-workflow", "through-2", "--json").json()
     assert details["output"] == {"attempts": 1, "approved": {"ok": True}}
+    project.ok("workflows", "instances", "restart", "demo-workflow", "through-2")
+    wait_for_status(project, "through-2", "waiting")
+    terminated = project.ok("workflows", "instances", "terminate", "demo-workflow", "through-2", "--json").json()
+    assert terminated["status"] == "terminated"
 
 
 def test_server_refusals_read_as_they_do_offline(served: tuple[Project, str]) -> None:
@@ -123,6 +129,11 @@ def test_server_refusals_read_as_they_do_offline(served: tuple[Project, str]) ->
     again = project.run("workflows", "trigger", "demo-workflow", "--id", "through-3")
     assert again.code == 1
     assert "already exists" in again.stderr and "pass another --id" in again.stderr
+    wait_for_status(project, "through-3", "waiting")
+    project.ok("workflows", "instances", "terminate", "demo-workflow", "through-3")
+    refused = project.run("workflows", "instances", "terminate", "demo-workflow", "through-3")
+    assert refused.code == 1 and "cfwf workflows instances describe demo-workflow through-3" in refused.stderr
+    assert "(instance.cannot_terminate) Cannot terminate instance since its on a finite state" in refused.stderr
     missing = project.run("workflows", "instances", "describe", "demo-workflow", "no-such-instance")
     assert missing.code == 1 and "Workflow instance 'no-such-instance' not found" in missing.stderr
 
@@ -147,3 +158,18 @@ def test_a_stale_record_is_ignored_and_removed(project: Project) -> None:
     assert triggered.json() == {"id": "offline-1"}
     assert not record.exists()
     assert project.ok("workflows", "instances", "describe", "demo-workflow", "offline-1", "--json").json()["status"] == "waiting"
+
+
+def test_a_recorded_server_that_does_not_answer_is_one_clear_error(project: Project) -> None:
+    state_dir = project.root / ".cfwf" / "state"
+    state_dir.mkdir(parents=True)
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    record = {"pid": os.getpid(), "url": f"http://localhost:{port}", "started": "2026-01-01T00:00:00.000Z"}
+    (state_dir / "dev-server.json").write_text(json.dumps(record), encoding="utf-8")
+    result = project.run("workflows", "instances", "list", "demo-workflow")
+    assert result.code == 1
+    assert f"cannot reach the dev server at http://localhost:{port}" in result.stderr
+    assert "is `cfwf dev` still running?" in result.stderr
+    assert (state_dir / "dev-server.json").exists()
