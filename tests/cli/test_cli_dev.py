@@ -173,3 +173,9 @@ def test_a_recorded_server_that_does_not_answer_is_one_clear_error(project: Proj
     assert f"cannot reach the dev server at http://localhost:{port}" in result.stderr
     assert "is `cfwf dev` still running?" in result.stderr
     assert (state_dir / "dev-server.json").exists()
+
+
+def test_commands_other_than_dev_do_not_import_the_server() -> None:
+    probe = "import sys, cfwf_emulator.cli.main; print(sorted(m for m in ('starlette', 'uvicorn') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
