@@ -27,7 +27,6 @@ def add_dev_parser(top: Any) -> None:
     parser.add_argument("--persist-to", metavar="DIR", help="state directory (default: .cfwf/state beside the config)")
     parser.add_argument("--clock", choices=("real", "virtual"), default="real", help="the emulator's clock (default real)")
     parser.add_argument("--no-crons", action="store_true", help="do not fire cron triggers")
-    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
 
 
 def run_dev(args: argparse.Namespace) -> int:
