@@ -17,6 +17,7 @@ PUBLIC = {
         "Workflow", "WorkflowEntrypoint", "WorkflowError", "WorkflowFatalError", "WorkflowInstance",
         "WorkflowTimeoutError",
     ],
+    "cfwf_emulator.client": ["API_PATH", "ExplorerClient", "ExplorerError"],
     "cfwf_emulator.api": [
         "BatchDeleteResult", "DeleteError", "DeletedInstance", "InstancePage", "InstanceSummary", "JOURNAL_FORMAT",
         "LocalAPI", "STATUSES", "WorkflowSummary", "WorkflowsAPI",

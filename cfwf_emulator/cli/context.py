@@ -9,18 +9,18 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..api import STATUSES, WorkflowSummary
-from ..emulator import Emulator
 from ..errors import WorkflowError, did_you_mean
 from .output import Output, UserError
+from .session import Session
 
 __all__ = ["Ctx", "iso_now", "parse_json", "refused", "require_instance", "require_workflow", "resolve_id", "valid_status"]
 
 
 @dataclass
 class Ctx:
-    """One command's emulator, arguments and output."""
+    """One command's emulator (or running dev server), arguments and output."""
 
-    emulator: Emulator
+    emulator: Session
     args: argparse.Namespace
     out: Output
 

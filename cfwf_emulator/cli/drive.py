@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ..emulator import Emulator
 from .output import Output
+from .session import Session
 
 __all__ = ["run_affected"]
 
@@ -20,7 +20,7 @@ __all__ = ["run_affected"]
 REFRESH_S = 0.1
 
 
-async def _current_step(emulator: Emulator, workflow: str, instance_id: str) -> str:
+async def _current_step(emulator: Session, workflow: str, instance_id: str) -> str:
     steps: list[Any] = list((await emulator.api.describe(workflow, instance_id))["steps"])
     if not steps:
         return ""
@@ -28,7 +28,7 @@ async def _current_step(emulator: Emulator, workflow: str, instance_id: str) -> 
     return str((unfinished or steps)[-1].get("name", ""))
 
 
-async def _progress_text(emulator: Emulator, targets: list[tuple[str, str]]) -> str:
+async def _progress_text(emulator: Session, targets: list[tuple[str, str]]) -> str:
     if len(targets) != 1:
         return f"running {len(targets)} instances"
     workflow, instance_id = targets[0]
@@ -39,7 +39,7 @@ async def _progress_text(emulator: Emulator, targets: list[tuple[str, str]]) -> 
     return f"{instance_id}  {status}" + (f"  step: {step}" if step else "")
 
 
-async def run_affected(emulator: Emulator, out: Output, targets: list[tuple[str, str]]) -> None:
+async def run_affected(emulator: Session, out: Output, targets: list[tuple[str, str]]) -> None:
     """Run every instance until none can go on without time passing or outside input.
 
     ``targets`` (``(workflow, id)``) are shown on the progress line, drawn on stderr only when it

@@ -1,6 +1,7 @@
 """``cfwf``: parse, open the project, run one command, report errors on one line.
 
-Exit status: 0 done, 1 a user error (one line on stderr saying what is wrong and what to do; the
+With a ``cfwf dev`` server running on the project's state (or ``--local``/``--port``), the
+commands go through it (see :mod:`.session`). Exit status: 0 done, 1 a user error (one line on stderr saying what is wrong and what to do; the
 traceback only with ``--debug``), 2 a usage error (from the parser), 130 interrupted.
 """
 
@@ -11,14 +12,17 @@ import asyncio
 import traceback
 from typing import Awaitable, Callable
 
+from ..client import ExplorerError
 from ..errors import ConfigError, WorkflowError
 from ..store.lock import StateLockedError
 from ..store.sqlite import StoreError
 from . import instances_cmd, offline_cmd, workflows_cmd
 from .context import Ctx
+from .dev_cmd import run_dev
 from .output import Output, UserError
 from .parser import build_parser
-from .project import ProjectOptions, check_no_dev_session, config_file, open_project, state_file
+from .project import ProjectOptions, config_file, open_project, state_file
+from .session import RemoteSession, local_server, recorded_server
 
 __all__ = ["main"]
 
@@ -42,12 +46,30 @@ STATELESS: dict[str, Callable[[argparse.Namespace, Output, ProjectOptions], Awai
 }
 
 
+def _dev_server(args: argparse.Namespace, options: ProjectOptions, out: Output) -> RemoteSession | None:
+    """The running dev server this command goes through: ``--local``/``--port``, or the one recorded
+    in the state directory; None to use the state file directly."""
+    explicit = getattr(args, "local", False) or getattr(args, "port", None) is not None
+    if args.handler == "export":
+        if explicit:
+            raise UserError("export reads the journal from the state file, not through a dev server: leave out --local/--port")
+        return None
+    url = local_server(args.port) if explicit else recorded_server(state_file(options, config_file(options)).parent)
+    if url is None:
+        return None
+    if args.debug:
+        out.stderr.write(f"[cfwf] going through the dev server at {url}\n")
+    return RemoteSession.open(url, config_file(options), options.env, out)
+
+
 async def _dispatch(args: argparse.Namespace, out: Output) -> int:
-    if getattr(args, "local", False) or getattr(args, "port", None) is not None:
-        check_no_dev_session(args.port or 8787)
     options = ProjectOptions(args.config, args.env, args.persist_to)
     if args.handler in STATELESS:
         return await STATELESS[args.handler](args, out, options)
+    server = _dev_server(args, options, out)
+    if server is not None:
+        async with server:
+            return await HANDLERS[args.handler](Ctx(server, args, out))
     emulator = open_project(options, out, write=args.write)
     async with emulator:
         return await HANDLERS[args.handler](Ctx(emulator, args, out))
@@ -71,7 +93,7 @@ def _message(exc: Exception, args: argparse.Namespace) -> str:
         return _locked_message(args)
     if isinstance(exc, StoreError):
         return f"{exc} (the state directory is chosen with --persist-to DIR)"
-    if isinstance(exc, (UserError, ConfigError, WorkflowError)):
+    if isinstance(exc, (UserError, ConfigError, WorkflowError, ExplorerError)):
         return str(exc)
     return f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback)"
 
@@ -79,6 +101,8 @@ def _message(exc: Exception, args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run ``cfwf`` with ``argv`` (default: the process's arguments); the exit status."""
     args = build_parser().parse_args(argv)
+    if args.handler == "dev":
+        return run_dev(args)
     out = Output(json_mode=getattr(args, "json", False))
     try:
         return asyncio.run(_dispatch(args, out))

@@ -20,8 +20,11 @@ __all__ = ["check", "export", "replay"]
 async def export(ctx: Ctx) -> int:
     """Write an instance's journal as JSON, to stdout or ``--output FILE``."""
     args = ctx.args
+    emulator = ctx.emulator
+    if not isinstance(emulator, Emulator):
+        raise UserError("export reads the journal from the state file, not through a dev server: leave out --local/--port")
     instance_id = await resolve_id(ctx, args.name, args.id)
-    text = json.dumps(await ctx.emulator.api.export(args.name, instance_id), indent=4, ensure_ascii=False) + "\n"
+    text = json.dumps(await emulator.api.export(args.name, instance_id), indent=4, ensure_ascii=False) + "\n"
     if args.output is None:
         ctx.out.stdout.write(text)
         return 0

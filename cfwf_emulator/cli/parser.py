@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .dev_cmd import add_dev_parser
+
 __all__ = ["build_parser"]
 
 
@@ -122,4 +124,5 @@ def build_parser() -> argparse.ArgumentParser:
     replay = _command(top, "replay", "replay", "Replay an exported journal against the current code",
                       write=False, json_flag=False, local=False)
     replay.add_argument("file", help="a journal written by `cfwf workflows instances export`")
+    add_dev_parser(top)
     return parser

@@ -8,7 +8,6 @@ lives in one SQLite file, ``<persist-to>/workflows.sqlite3``; ``--persist-to`` d
 
 from __future__ import annotations
 
-import socket
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from ..errors import ConfigWarning
 from .output import Output, UserError
 
 __all__ = [
-    "DEFAULT_PERSIST", "STATE_FILE", "ProjectOptions", "check_no_dev_session", "config_file", "open_project", "state_file",
+    "DEFAULT_PERSIST", "STATE_FILE", "ProjectOptions", "config_file", "open_project", "state_file",
 ]
 
 #: The state directory, relative to the directory of the wrangler config.
@@ -79,20 +78,3 @@ def open_project(options: ProjectOptions, out: Output, *, write: bool) -> Emulat
         if issubclass(warning.category, ConfigWarning):
             out.warn(str(warning.message))
     return emulator
-
-
-def check_no_dev_session(port: int) -> None:
-    """``--local``/``--port`` target a running ``cfwf dev``: refuse with wrangler's message when
-    none listens on ``port`` (and, for now, also when something does: the client is not built)."""
-    try:
-        with socket.create_connection(("localhost", port), timeout=1.0):
-            pass
-    except OSError as exc:
-        raise UserError(
-            f'Could not connect to local dev session on port {port}. Make sure "cfwf dev" is running '
-            f"({exc.strerror or exc}), or leave out --local/--port to use the project's state directly."
-        ) from None
-    raise UserError(
-        f"Something listens on port {port}, but this cfwf cannot drive a dev session yet; "
-        "leave out --local/--port to use the project's state directly."
-    )
