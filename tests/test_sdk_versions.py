@@ -9,6 +9,7 @@ environment is the one that runs on Cloudflare. Releases compared: 1.5.4, 1.7.0,
 from __future__ import annotations
 
 from importlib import metadata
+from types import SimpleNamespace
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -256,3 +257,24 @@ async def test_before_1_8_6_a_bad_depends_entry_raises_attribute_error_when_its_
     output, steps = await bad_depends_run(installed, "1.8.5")
     assert output == {"raised": "AttributeError", "first line": "'str' object has no attribute '_step_name'"}
     assert steps == 1  # the entries before it were resolved: their steps ran
+
+
+class NamedCtx(WorkflowEntrypoint):
+    async def run(self, event: Any, step: Any) -> Any:
+        entry = SimpleNamespace(name="ctx", note="not a step")
+
+        @step.do("uses", depends=[entry])
+        async def uses(value: Any) -> str:
+            return str(value.note)
+
+        return await uses()
+
+
+async def test_before_1_8_6_a_depends_entry_named_ctx_is_passed_as_it_is(installed: Any) -> None:
+    installed("1.8.5")  # _resolve_dependency: hasattr(dep, "name") and dep.name == "ctx"
+    emu = Emulator(clock=VirtualClock(START_MS), compatibility_date="2025-10-01")
+    emu.add_workflow("wf", NamedCtx, binding="WF")
+    async with emu:
+        instance = await emu.env.WF.create(id="i-1")
+        await emu.run_until_idle()
+        assert await instance.status() == {"status": "complete", "output": "not a step"}
