@@ -10,10 +10,15 @@ what the newest does. Compared releases: 1.5.4, 1.7.0, 1.8.0 to 1.8.6, 1.9.0 and
 - before 1.8.6 a step's dependencies are memoised by step *name* (two decorated functions with
   one name share a result), and a step's result goes through ``to_js`` (a tuple becomes a list);
   from 1.8.6 they are memoised per decorated function, and results through ``python_to_rpc``,
-  which refuses tuples and bytearrays;
+  which refuses tuples and bytearrays; and a ``depends`` entry that is not a decorated step is
+  only found out when the step is awaited, by an ``AttributeError`` (``'str' object has no
+  attribute '_step_name'``) after the entries before it ran, where 1.8.6 raises a ``TypeError``
+  naming the parameter before any runs;
 - before 1.9.0 a ``NonRetryableError`` raised inside a step reaches the Workflows engine as a
   Pyodide ``PythonError`` and is retried like any other error (cloudflare/workers-py#266); from
-  1.9.0 the SDK's ``workflows.js`` makes it stop the retries.
+  1.9.0 the SDK's ``workflows.js`` makes it stop the retries. When its retries are spent, the
+  SDK's ``_from_js_error`` rebuilds it from the traceback's last line, so ``run`` receives
+  ``NonRetryableError("workers.workflows.NonRetryableError: <message>")``.
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ class SdkBehaviour:
     memoise_per_function: bool = True
     #: Step results that are tuples or bytearrays are refused (1.8.6 on), not converted.
     refuse_tuples: bool = True
+    #: A ``depends`` entry that is not a decorated step raises ``TypeError`` before any entry
+    #: runs (1.8.6 on), not ``AttributeError`` when its turn comes.
+    checks_depends: bool = True
 
 
 def _release(version: str) -> tuple[int, ...] | None:
@@ -62,6 +70,7 @@ def behaviour_of(version: str | None) -> SdkBehaviour:
         non_retryable_in_steps=release >= _NON_RETRYABLE_FIX,
         memoise_per_function=release >= _PER_FUNCTION_MEMO,
         refuse_tuples=release >= _PER_FUNCTION_MEMO,
+        checks_depends=release >= _PER_FUNCTION_MEMO,
     )
 
 

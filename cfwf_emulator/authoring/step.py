@@ -49,6 +49,26 @@ class _CtxSlot:
 _CTX = _CtxSlot()
 
 
+class _UncheckedEntry:
+    """A ``depends`` entry that is no decorated step, as workers-runtime-sdk before 1.8.6 keeps
+    it: found out only when its turn to be resolved comes."""
+
+    def __init__(self, param: str, entry: Any) -> None:
+        self.param = param
+        self.entry = entry
+
+    def resolve(self) -> Any:
+        """The entry itself if it is named ``ctx`` (the SDK takes it for the context), else the
+        SDK's ``AttributeError``, followed by what is wrong."""
+        if getattr(self.entry, "name", None) == "ctx":
+            return self.entry
+        raise AttributeError(
+            f"'{type(self.entry).__name__}' object has no attribute '_step_name'\n"
+            f"'depends' entry for parameter {self.param!r} is {_describe(self.entry)}, not a function "
+            "decorated with step.do: list the functions @step.do(...) returned"
+        )
+
+
 def _signature_key(func: Callable[..., Any]) -> Any:
     """Closures re-created on every run share a code object; cache by it, not by the function."""
     code = getattr(func, "__code__", None)
@@ -213,6 +233,7 @@ class WorkflowStep:
         #: Memoise dependencies per decorated function, or (workers-runtime-sdk before 1.8.6)
         #: per step name, so two functions of one name share a result.
         self._per_function = installed_sdk().memoise_per_function
+        self._checks_depends = installed_sdk().checks_depends
 
     # -- step.do ---------------------------------------------------------------------------
 
@@ -394,7 +415,9 @@ class WorkflowStep:
                 slots.append(_CTX)
                 continue
             dependency = depends[position]
-            if not hasattr(dependency, "_step_name"):
+            if not hasattr(dependency, "_step_name") and not self._checks_depends:
+                dependency = _UncheckedEntry(param, dependency)
+            elif not hasattr(dependency, "_step_name"):
                 raise TypeError(
                     f"'depends' entry for parameter {param!r} is not a function decorated with step.do"
                 )
@@ -431,6 +454,8 @@ class WorkflowStep:
     async def _resolve(self, slot: Any) -> Any:
         if slot is _CTX:
             return _CTX
+        if isinstance(slot, _UncheckedEntry):
+            return slot.resolve()
         key = self._memo_key(slot)
         if key in self._memoized:
             return self._memoized[key]

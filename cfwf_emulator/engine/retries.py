@@ -32,6 +32,7 @@ from .tracebacks import format_failure
 __all__ = ["INTERRUPTED_ATTEMPT", "Retries"]
 
 DELAY_FUNCTION_TIMEOUT_MS = 5_000.0
+_QUALIFIED_NON_RETRYABLE = "workers.workflows.NonRetryableError"
 INTERRUPTED_ATTEMPT = {
     "name": "WorkflowInternalError",
     "message": "Attempt failed due to internal workflows error",
@@ -44,8 +45,24 @@ def stops_retries(failure: BaseException) -> bool:
     workers-runtime-sdk 1.9.0 on: before, it reached the engine as an ordinary Python error."""
     if not is_non_retryable(failure):
         return False
-    raised_by_user = isinstance(failure, NonRetryableError) and failure.__traceback__ is not None
-    return not raised_by_user or installed_sdk().non_retryable_in_steps
+    return not _raised_by_user(failure) or installed_sdk().non_retryable_in_steps
+
+
+def _raised_by_user(failure: BaseException) -> bool:
+    """A ``NonRetryableError`` the user's code raised: it has a traceback, a mocked one has not."""
+    return isinstance(failure, NonRetryableError) and failure.__traceback__ is not None
+
+
+def _as_run_receives(error: dict[str, Any], failure: BaseException) -> dict[str, Any]:
+    """The step's final error as ``run`` receives it. Before workers-runtime-sdk 1.9.0 a
+    ``NonRetryableError`` raised in a step came back to ``run`` rebuilt by the SDK's
+    ``_from_js_error`` from the traceback's last line: ``workers.workflows.NonRetryableError:
+    <message>`` became its message."""
+    if not _raised_by_user(failure) or installed_sdk().non_retryable_in_steps:
+        return error
+    message = str(failure)
+    last_line = f"{_QUALIFIED_NON_RETRYABLE}: {message}" if message else _QUALIFIED_NON_RETRYABLE
+    return {**error, "message": last_line}
 
 
 class Retries(RunBase):
@@ -98,6 +115,8 @@ class Retries(RunBase):
             return None
         if non_retryable:
             error = {**error, "nonRetryable": True} if "nonRetryable" not in error else error
+        else:
+            error = _as_run_receives(error, failure)
         step.state, step.error, step.end_ms = "error", error, engine.now()
         self._save(self.record, step)
         engine.emit_attempt(self.live, step, number, attempt["error"], None, self._unflushed)
