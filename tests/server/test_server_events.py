@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, MutableMapping
 
 import httpx
 
 from cfwf_emulator import Emulator
 from cfwf_emulator.server import API_ROOT, serving
+from cfwf_emulator.server.events import EventStreamResponse
 
 EVENTS = API_ROOT + "/cfwf/events"
 W = "/workflows/demo-workflow"
@@ -134,3 +135,39 @@ async def test_the_server_stops_with_a_stream_open(emulator: Emulator) -> None:
 
 async def _rest(lines: AsyncIterator[str]) -> list[str]:
     return [line async for line in lines]
+
+
+class _Quiet:
+    """An event iterator with nothing to say, which records being closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def __anext__(self) -> Any:
+        await asyncio.Event().wait()
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_an_idle_stream_sends_heartbeats_until_the_client_leaves() -> None:
+    events, leave = _Quiet(), asyncio.Event()
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        await leave.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+        if message.get("body") == b": heartbeat\n\n" and len(sent) == 4:
+            leave.set()
+
+    response = EventStreamResponse(events, asyncio.Event(), heartbeat_s=0.01)
+    await asyncio.wait_for(response({"type": "http"}, receive, send), timeout=10)
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
+    assert (b"content-type", b"text/event-stream; charset=utf-8") in sent[0]["headers"]
+    bodies = [message["body"] for message in sent[1:]]
+    assert bodies[0] == b": cfwf event stream\n\n" and bodies[-1] == b""
+    assert len(bodies) >= 4 and set(bodies[1:-1]) == {b": heartbeat\n\n"}
+    assert sent[-1]["more_body"] is False and events.closed
