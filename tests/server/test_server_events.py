@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from pathlib import Path
 from typing import Any, AsyncIterator, MutableMapping
 
 import httpx
@@ -11,6 +13,8 @@ import httpx
 from cfwf_emulator import Emulator
 from cfwf_emulator.server import API_ROOT, serving
 from cfwf_emulator.server.events import EventStreamResponse
+
+from test_server_process import record_of, start, stop  # noqa: E402  (this directory is on sys.path)
 
 EVENTS = API_ROOT + "/cfwf/events"
 W = "/workflows/demo-workflow"
@@ -171,3 +175,19 @@ async def test_an_idle_stream_sends_heartbeats_until_the_client_leaves() -> None
     assert bodies[0] == b": cfwf event stream\n\n" and bodies[-1] == b""
     assert len(bodies) >= 4 and set(bodies[1:-1]) == {b": heartbeat\n\n"}
     assert sent[-1]["more_body"] is False and events.closed
+
+
+def test_sigterm_with_a_stream_open_exits_0_promptly(project: Path, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    process = start(project, state)
+    record = record_of(process, state)
+    with httpx.Client(timeout=30) as client:
+        with client.stream("GET", record["url"] + EVENTS) as response:
+            lines = response.iter_lines()
+            assert next(lines) == ": cfwf event stream"
+            began = time.monotonic()
+            code, out, err = stop(process)
+            assert code == 0, err
+            assert time.monotonic() - began < 10  # the open stream did not hold the server up
+            assert list(lines) == [""]  # and its response ended cleanly
+    assert out.rstrip().endswith("[cfwf] stopped; state saved")
