@@ -9,7 +9,8 @@ Cloudflare's API has nothing for them; the dashboard uses them, and they are gua
   (false when no timer was pending);
 - ``POST /cfwf/clock/run-until-idle``: jump from timer to timer until no instance can progress;
 - ``GET /cfwf/crons``: the project's cron triggers (``triggers.crons`` and each workflow's
-  ``schedules``) with their next fire time on the emulator's clock, and whether they fire.
+  ``schedules``) with their next fire time on the emulator's clock, and whether they fire;
+- ``GET /cfwf/events``: the engine's event stream as server-sent events (:mod:`.events`).
 
 The clock controls need ``--clock virtual``: on the real clock they answer ``400`` saying so.
 """
@@ -25,6 +26,7 @@ from ..clock import VirtualClock
 from ..cron import parse_cron
 from ..emulator import Emulator
 from ..serialization import iso_from_ms
+from .events import EventFeed
 from .explorer import Handler
 from .envelope import INVALID, ApiError, success
 from .guard import parse_json, read_body
@@ -42,12 +44,14 @@ class Extensions:
 
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
+        self.events = EventFeed(emu)
         self.routes: dict[tuple[str, str], Handler] = {
             ("GET", "/cfwf/clock"): self.clock,
             ("POST", "/cfwf/clock/advance"): self.advance,
             ("POST", "/cfwf/clock/next-timer"): self.next_timer,
             ("POST", "/cfwf/clock/run-until-idle"): self.run_until_idle,
             ("GET", "/cfwf/crons"): self.crons,
+            ("GET", "/cfwf/events"): self.events.open,
         }
 
     def route(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | None:

@@ -130,6 +130,7 @@ async def serving(emu: Emulator, *, ip: str = "127.0.0.1", port: int = 0) -> Asy
             raise OSError(f"the dev server could not listen on {ip}:{port}")
         yield _url(server, ip, port), server
     finally:
+        app.extensions.events.close()  # open event streams end, so the server can stop
         server.should_exit = True
         await task
 

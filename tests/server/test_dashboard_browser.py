@@ -72,11 +72,14 @@ async def test_the_list_shows_a_new_instance_without_a_reload(emulator: Emulator
         await page.get_by_role("link", name=WORKFLOW).first.click()
         await expect(page.locator("#wf-showing")).to_have_text("Showing 0-0 of 0")
         await page.evaluate("window.loadedOnce = true")
+        live = page.locator("#live")
+        await expect(live).to_have_attribute("data-feed", "events")  # the event stream is open: no polling
 
         await emulator.api.create(WORKFLOW, "fresh-one", {"who": "dashboard"})
 
         row = page.locator('tr[data-id="fresh-one"]')
         await expect(row).to_be_visible()
+        await expect(live).to_have_attribute("data-feed", "events")  # so the stream brought the row
         await expect(page.locator("#wf-showing")).to_have_text("Showing 1-1 of 1")
         status = (await emulator.api.status(WORKFLOW, "fresh-one"))["status"]
         await expect(page.locator(f'#wf-cards .status-card[data-status="{status}"] .card-value')).to_have_text("1")

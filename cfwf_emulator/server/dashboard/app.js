@@ -463,8 +463,9 @@ function stepDetails(step) {
 // ---- the refresh loop ------------------------------------------------------------------------
 
 let refreshing = null;
+let again = false;  // asked for while a refresh ran (the route or the data may have changed since it began)
 async function refresh() {
-  if (refreshing) return refreshing;
+  if (refreshing) { again = true; return refreshing; }
   refreshing = (async () => {
     try {
       await loadCommon();
@@ -479,11 +480,34 @@ async function refresh() {
     }
   })();
   try { await refreshing; } finally { refreshing = null; }
+  if (again) { again = false; await refresh(); }
 }
+
+// The engine's event stream refreshes the page as soon as anything happens; the 1 s poll runs
+// only while the stream is down (EventSource reconnects by itself).
+const EVENT_TYPES = [
+  "instance.created", "instance.status", "instance.deleted", "step.start", "step.attempt.start",
+  "step.attempt.end", "step.end", "sleep.start", "sleep.end", "wait.start", "wait.end",
+];
+let nudged = false;
 
 function poll() {
   clearTimeout(state.timer);
-  state.timer = setTimeout(async () => { await refresh(); poll(); }, POLL_MS);
+  state.timer = setTimeout(async () => { await refresh(); if ($("live").dataset.feed !== "events") poll(); }, POLL_MS);
+}
+
+function nudge() {  // one refresh for a burst of events (the history sent on each connect)
+  if (nudged) return;
+  nudged = true;
+  setTimeout(async () => { nudged = false; await refresh(); }, 50);
+}
+
+function listen() {
+  if (typeof EventSource === "undefined") { poll(); return; }
+  const source = new EventSource(`${ROOT}/api/cfwf/events`);
+  source.addEventListener("open", () => { $("live").dataset.feed = "events"; clearTimeout(state.timer); nudge(); });
+  source.addEventListener("error", () => { if ($("live").dataset.feed !== "poll") { $("live").dataset.feed = "poll"; poll(); } });
+  for (const type of EVENT_TYPES) source.addEventListener(type, nudge);
 }
 
 function setUp() {
@@ -514,6 +538,7 @@ function setUp() {
   $("steps-type").addEventListener("change", redrawSteps);
   enter();
   poll();
+  listen();
 }
 
 setUp();
