@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from conformance.differential.install import SetupError, Toolchain, load_toolchain
-from conformance.differential.server import DevServer
+from conformance.differential.server import DevServer, ServerError
 
 WORKFLOW = "interp"
 """The workflow name in ``conformance.differential``'s generated wrangler config."""
@@ -150,6 +150,9 @@ def rows(count: int, repeat: int) -> list[str]:
             values = [time_command(toolchain, server, args) for _ in range(repeat)]
             out.append(f"| {label:<50} | {statistics.median(values):>8.3f} | {min(values):>6.3f} | {max(values):>6.3f} |")
         return out
+    except (PeerError, ServerError, OSError, subprocess.TimeoutExpired) as exc:
+        # the local engine's createBatch now and then answers "internal error": say so in the row
+        return [_row("wrangler workflows instances ... --local", f"failed ({str(exc).splitlines()[0][:200]})")]
     finally:
         server.stop()
         server.cleanup()
