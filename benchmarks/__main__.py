@@ -441,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     _print_growth_table([m for m in measured if m.ratios is not None])
     sleepers = _sleepers_table(100 if args.smoke else 100_000)
     plugin_figures = _plugin_table(10 if args.smoke else 100, repeat)
-    cli.table(100 if args.smoke else 10_000, repeat)
+    cli.table(100 if args.smoke else 10_000, repeat, SKIPPED if args.smoke or args.no_peers else None)
     if args.smoke:
         print("\nTargets are judged at full sizes only (run without --smoke).")
     else:

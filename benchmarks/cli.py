@@ -2,6 +2,8 @@
 start, imports, config load, one query) for ``instances list`` and ``instances describe``.
 
     python -m benchmarks.cli 10000      # build a project with 10,000 instances and time the commands
+
+Below them, the wrangler peer (:mod:`benchmarks.cli_wrangler`) when run from ``python -m benchmarks``.
 """
 
 from __future__ import annotations
@@ -75,8 +77,11 @@ def time_command(root: Path, args: list[str]) -> float:
     return time.perf_counter() - began
 
 
-def table(count: int, repeat: int) -> dict[str, float]:
-    """Print the table for a state of ``count`` instances; the median seconds per command."""
+def table(count: int, repeat: int, peer: str | None = None) -> dict[str, float]:
+    """Print the table for a state of ``count`` instances; the median seconds per command.
+
+    ``peer``: None runs the wrangler peer (:mod:`benchmarks.cli_wrangler`) on as many instances
+    and prints its rows below; otherwise the reason it is not run, printed in its row."""
     print(f"\ncfwf on a state file of {count:,} instances: wall time of a cold process (s)")
     print(f"| {'command':<50} | {'median s':>8} | {'min s':>6} | {'max s':>6} |")
     print(f"|{'-' * 52}|{'-' * 10}|{'-' * 8}|{'-' * 8}|")
@@ -88,8 +93,21 @@ def table(count: int, repeat: int) -> dict[str, float]:
             values = [time_command(root, args) for _ in range(repeat)]
             figures[label] = statistics.median(values)
             print(f"| {label:<50} | {figures[label]:>8.3f} | {min(values):>6.3f} | {max(values):>6.3f} |", flush=True)
+    for row in _peer_rows(count, repeat, peer):
+        print(row, flush=True)
     return figures
 
 
+def _peer_rows(count: int, repeat: int, reason: str | None) -> list[str]:
+    if reason is None:
+        try:
+            from . import cli_wrangler
+        except ImportError as exc:
+            reason = f"not run ({exc})"
+        else:
+            return cli_wrangler.rows(count, repeat)
+    return [f"| {'wrangler workflows instances ... --local':<50} | {reason} |"]
+
+
 if __name__ == "__main__":
-    table(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000, int(sys.argv[2]) if len(sys.argv) > 2 else 3)
+    table(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000, int(sys.argv[2]) if len(sys.argv) > 2 else 3, "not run (python -m benchmarks.cli_wrangler)")
