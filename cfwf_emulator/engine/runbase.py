@@ -256,14 +256,16 @@ class RunBase:
         self._check_open()
 
     async def _step_boundary(self) -> None:
-        """A step finished for good; with ``hibernate="always"`` the instance is replayed now."""
+        """A step finished for good; with ``hibernate="always"``, or once its workflow's class was
+        replaced, the instance is replayed now."""
         await self._after_attempt()
         if (
-            self.engine.replay_every_step
+            (self.engine.replay_every_step or self.live.replay_pending)
             and self.in_flight == 0
             and self.parked == 0
             and self.live.run is self
         ):
+            self.live.replay_pending = False
             self.engine.replay_now(self.live)
             await self._halt()
 
