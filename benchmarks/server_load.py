@@ -4,8 +4,9 @@ Each client creates its instances (``POST /workflows/NAME/instances``, 10 per cl
 one after the other, then polls the details of each (``GET .../instances/ID``) every
 :data:`POLL_S` seconds until it is ``complete`` with the expected output. Every request counts:
 its latency goes into p50/p99, and any transport error, non-200 status or failure envelope is a
-failed request. An instance whose create succeeded but that did not complete with its output
-before the deadline (or that the final listing does not show) is a lost instance.
+failed request (a request unanswered after :data:`REQUEST_TIMEOUT_S` too). An instance whose
+create succeeded but that did not complete with its output before the deadline (or that the
+final listing does not count) is a lost instance.
 
 The same load runs against ``cfwf dev`` (``python -m cfwf_emulator.server``, a small Python
 project written to a temporary directory, state in SQLite) and, when the differential toolchain
@@ -41,6 +42,8 @@ CLIENTS = 200
 PER_CLIENT = 10
 POLL_S = 0.1
 """Seconds a client waits between two rounds of polling its unfinished instances."""
+REQUEST_TIMEOUT_S = 60.0
+"""Seconds a request may take before it counts as failed."""
 DEADLINE_S = 600.0
 """Seconds the whole load may take before unfinished instances count as lost."""
 
@@ -142,7 +145,7 @@ class LoadClient:
     ) -> None:
         # one connection each (the loopback URL is plain HTTP; sharing ``tls`` saves building 200)
         self.client = httpx.AsyncClient(
-            base_url=base + API_ROOT + f"/workflows/{workflow}", timeout=60, verify=tls,
+            base_url=base + API_ROOT + f"/workflows/{workflow}", timeout=REQUEST_TIMEOUT_S, verify=tls,
             limits=httpx.Limits(max_connections=1),
         )
         self.index = index
@@ -209,14 +212,22 @@ async def run_load(
         LoadClient(base, workflow, index, per_client, result, tls).run(deadline) for index in range(clients)
     ))
     result.seconds = time.perf_counter() - began
-    result.lost_instances += clients * per_client - sum(len(ids) for ids in created)
-    async with httpx.AsyncClient(base_url=base + API_ROOT, timeout=60) as client:
-        listed = (await client.get(f"/workflows/{workflow}/instances", params={"per_page": 1})).json()
-    total = listed["result_info"]["total_count"] if listed.get("success") else None
-    if total != clients * per_client:
-        result.note(f"the instance list counts {total} instances, not {clients * per_client}")
-        result.lost_instances = max(result.lost_instances, clients * per_client - (total or 0))
+    acknowledged = sum(len(ids) for ids in created)
+    total = await _listed(base, workflow)
+    if total is None or total < acknowledged:  # a create that timed out may still have made one
+        result.note(f"the instance list counts {total} instances, fewer than the {acknowledged} created")
+        result.lost_instances = max(result.lost_instances, acknowledged - (total or 0))
     return result
+
+
+async def _listed(base: str, workflow: str) -> int | None:
+    """How many instances the workflow's instance list counts (None: the list did not answer)."""
+    async with httpx.AsyncClient(base_url=base + API_ROOT, timeout=REQUEST_TIMEOUT_S) as client:
+        try:
+            listed = (await client.get(f"/workflows/{workflow}/instances", params={"per_page": 1})).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+    return int(listed["result_info"]["total_count"]) if listed.get("success") else None
 
 
 def write_python_project(root: Path) -> Path:
@@ -269,6 +280,7 @@ def wrangler_dev() -> Iterator[str | None]:
     except SetupError:
         yield None
         return
+    print(f"wrangler dev: wrangler {toolchain.wrangler_version}, node {toolchain.node_version}", flush=True)
     directory = Path(tempfile.mkdtemp(prefix="cfwf-load-worker-"))
     worker = directory / "load.js"
     worker.write_text(JS_WORKER)

@@ -200,3 +200,14 @@ def test_no_reload_keeps_the_code_it_started_with(tmp_path: Path) -> None:
         watching.stop()
         output = fixed.stop()
     assert "watching" not in output and "reloaded" not in output
+
+
+def test_cfwf_dev_and_the_server_module_take_no_reload_alike() -> None:
+    from cfwf_emulator.cli.parser import build_parser
+    from cfwf_emulator.server.__main__ import parser
+    from cfwf_emulator.server.runner import describe_options
+
+    assert describe_options(build_parser().parse_args(["dev", "--no-reload"])).reload is False
+    assert describe_options(build_parser().parse_args(["dev"])).reload is True
+    assert describe_options(parser().parse_args(["--no-reload"])).reload is False
+    assert describe_options(parser().parse_args([])).reload is True
