@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cfwf_emulator import ConfigError, Emulator, WorkflowEntrypoint
+from cfwf_emulator import ConfigError, Emulator, VirtualClock, WorkflowEntrypoint
 
 CALLS: list[str] = []
 
@@ -51,6 +51,32 @@ class After(WorkflowEntrypoint):
             return "new"
 
         return [one, await last()]
+
+
+class Sleeper(WorkflowEntrypoint):
+    """Sleep an hour, then answer "old"."""
+
+    async def run(self, event: Any, step: Any) -> Any:
+        await step.sleep("nap", "1 hour")
+
+        @step.do("after")
+        async def after() -> str:
+            return "old"
+
+        return await after()
+
+
+class SleeperAfter(WorkflowEntrypoint):
+    """Sleep an hour, then answer "new"."""
+
+    async def run(self, event: Any, step: Any) -> Any:
+        await step.sleep("nap", "1 hour")
+
+        @step.do("after")
+        async def after() -> str:
+            return "new"
+
+        return await after()
 
 
 GATE: list[asyncio.Event] = []
@@ -106,6 +132,24 @@ async def test_a_waiting_instance_finishes_on_the_new_class_without_running_its_
         await emu.run_until_idle()
         assert (await fresh.status())["output"] == ["one", "new"]
     assert CALLS == ["first", "first"]  # once per instance: the replay took "first" from the journal
+
+
+async def test_an_instance_sleeping_across_the_replacement_wakes_on_time_on_the_new_class() -> None:
+    emu = Emulator(clock=VirtualClock(autojump=False))
+    emu.add_workflow("sleeper", Sleeper, binding="SLEEPER")
+    async with emu:
+        began = emu.now
+        instance = await emu.env.SLEEPER.create(id="z")
+        await emu.settle()
+        await emu.advance("30 minutes")
+        emu.replace_workflow("sleeper", SleeperAfter)
+        await emu.settle()
+        assert (await instance.status())["status"] == "waiting"
+        await emu.advance("29 minutes")
+        assert (await instance.status())["status"] == "waiting"  # the replay kept the sleep's deadline
+        await emu.run_until_idle()
+        assert (await instance.status())["output"] == "new"
+        assert (emu.now - began).total_seconds() == 3600
 
 
 async def test_an_instance_in_a_step_attempt_finishes_it_then_runs_the_next_step_on_the_new_class() -> None:
