@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import weakref
+from types import FunctionType
 from typing import Any, Awaitable, Callable, Protocol
 
 from ..compat import IMPLICIT_DEPENDENCIES_DATE, Compatibility
@@ -78,6 +79,10 @@ def _signature_key(func: Callable[..., Any]) -> Any:
 
 
 def _parameter_names(func: Callable[..., Any]) -> tuple[str, ...]:
+    if type(func) is FunctionType:  # the common case, a step taking nothing: no signature needed
+        code = func.__code__
+        if not (code.co_argcount or code.co_kwonlyargcount or code.co_flags & _VAR_ARGS or func.__dict__):
+            return ()
     key = _signature_key(func)
     if key is None:
         return tuple(inspect.signature(func).parameters)
@@ -107,6 +112,7 @@ def _wants_ctx(func: Callable[..., Any]) -> bool:
     return wants
 
 
+_VAR_ARGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 _NAMES: "weakref.WeakKeyDictionary[Any, tuple[str, ...]]" = weakref.WeakKeyDictionary()
 _WANTS_CTX: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
 
@@ -281,6 +287,8 @@ class WorkflowStep:
 
     def _declare(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """The decorator form: check the arguments as Cloudflare's SDK binds them, then decorate."""
+        if not kwargs and len(args) == 1 and type(args[0]) is str:  # @step.do("name"): every step's path
+            return self._decorator(args[0], None, False, None)
         signature = _SDK_STEP._do_implicit if self._implicit else _SDK_STEP._do_legacy
         try:
             name, depends, concurrent, config = signature(*args, **kwargs)
@@ -375,7 +383,7 @@ class WorkflowStep:
 
             async def wrapper() -> Any:
                 slots = self._dependency_slots(func, depends, step_name)
-                results = await self._resolve_all(slots, concurrent)
+                results = await self._resolve_all(slots, concurrent) if slots else slots
                 return await self._run_declared(wrapper, step_name, config, func, results)
 
             wrapper._step_name = step_name  # type: ignore[attr-defined]
@@ -470,6 +478,8 @@ class WorkflowStep:
         self, key: Any, name: Any, config: Any, func: Callable[..., Any], results: list[Any]
     ) -> Any:
         def invoke(make_ctx: Callable[[], Any]) -> Any:
+            if not results:
+                return func()
             if _CTX in results:
                 ctx = make_ctx()
                 return func(*(ctx if value is _CTX else value for value in results))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from types import CoroutineType
 from typing import Any, Callable, NoReturn
 
 from ..authoring.entrypoint import ExecutionContext
@@ -156,7 +157,15 @@ class Run(Waits, Retries):
         inside = current_step.set(self._step_context(step, number))
         try:
             value = invoke(make_ctx)
-            if type(value) not in _PLAIN and inspect.isawaitable(value):
+            if type(value) is CoroutineType:  # an async def: run it here until it first suspends
+                deadline = engine.now() + resolved.timeout_ms
+                try:
+                    yielded = value.send(None)
+                except StopIteration as stop:
+                    value = stop.value
+                else:
+                    value = await self._resume_with_timeout(value, yielded, deadline, resolved.timeout_ms)
+            elif type(value) not in _PLAIN and inspect.isawaitable(value):
                 value = await self._with_timeout(value, resolved.timeout_ms)
         except asyncio.CancelledError as exc:
             task = asyncio.current_task()

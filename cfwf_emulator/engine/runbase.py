@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, Awaitable, Callable, Concatenate, Coroutine, NoReturn, ParamSpec, TypeVar
+import types
+from typing import Any, Awaitable, Callable, Concatenate, Coroutine, Generator, NoReturn, ParamSpec, TypeVar
 
 from ..errors import WorkflowTimeoutError
 from ..hooks import StepContext
@@ -74,6 +75,21 @@ def durable_before_return(
 
     functools.update_wrapper(wrapper, method)
     return wrapper
+
+
+@types.coroutine
+def _resumed(inner: Generator[Any, Any, Any], yielded: Any) -> Generator[Any, Any, Any]:
+    """``await`` the rest of ``inner``, an awaitable's iterator that already yielded ``yielded``."""
+    while True:
+        try:
+            yield yielded
+        except BaseException as exc:  # thrown in by the task (a cancellation): pass it on
+            try:
+                yielded = inner.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+            continue
+        return (yield from inner)
 
 
 class _InFlight:
@@ -269,6 +285,23 @@ class RunBase:
 
     async def _with_timeout(self, awaitable: Awaitable[Any], timeout_ms: float) -> Any:
         """Await ``awaitable``; past ``timeout_ms`` of clock time, cancel it and raise a timeout."""
+        inner = awaitable.__await__()
+        deadline = self.engine.now() + timeout_ms
+        try:
+            yielded = inner.send(None)
+        except StopIteration as stop:
+            return stop.value
+        return await self._resume_with_timeout(inner, yielded, deadline, timeout_ms)
+
+    async def _resume_with_timeout(
+        self, inner: Generator[Any, Any, Any], yielded: Any, deadline: float, timeout_ms: float
+    ) -> Any:
+        """Go on awaiting ``inner``, which has suspended once (yielding ``yielded``); at ``deadline``
+        cancel it and raise a timeout of ``timeout_ms``.
+
+        The timer is armed only now: an ``async def`` that returns without suspending never gives
+        the clock a chance to pass, so it costs no timer.
+        """
         task = asyncio.current_task()
         assert task is not None
         fired = False
@@ -278,9 +311,9 @@ class RunBase:
             fired = True
             task.cancel()
 
-        timer = self.engine.scheduler.call_at(self.engine.now() + timeout_ms, expire)
+        timer = self._scheduler.call_at(deadline, expire)
         try:
-            return await awaitable
+            return await _resumed(inner, yielded)
         except asyncio.CancelledError:
             if fired and task.uncancel() == 0:
                 raise WorkflowTimeoutError.after(timeout_ms) from None
