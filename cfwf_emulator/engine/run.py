@@ -28,7 +28,7 @@ from .instance import LiveInstance
 from .modifiers import attempt_override
 from .records import StepRecord
 from .retries import Retries, stops_retries
-from .runbase import ENGINE_SIGNALS, PROCESS_EXITS, InstanceAbort, RunClosed, StorageAbort, durable_before_return
+from .runbase import ENGINE_SIGNALS, PROCESS_EXITS, InstanceAbort, RunClosed, StorageAbort, journaled_step
 from .waits import Waits
 
 __all__ = ["InstanceAbort", "Run", "RunHost", "run_instance"]
@@ -42,7 +42,7 @@ _PLAIN = _IMMUTABLE | {dict, list}
 class Run(Waits, Retries):
     """The engine side of one ``run`` invocation (the ``step`` object's backend)."""
 
-    @durable_before_return
+    @journaled_step
     async def do(self, name: Any, config: Any, invoke: Callable[[Callable[[], Any]], Any]) -> Any:
         """Execute or replay one ``step.do``."""
         self._check_open()

@@ -18,7 +18,7 @@ from .host import RunHost
 from .instance import LiveInstance
 from .records import StepRecord
 
-__all__ = ["ENGINE_SIGNALS", "PROCESS_EXITS", "InstanceAbort", "RunBase", "RunClosed", "StorageAbort", "durable_before_return"]
+__all__ = ["ENGINE_SIGNALS", "PROCESS_EXITS", "InstanceAbort", "RunBase", "RunClosed", "StorageAbort", "journaled_step"]
 
 
 class InstanceAbort(BaseException):
@@ -51,17 +51,22 @@ _T = TypeVar("_T")
 _R = TypeVar("_R", bound="RunBase")
 
 
-def durable_before_return(
+def journaled_step(
     method: "Callable[Concatenate[_R, _P], Coroutine[Any, Any, _T]]",
 ) -> "Callable[Concatenate[_R, _P], Coroutine[Any, Any, _T]]":
-    """A step method whose journal writes are durable before the workflow sees its outcome."""
+    """A step method (``do``, ``sleep``, ...): its outcome reaches the workflow before it is durable.
+
+    The workflow code between two steps is deterministic and has no side effects (the Rules of
+    Workflows), so nothing it does can reveal an outcome that a crash could still lose. The
+    outcome's commit is shared with whatever comes next: the next attempt's start (committed
+    before its callback runs, :meth:`Run._attempt`), a sleep or event wait (committed before it
+    parks), the end of ``run`` (the instance's final status is written at once, with it) or the
+    group commit at the event loop's next turn, whichever is first. One commit per step.
+    """
 
     async def wrapper(self: _R, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
         try:
-            result = await method(self, *args, **kwargs)
-        except Exception:
-            await self._flush()
-            raise
+            return await method(self, *args, **kwargs)
         except PROCESS_EXITS as exc:
             if asyncio.current_task() is not self.live.task:
                 # a task of the workflow's own (asyncio.gather): the exception leaves the event loop
@@ -70,8 +75,6 @@ def durable_before_return(
                 self.escaped = exc
                 self.engine.interrupted(self.live, self)
             raise
-        await self._flush()
-        return result
 
     functools.update_wrapper(wrapper, method)
     return wrapper
@@ -229,6 +232,8 @@ class RunBase:
         if deadline <= self.engine.now():
             self._check_open()
             return
+        await self._flush()  # what the wait follows (a sleep's start, a failed attempt) is durable first
+        self._check_open()
         if self._may_hibernate(deadline):
             await self._hibernate(deadline)
         future: asyncio.Future[None] = self._loop.create_future()
