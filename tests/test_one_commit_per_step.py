@@ -195,7 +195,7 @@ async def test_status_reports_completion_only_once_it_is_committed(tmp_path: Pat
     async with make(state) as emu:
         inst = await emu.env.STRAIGHT.create(id="s1")
         seen: list[str] = []
-        while True:
+        for _ in range(10_000):
             status = (await inst.status())["status"]
             disk = on_disk(state, "straight", "s1")
             seen.append(status)
@@ -274,3 +274,22 @@ def _environ() -> dict[str, str]:
     import os
 
     return {key: value for key, value in os.environ.items() if key != "CRASH"}
+
+
+async def test_what_status_and_describe_return_is_already_committed(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    async with make(state) as emu:
+        inst = await emu.env.STRAIGHT.create(id="s1")
+        reads = 0
+        for _ in range(10_000):  # bounded: a run that never completes fails below, not hangs
+            await asyncio.sleep(0)  # one turn of the event loop: the run moves on meanwhile
+            described = await inst.describe()
+            status = (await inst.status())["status"]
+            disk = on_disk(state, "straight", "s1")
+            done = [step["cfwf"]["name"] for step in described["steps"] if step["success"]]
+            assert all(disk["steps"][name]["state"] == "ok" for name in done), (done, disk["steps"])
+            assert status != "complete" or disk["status"] == "complete"
+            reads += 1
+            if status == "complete":
+                break
+    assert status == "complete" and reads > 1  # the reads interleaved with the run
