@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import types
-from typing import Any, Awaitable, Callable, Concatenate, Coroutine, Generator, NoReturn, ParamSpec, TypeVar
+from typing import Any, Awaitable, Callable, Concatenate, Coroutine, Generator, NoReturn, ParamSpec, TypeVar, cast
 
 from ..errors import WorkflowTimeoutError
 from ..hooks import StepContext
@@ -81,7 +81,7 @@ def journaled_step(
 
 
 @types.coroutine
-def _resumed(inner: Generator[Any, Any, Any], yielded: Any) -> Generator[Any, Any, Any]:
+def _resumed(inner: "Generator[Any, Any, Any] | Coroutine[Any, Any, Any]", yielded: Any) -> Generator[Any, Any, Any]:
     """``await`` the rest of ``inner``, an awaitable's iterator that already yielded ``yielded``."""
     while True:
         try:
@@ -92,7 +92,7 @@ def _resumed(inner: Generator[Any, Any, Any], yielded: Any) -> Generator[Any, An
             except StopIteration as stop:
                 return stop.value
             continue
-        return (yield from inner)
+        return (yield from cast("Generator[Any, Any, Any]", inner))  # types.coroutine: a coroutine too
 
 
 class _InFlight:
@@ -299,7 +299,7 @@ class RunBase:
         return await self._resume_with_timeout(inner, yielded, deadline, timeout_ms)
 
     async def _resume_with_timeout(
-        self, inner: Generator[Any, Any, Any], yielded: Any, deadline: float, timeout_ms: float
+        self, inner: "Generator[Any, Any, Any] | Coroutine[Any, Any, Any]", yielded: Any, deadline: float, timeout_ms: float
     ) -> Any:
         """Go on awaiting ``inner``, which has suspended once (yielding ``yielded``); at ``deadline``
         cancel it and raise a timeout of ``timeout_ms``.
