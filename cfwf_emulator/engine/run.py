@@ -158,12 +158,12 @@ class Run(Waits, Retries):
         try:
             value = invoke(make_ctx)
             if type(value) is CoroutineType:  # an async def: run it here until it first suspends
-                deadline = engine.now() + resolved.timeout_ms
                 try:
                     yielded = value.send(None)
                 except StopIteration as stop:
                     value = stop.value
-                else:
+                else:  # the timeout counts from the attempt's start
+                    deadline = step.attempts[-1]["start"] + resolved.timeout_ms
                     value = await self._resume_with_timeout(value, yielded, deadline, resolved.timeout_ms)
             elif type(value) not in _PLAIN and inspect.isawaitable(value):
                 value = await self._with_timeout(value, resolved.timeout_ms)
