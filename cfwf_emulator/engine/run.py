@@ -77,7 +77,9 @@ class Run(Waits, Retries):
             if step.deadline_ms is not None:
                 await self._park(step.deadline_ms)
                 step.deadline_ms = None
-            await self._attempt_gate()
+            if self.live.pause_pending:  # (the gate, inline when open: this is every step's path)
+                await self._attempt_gate()
+            self._check_open()
             result = await self._one_attempt(step, resolved, invoke)
             if result is not _RETRY:
                 return result
@@ -116,7 +118,9 @@ class Run(Waits, Retries):
             self.in_flight -= 1
             engine.refresh_activity(live)
         if failure is None:
-            await self._step_boundary()
+            if live.pause_pending or engine.replay_every_step:  # else the boundary has nothing to do
+                await self._step_boundary()
+            self._check_open()
             return value if type(value) in _IMMUTABLE else decode(text)
         if outcome is not None:
             await self._step_boundary()
@@ -149,7 +153,8 @@ class Run(Waits, Retries):
                 config=decode(resolved.view_json),
             )
 
-        await self._flush()
+        if self._unflushed is not None:
+            await self._flush()
         self._check_open()
         failure: BaseException | None = None
         value: Any = None
