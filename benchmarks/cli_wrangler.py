@@ -227,8 +227,10 @@ def _timed_rows(toolchain: Toolchain, server: DevServer, repeat: int) -> list[st
         out.append(row)
     for label, args in (WARM, BASELINE):
         out.append(_timed(toolchain, server, label, args, repeat)[0])
-    if "too many open files" in server.log_tail(2000).lower():
-        out.append(_row("  (wrangler dev's log)", "reports 'Too many open files'"))
+    failures = server.log_tail(100_000).count("SQLITE_CANTOPEN")
+    if failures:
+        out.append(_row("  (wrangler dev's log)", f"{failures:,} x SQLITE_CANTOPEN: an instance's database "
+                        f"could not be opened (open-file limit {resource.getrlimit(resource.RLIMIT_NOFILE)[0]:,})"))
     return out
 
 
