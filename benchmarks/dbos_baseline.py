@@ -2,8 +2,16 @@
 with its SQLite system database, to set beside the emulator's SQLite rows.
 
     python -m benchmarks.dbos_baseline INSTANCES STEPS SCRATCH_DIR
+    python -m benchmarks.dbos_baseline events WAITERS PER_INSTANCE SCRATCH_DIR
 
 prints one JSON line ``{"seconds", "steps", "journal_mode", "synchronous"}`` and exits 0.
+
+The events workload (``events``), beside the emulator's "events -> waiting" SQLite row: WAITERS
+workflows each ``DBOS.recv`` PER_INSTANCE messages of topic ``tick`` in a row and return their
+sum; each first publishes a ``ready`` event, and the clock starts once every workflow has (all
+are about to wait), then the driver ``DBOS.send``\ s the messages one at a time, round-robin, and
+waits for every result. DBOS on SQLite learns of new messages by polling; its interval is set to
+:data:`POLL_S` (its default, 1 s, would dominate the time).
 
 What is measured. One DBOS workflow runs ``STEPS`` sequential calls of a DBOS step ``v -> v + 1``
 starting from 0 and returns the final value, exactly like ``TrivialSteps`` in
@@ -50,6 +58,8 @@ from pathlib import Path
 from typing import Any
 
 DATABASE_NAME = "dbos.sqlite"
+POLL_S = 0.02
+"""The events workload's notification polling interval (seconds): that of the Cloudflare peer."""
 _SYNCHRONOUS_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,11 +123,49 @@ def run(instances: int, steps: int, scratch: Path) -> dict[str, Any]:
     }
 
 
-def measure(instances: int, steps: int, repeat: int) -> list[float] | None:
+def run_events(waiters: int, per_instance: int, scratch: Path) -> dict[str, Any]:
+    """The events workload once in this process (see the module docstring); the JSON fields."""
+    database = scratch / DATABASE_NAME
+    DBOS: Any = importlib.import_module("dbos").DBOS
+
+    def listen(count: int) -> int:
+        DBOS.set_event("ready", True)
+        return sum(int(DBOS.recv("tick", timeout_seconds=3600)) for _ in range(count))
+
+    workflow: Any = DBOS.workflow()(listen)
+    DBOS(config={
+        "name": "cfwf-bench-baseline-events",
+        "system_database_url": f"sqlite:///{database}",
+        "log_level": "WARNING",
+        "enable_otlp": False,
+        "notification_listener_polling_interval_sec": POLL_S,
+    })
+    try:
+        DBOS.launch()
+        handles = [DBOS.start_workflow(workflow, per_instance) for _ in range(waiters)]
+        ids = [handle.get_workflow_id() for handle in handles]
+        for workflow_id in ids:
+            if DBOS.get_event(workflow_id, "ready", timeout_seconds=600) is not True:
+                raise RuntimeError(f"{workflow_id} never became ready")
+        began = time.perf_counter()
+        for _ in range(per_instance):
+            for workflow_id in ids:
+                DBOS.send(workflow_id, 1, topic="tick")
+        results = [handle.get_result() for handle in handles]
+        seconds = time.perf_counter() - began
+        if results != [per_instance] * waiters:
+            raise RuntimeError(f"wrong results: expected {waiters} x {per_instance}, got {results[:5]}...")
+    finally:
+        DBOS.destroy(destroy_registry=True)
+    return {"seconds": seconds, "events": waiters * per_instance}
+
+
+def measure(instances: int, steps: int, repeat: int, workload: str = "steps") -> list[float] | None:
     """Run the baseline ``repeat`` times, each in its own subprocess and temporary directory.
 
     Returns the seconds of each run, or None when the ``dbos`` package is not installed. Raises
-    RuntimeError, with the last line of the subprocess's stderr, if a run fails.
+    RuntimeError, with the last line of the subprocess's stderr, if a run fails. ``workload``
+    "events" runs the events workload, ``instances`` waiters of ``steps`` messages each.
     """
     if importlib.util.find_spec("dbos") is None:
         return None
@@ -125,7 +173,8 @@ def measure(instances: int, steps: int, repeat: int) -> list[float] | None:
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as scratch:
             done = subprocess.run(
-                [sys.executable, "-m", "benchmarks.dbos_baseline", str(instances), str(steps), scratch],
+                [sys.executable, "-m", "benchmarks.dbos_baseline", *(["events"] if workload == "events" else []),
+                 str(instances), str(steps), scratch],
                 capture_output=True, text=True, check=False, cwd=_PROJECT_ROOT,
             )
         if done.returncode != 0:
@@ -136,13 +185,16 @@ def measure(instances: int, steps: int, repeat: int) -> list[float] | None:
 
 
 def main(argv: list[str]) -> None:
-    """Parse ``INSTANCES STEPS SCRATCH_DIR``, run the workload once, print its JSON line."""
+    """Parse ``[events] INSTANCES STEPS SCRATCH_DIR``, run the workload once, print its JSON line."""
+    events = bool(argv) and argv[0] == "events"
+    if events:
+        argv = argv[1:]
     if len(argv) != 3:
-        raise SystemExit("usage: python -m benchmarks.dbos_baseline INSTANCES STEPS SCRATCH_DIR")
+        raise SystemExit("usage: python -m benchmarks.dbos_baseline [events] INSTANCES STEPS SCRATCH_DIR")
     instances, steps, scratch = int(argv[0]), int(argv[1]), Path(argv[2])
     # whatever DBOS might print goes to stderr, so stdout carries only the JSON line
     with contextlib.redirect_stdout(sys.stderr):
-        result = run(instances, steps, scratch)
+        result = (run_events if events else run)(instances, steps, scratch)
     print(json.dumps(result))
 
 
