@@ -46,19 +46,19 @@ SHAPES = ((100, 10), (1, 1_000), (1, 10_000))
 SKIPPED = "not run (--smoke/--no-peers)"
 NO_PEER = {
     "normal": "n/a: DBOS fixes its SQLite settings (rollback journal, FULL); CF local has no such setting",
-    "events": "n/a: CF local events peer not built yet (sendEvent in the Worker could)",
-    "buffered": "n/a: no events peer built yet",
+    "buffered": "n/a: peers send 30-40 events/s, ~5 min/run (see the events rows)",
     "kv": "n/a: neither peer's workflow engine has a KV store",
-    "resume": "n/a: no restart peer built yet (DBOS recovers on launch)",
+    "resume": "n/a: not built (DBOS recovers on launch; building its 10,000 steps takes ~40 s)",
     "sleepers": "n/a: both peers sleep in real time (30 days)",
     "call form": "n/a: the decorator-form row above has the peer",
 }
 """Why a row has no peer, shown in its peer column."""
 DBOS_MAX_STEPS = 1_000
 """DBOS takes about 40 s for one instance of 10,000 steps; its 1,000-step row gives its rate."""
-DBOS_MAX_EVENTS = 1_000
-"""DBOS delivers about 30 events/s on SQLite (each ``DBOS.send`` from outside a workflow commits
-several rows); the 100-waiter row gives its rate."""
+PEER_MAX_EVENTS = 1_000
+"""Both peers deliver about 30-40 events/s (DBOS on SQLite: each ``DBOS.send`` from outside a
+workflow commits several rows; the local engine: each ``sendEvent``), so 10,000 events would take
+about 5 minutes a run: the 100-waiter rows give their rates."""
 
 
 class TrivialSteps(WorkflowEntrypoint):
@@ -132,7 +132,8 @@ class Row:
     floor_label: str
     floor: Callable[[Path], float]
     peer: tuple[str, int, int] | None = None
-    """("cloudflare" or "dbos", instances, steps) or ("dbos events", waiters, events per waiter)."""
+    """("cloudflare" or "dbos", instances, steps) or ("cloudflare events" or "dbos events",
+    waiters, events per waiter)."""
     no_peer: str = ""
     """Why no peer runs this row ("n/a: ..." in the peer column)."""
 
@@ -195,7 +196,7 @@ def _events_rows(scale: int) -> list[Row]:
     """Events sent one at a time to waiting instances; DBOS beside the SQLite rows it can run."""
     rows = []
     per_instance = 10
-    for full_waiters, storage in ((1_000, "memory"), (1_000, "FULL"), (100, "FULL")):
+    for full_waiters, storage in ((1_000, "memory"), (100, "memory"), (1_000, "FULL"), (100, "FULL")):
         waiters = max(1, full_waiters // scale)
         where = "memory" if storage == "memory" else "SQLite WAL+FULL"
 
@@ -212,8 +213,7 @@ def _events_rows(scale: int) -> list[Row]:
             f"{waiters * per_instance:,} events -> {waiters:,} waiting, {where}",
             f"{waiters * per_instance:,} events", waiters * per_instance, "events", run,
             "asyncio" if storage == "memory" else "sqlite FULL", floor,
-            peer=None if storage == "memory" else ("dbos events", waiters, per_instance),
-            no_peer=NO_PEER["events"] if storage == "memory" else "",
+            peer=("cloudflare events" if storage == "memory" else "dbos events", waiters, per_instance),
         ))
     return rows
 
@@ -295,7 +295,9 @@ class Peers:
             return self
         self.notes.append(
             f"Cloudflare local engine: wrangler dev (startup {self._cloudflare.startup_seconds:.1f} s, "
-            "excluded), real time, polled every 20 ms"
+            "excluded), real time, polled every 20 ms; events rows: the instances get "
+            f"{cloudflare_local.SETTLE_S:.0f} s + {cloudflare_local.SETTLE_PER_INSTANCE_S * 1000:.0f} ms each to reach "
+            "their wait (it reports them running), excluded"
         )
         return self
 
@@ -307,16 +309,19 @@ class Peers:
         if row.peer is None:
             return "", None, row.no_peer
         kind, instances, steps = row.peer
-        if kind == "cloudflare":
+        if kind.endswith("events") and instances * steps > PEER_MAX_EVENTS:
+            name = "CF local" if kind.startswith("cloudflare") else "DBOS"
+            return name, None, "not run (~5 min/run; see 100 waiting)" if self.enabled else SKIPPED
+        if kind.startswith("cloudflare"):
             if self._cloudflare is None:
                 return "CF local", None, self._cloudflare_missing
+            if kind == "cloudflare events":
+                return "CF local", self._cloudflare.measure_events(instances, steps, self.repeat), ""
             return "CF local", self._cloudflare.measure(instances, steps, self.repeat), ""
         if not self.enabled:
             return "DBOS", None, SKIPPED
         if kind == "dbos" and steps > DBOS_MAX_STEPS:
             return "DBOS", None, "not run (~40 s/run)"
-        if kind == "dbos events" and instances * steps > DBOS_MAX_EVENTS:
-            return "DBOS", None, "not run (~6 min/run; see 100 waiting)"
         from . import dbos_baseline
 
         times = dbos_baseline.measure(instances, steps, self.repeat, "events" if kind == "dbos events" else "steps")
