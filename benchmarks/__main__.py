@@ -3,6 +3,20 @@ measured in the same run.
 
     python -m benchmarks              # full sizes (about 4 minutes on a 2-core machine)
     python -m benchmarks --smoke      # tiny sizes, no peers (CI runs this so it cannot rot)
+    python -m benchmarks --json OUT.json          # also save every figure and the machine's facts
+    python -m benchmarks --compare BASE.json      # ratio of each row to a saved run
+    python -m benchmarks --code ../old            # another checkout's engine, these workloads
+
+Judging a change. ``--json OUT`` saves each row's runs, median, floor, "x floor" and peer figures,
+the sleepers, plugin and command-line tables, and the machine (CPU count, Python, the git commit
+of the engine timed and of this harness). ``--compare BASE`` prints, for each row present in both
+runs, the ratio now/base of the median time and of "x floor", and flags ``WORSE`` a row whose
+"x floor" grew by more than 10% (:mod:`benchmarks.compare`, which also compares two saved files).
+``--code DIR`` times DIR's ``cfwf_emulator`` with these workloads (:mod:`benchmarks.checkout`):
+the harness runs again in a process, and every process it starts, importing DIR's engine; the
+resume row's state file is written by that engine, so each reads its own format; a row the older
+engine cannot run is shown "n/a for this engine" with its error, and the plugin and command-line
+tables, which are this checkout's, are left out.
 
 Two rows time every write on its own as durable state grows (10,000 events buffered by one
 instance that waits for none of them, 4,000 persisted KV puts) and report the median per-write
@@ -12,8 +26,9 @@ Baselines. Floors, the least any engine could spend: "asyncio" makes the same aw
 no engine; "sqlite" makes one commit per durable point with the same settings and no engine.
 Peers, what users would otherwise run: Cloudflare's local engine (``wrangler dev``, through the
 conformance differential runner, when ``python -m conformance.differential --setup`` was run) for
-the in-memory rows, and DBOS on SQLite (the ``bench`` extra) for the SQLite rows. A baseline that
-is not installed is shown as "not run".
+the in-memory rows, and DBOS on SQLite (the ``bench`` extra) for the SQLite rows, steps and
+events. A baseline that is not installed is shown as "not run"; a row no peer runs says why
+("n/a: ...").
 """
 
 from __future__ import annotations
@@ -48,7 +63,6 @@ NO_PEER = {
     "normal": "n/a: DBOS fixes its SQLite settings (rollback journal, FULL); CF local has no such setting",
     "buffered": "n/a: peers send 30-40 events/s, ~5 min/run (see the events rows)",
     "kv": "n/a: neither peer's workflow engine has a KV store",
-    "resume": "n/a: not built (DBOS recovers on launch; building its 10,000 steps takes ~40 s)",
     "sleepers": "n/a: both peers sleep in real time (30 days)",
     "call form": "n/a: the decorator-form row above has the peer",
 }
@@ -132,8 +146,8 @@ class Row:
     floor_label: str
     floor: Callable[[Path], float]
     peer: tuple[str, int, int] | None = None
-    """("cloudflare" or "dbos", instances, steps) or ("cloudflare events" or "dbos events",
-    waiters, events per waiter)."""
+    """("cloudflare" or "dbos", instances, steps), ("cloudflare events" or "dbos events", waiters,
+    events per waiter) or ("dbos resume", 1, steps)."""
     no_peer: str = ""
     """Why no peer runs this row ("n/a: ..." in the peer column)."""
 
@@ -243,7 +257,7 @@ def _resume_row(steps: int, template: Path) -> Row:
 
     return Row(
         f"resume {steps:,}-step instance, new process", f"resume {steps:,} steps", steps, "steps",
-        run, "sqlite read", lambda _scratch: resume.read_floor(template), no_peer=NO_PEER["resume"],
+        run, "sqlite read", lambda _scratch: resume.read_floor(template), peer=("dbos resume", 1, steps),
     )
 
 
@@ -323,6 +337,10 @@ class Peers:
         if kind == "dbos" and steps > DBOS_MAX_STEPS:
             return "DBOS", None, "not run (~40 s/run)"
         from . import dbos_baseline
+
+        if kind == "dbos resume":
+            resumed = dbos_baseline.measure_resume(steps, self.repeat)
+            return "DBOS", resumed, "" if resumed is not None else 'not run (pip install -e ".[bench]")'
 
         times = dbos_baseline.measure(instances, steps, self.repeat, "events" if kind == "dbos events" else "steps")
         return "DBOS", times, "" if times is not None else 'not run (pip install -e ".[bench]")'
