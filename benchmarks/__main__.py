@@ -547,16 +547,14 @@ def _in_other_checkout(code: Path, argv: list[str]) -> int:
     return done.returncode
 
 
-def _without_code(argv: list[str]) -> list[str]:
-    kept, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--code":
-            skip = True
-        elif not arg.startswith("--code="):
-            kept.append(arg)
-    return kept
+def _child_arguments(args: argparse.Namespace) -> list[str]:
+    """The options for the run in the other checkout's process (paths made absolute: it runs
+    elsewhere)."""
+    argv = ["--repeat", str(args.repeat)]
+    argv += ["--smoke"] * args.smoke + ["--no-peers"] * args.no_peers
+    argv += ["--json", str(args.json.resolve())] if args.json is not None else []
+    argv += ["--compare", str(args.compare.resolve())] if args.compare is not None else []
+    return argv
 
 
 def _measure_rows(scale: int, repeat: int, peers: Peers) -> list[Measured]:
@@ -575,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the workloads and print the tables; 1 when a row failed on this checkout's own engine."""
     args = _arguments(argv)
     if args.code is not None:
-        return _in_other_checkout(args.code, _without_code(sys.argv[1:] if argv is None else argv))
+        return _in_other_checkout(args.code, _child_arguments(args))
     began = time.perf_counter()
     scale = 100 if args.smoke else 1
     repeat = 1 if args.smoke else args.repeat
