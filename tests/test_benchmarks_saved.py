@@ -49,7 +49,8 @@ def test_json_saves_every_rows_figures_and_the_machine(saved: tuple[Path, dict[s
     assert steps["x_floor"] == pytest.approx(steps["median_s"] / steps["floor_s"])
     assert steps["peer"]["name"] == "DBOS" and steps["peer"]["note"] == "not run (--smoke/--no-peers)"
     assert run["rows"]["40 KV puts, SQLite WAL+FULL"]["last_first"] > 0
-    assert run["rows"]["resume 100-step instance, new process"]["peer"]["note"].startswith("n/a: ")
+    assert run["rows"]["40 KV puts, SQLite WAL+FULL"]["peer"]["note"].startswith("n/a: ")
+    assert run["rows"]["resume 100-step instance, new process"]["peer"]["name"] == "DBOS"
     assert set(run["sleepers"]) == {"memory, no hibernation", "memory, hibernate after 1 hour", "SQLite WAL+NORMAL, hibernate"}
     assert "test taking cfwf" in run["plugin"] and "cfwf workflows list (baseline: no instance read)" in run["cli"]
 
