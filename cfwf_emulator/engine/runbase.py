@@ -12,7 +12,7 @@ from typing import Any, Awaitable, Callable, Concatenate, Coroutine, Generator, 
 
 from ..errors import WorkflowTimeoutError
 from ..hooks import StepContext
-from ..store.base import group_commit
+from ..store.base import KEEPS_RECORDS, group_commit
 from ..store.sqlite import StoreError
 from .host import RunHost
 from .instance import LiveInstance
@@ -68,12 +68,7 @@ def journaled_step(
         try:
             return await method(self, *args, **kwargs)
         except PROCESS_EXITS as exc:
-            if asyncio.current_task() is not self.live.task:
-                # a task of the workflow's own (asyncio.gather): the exception leaves the event loop
-                # from that task; stop the whole run now, and let it not leave a second time when
-                # it reaches run() through the gather
-                self.escaped = exc
-                self.engine.interrupted(self.live, self)
+            self._process_exit(exc)
             raise
 
     functools.update_wrapper(wrapper, method)
@@ -138,6 +133,18 @@ class RunBase:
         grouped = group_commit(engine.store)
         self._save_deferred = None if grouped is None else grouped.save_step_deferred
         self._unflushed: asyncio.Future[None] | None = None
+        #: The store keeps the record objects themselves: writing a step already in
+        #: ``record.steps`` changes nothing (:data:`~cfwf_emulator.store.base.KEEPS_RECORDS`).
+        self._keeps_records = KEEPS_RECORDS in engine.store.capabilities
+
+    def _process_exit(self, exc: BaseException) -> None:
+        """User code of a step raised ``KeyboardInterrupt`` or ``SystemExit`` (``exc``), which goes on."""
+        if asyncio.current_task() is not self.live.task:
+            # a task of the workflow's own (asyncio.gather): the exception leaves the event loop
+            # from that task; stop the whole run now, and let it not leave a second time when
+            # it reaches run() through the gather
+            self.escaped = exc
+            self.engine.interrupted(self.live, self)
 
     def _save(self, record: Any, step: StepRecord, *, header: bool = False) -> None:
         """Journal a step; a storage failure stops the run where user code cannot swallow it."""
