@@ -213,38 +213,6 @@ _NO_ROLLBACK_API = (
 _OWNER, _FUNC, _DEPENDS, _NAME, _CONCURRENT, _CONFIG, _KEY, _PLAIN = range(8)
 
 
-def _wrapper(declared: list[Any]) -> Callable[[], Awaitable[Any]]:
-    """What ``@step.do(...)`` returns: awaiting it resolves the step's dependencies, then runs (or
-    replays) it, once per memo key; concurrent awaits of a running step wait for its result."""
-
-    async def wrapper() -> Any:
-        # one closure cell: a workflow keeps every step it declares until run() ends
-        owner, func, key = declared[_OWNER], declared[_FUNC], declared[_KEY]
-        if declared[_PLAIN]:  # no parameter, no depends: nothing to resolve
-            results: list[Any] = []
-        else:
-            slots = owner._dependency_slots(func, declared[_DEPENDS], declared[_NAME])
-            results = await owner._resolve_all(slots, declared[_CONCURRENT]) if slots else slots
-        # Runs in the awaiting task: the SDK's task per step would cost an event-loop turn per step.
-        waiters: list[asyncio.Future[Any]] = []
-        owner._in_flight[key] = waiters
-        invoke = (lambda _make_ctx: func()) if not results else _invoker(func, results)
-        try:
-            result = await owner._runner.do(declared[_NAME], declared[_CONFIG], invoke)
-        except BaseException as exc:
-            _settle(waiters, exc)
-            raise
-        finally:
-            owner._in_flight.pop(key, None)
-        owner._memoized[key] = result
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(result)
-        return result
-
-    return wrapper
-
-
 def _invoker(func: Callable[..., Any], results: list[Any]) -> Callable[[Callable[[], Any]], Any]:
     """``invoke(make_ctx)`` for a declared step: ``func`` called with its dependencies' results,
     the step context (made only if asked for) where ``ctx`` goes."""
@@ -319,7 +287,7 @@ class WorkflowStep:
         which argument is wrong and how to write the step.
         """
         if not kwargs and len(args) == 1 and type(args[0]) is str:  # @step.do("name"): every step's path
-            return self._decorator(args[0], None, False, None)
+            return functools.partial(self._decorate, args[0], None, False, None)  # (as _decorator does)
         if is_call_form(args, kwargs):
             if self._call_form:
                 name, config, callback = (args[0], None, args[1]) if len(args) == 2 else args
@@ -444,7 +412,34 @@ class WorkflowStep:
         step_name = getattr(func, "__name__", None) if name is None else name
         plain = not depends and _takes_nothing(func)
         declared = [self, func, depends, step_name, concurrent, config, None, plain]
-        wrapper = _wrapper(declared)
+
+        async def wrapper() -> Any:
+            """Await the step: resolve its dependencies, then run (or replay) it, once per memo
+            key; concurrent awaits of a running step wait for its result."""
+            # one closure cell: a workflow keeps every step it declares until run() ends
+            owner, func, key = declared[_OWNER], declared[_FUNC], declared[_KEY]
+            if declared[_PLAIN]:  # no parameter, no depends: nothing to resolve
+                invoke: Callable[[Callable[[], Any]], Any] = lambda _make_ctx: func()  # noqa: E731
+            else:
+                slots = owner._dependency_slots(func, declared[_DEPENDS], declared[_NAME])
+                invoke = _invoker(func, await owner._resolve_all(slots, declared[_CONCURRENT]) if slots else slots)
+            # Runs in the awaiting task: the SDK's task per step would cost an event-loop turn per step.
+            waiters: list[asyncio.Future[Any]] = []
+            in_flight = owner._in_flight
+            in_flight[key] = waiters
+            try:
+                result = await owner._runner.do(declared[_NAME], declared[_CONFIG], invoke)
+            except BaseException as exc:
+                _settle(waiters, exc)
+                raise
+            finally:
+                in_flight.pop(key, None)
+            owner._memoized[key] = result
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(result)
+            return result
+
         declared[_KEY] = wrapper if self._per_function else step_name
         wrapper._step_name = step_name  # type: ignore[attr-defined]
         if isinstance(step_name, str):  # other names fail when awaited, with Cloudflare's error
