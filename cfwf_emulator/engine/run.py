@@ -100,7 +100,7 @@ class Run(Waits, Retries):
                 if self.parked or record.status != "running":  # else it would change nothing
                     engine.refresh_activity(live)
             if failure is None:
-                if live.pause_pending or engine.replay_every_step:  # else the boundary has nothing to do
+                if live.pause_pending or engine.replay_every_step or live.replay_pending:  # else nothing to do
                     await self._step_boundary()
                 if self.closed:
                     raise RunClosed()
@@ -245,7 +245,7 @@ class Run(Waits, Retries):
             self.in_flight -= 1
             engine.refresh_activity(live)
         if failure is None:
-            if live.pause_pending or engine.replay_every_step:  # else the boundary has nothing to do
+            if live.pause_pending or engine.replay_every_step or live.replay_pending:  # else nothing to do
                 await self._step_boundary()
             self._check_open()
             return value if type(value) in _IMMUTABLE else decode(text)
