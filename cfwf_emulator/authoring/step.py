@@ -12,7 +12,7 @@ import asyncio
 import functools
 import inspect
 import weakref
-from types import FunctionType
+from types import CodeType, FunctionType
 from typing import Any, Awaitable, Callable, Protocol
 
 from ..compat import IMPLICIT_DEPENDENCIES_DATE, Compatibility
@@ -80,11 +80,22 @@ def _signature_key(func: Callable[..., Any]) -> Any:
 
 
 def _takes_nothing(func: Callable[..., Any]) -> bool:
-    """Whether ``func`` is a plain function without parameters (read off its code: no signature)."""
+    """Whether ``func`` is a plain function without parameters (read off its code: no signature).
+
+    Remembered by code object, as :func:`_parameter_names` is: a step's function is made anew on
+    every loop turn and run, from the same code (reading a new function's ``__dict__`` would make
+    one, which it keeps).
+    """
     if type(func) is not FunctionType:
         return False
     code = func.__code__
-    return not (code.co_argcount or code.co_kwonlyargcount or code.co_flags & _VAR_ARGS or func.__dict__)
+    known = _NO_PARAMETERS.get(code)
+    if known is None:
+        known = not (code.co_argcount or code.co_kwonlyargcount or code.co_flags & _VAR_ARGS or func.__dict__)
+        if len(_NO_PARAMETERS) >= _NO_PARAMETERS_KEPT:  # code made by exec() again and again: start over
+            _NO_PARAMETERS.clear()
+        _NO_PARAMETERS[code] = known
+    return known
 
 
 def _parameter_names(func: Callable[..., Any]) -> tuple[str, ...]:
@@ -122,6 +133,8 @@ def _wants_ctx(func: Callable[..., Any]) -> bool:
 _VAR_ARGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 _NAMES: "weakref.WeakKeyDictionary[Any, tuple[str, ...]]" = weakref.WeakKeyDictionary()
 _WANTS_CTX: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
+_NO_PARAMETERS: dict[CodeType, bool] = {}  # (a dict: a WeakKeyDictionary's get is Python code)
+_NO_PARAMETERS_KEPT = 4096
 
 
 def _callback_invoker(callback: Callable[..., Any]) -> Callable[[Callable[[], Any]], Any]:
@@ -410,7 +423,7 @@ class WorkflowStep:
         if not callable(func):
             raise TypeError(f"@step.do(...) must decorate a function (def or async def), got {_describe(func)}")
         step_name = getattr(func, "__name__", None) if name is None else name
-        plain = not depends and _takes_nothing(func)
+        plain = not depends and (_NO_PARAMETERS.get(getattr(func, "__code__", None)) or _takes_nothing(func))
         declared = [self, func, depends, step_name, concurrent, config, None, plain]
 
         async def wrapper() -> Any:
