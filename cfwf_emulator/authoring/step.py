@@ -12,7 +12,7 @@ import asyncio
 import functools
 import inspect
 import weakref
-from types import CodeType, FunctionType
+from types import FunctionType
 from typing import Any, Awaitable, Callable, Protocol
 
 from ..compat import IMPLICIT_DEPENDENCIES_DATE, Compatibility
@@ -133,7 +133,7 @@ def _wants_ctx(func: Callable[..., Any]) -> bool:
 _VAR_ARGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 _NAMES: "weakref.WeakKeyDictionary[Any, tuple[str, ...]]" = weakref.WeakKeyDictionary()
 _WANTS_CTX: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
-_NO_PARAMETERS: dict[CodeType, bool] = {}  # (a dict: a WeakKeyDictionary's get is Python code)
+_NO_PARAMETERS: dict[object, bool] = {}  # (a dict: a WeakKeyDictionary's get is Python code)
 _NO_PARAMETERS_KEPT = 4096
 
 

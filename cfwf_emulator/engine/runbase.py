@@ -18,7 +18,7 @@ from .host import RunHost
 from .instance import LiveInstance
 from .records import StepRecord
 
-__all__ = ["ENGINE_SIGNALS", "PROCESS_EXITS", "InstanceAbort", "RunBase", "RunClosed", "StorageAbort", "journaled_step"]
+__all__ = ["ENGINE_SIGNALS", "PROCESS_EXITS", "InstanceAbort", "RunBase", "RunClosed", "StorageAbort", "journaled_step", "run_to_end"]
 
 
 class InstanceAbort(BaseException):
@@ -88,6 +88,14 @@ def _resumed(inner: "Generator[Any, Any, Any] | Coroutine[Any, Any, Any]", yield
                 return stop.value
             continue
         return (yield from cast("Generator[Any, Any, Any]", inner))  # types.coroutine: a coroutine too
+
+
+@types.coroutine
+def run_to_end(coro: "Coroutine[Any, Any, Any]", box: list[Any]) -> Generator[Any, Any, None]:
+    """Await ``coro`` and append its result to ``box``: stepped with ``next(runner, default)``,
+    a coroutine that returns without suspending costs no ``StopIteration`` caught in Python (a
+    ``coro.send(None)`` does); one that suspends goes on as :func:`_resumed`'s ``inner``."""
+    box.append((yield from coro))
 
 
 class _InFlight:
