@@ -120,6 +120,8 @@ def lone_surrogate(text: str) -> bool:
 
 def check_step_name(name: object, max_length: int = _DEFAULTS.step_name_length) -> str:
     """Cloudflare's rule: a str of at most ``max_length`` UTF-16 units with no control characters."""
+    if type(name) is str and name.isascii() and name.isprintable() and len(name) <= max_length:
+        return name  # the common case, without a regex (printable ASCII: no control, no surrogate)
     if (
         not isinstance(name, str)
         or lone_surrogate(name)

@@ -735,3 +735,38 @@ async def test_observer_sees_event_wait_timeout(emu):
         ("wait_start", "wait", "go", START_MS + HOUR, START_MS),
         ("wait_end", "wait", "go", True, START_MS + HOUR),
     ]
+
+
+class StepBesideSleep(WorkflowEntrypoint):
+    """A step runs (held at a gate) while another flow of the same run sleeps for an hour."""
+
+    async def run(self, event, step):
+        async def sleeper():
+            await step.sleep("nap", "1 hour")
+
+        @step.do("held")
+        async def held():
+            await GATE["held"].wait()
+            return "held"
+
+        async def after_a_turn():
+            await asyncio.sleep(0)  # the sleep parks first: the instance is waiting
+            return await held()
+
+        await asyncio.gather(sleeper(), after_a_turn())
+        return "done"
+
+
+async def test_a_step_starting_beside_a_parked_flow_makes_the_instance_running_until_it_ends():
+    GATE["held"] = asyncio.Event()
+    emu = manual_emulator()
+    emu.add_workflow("b", StepBesideSleep, binding="B")
+    async with emu:
+        inst = await emu.env.B.create(id="b1")
+        await spin(20)
+        assert await status_of(inst) == "running"  # the step's attempt is in flight
+        GATE["held"].set()
+        await spin(20)
+        assert await status_of(inst) == "waiting"  # only the sleep is left
+        await emu.advance("1 hour")
+        assert await inst.status() == {"status": "complete", "output": "done"}

@@ -80,11 +80,22 @@ def _signature_key(func: Callable[..., Any]) -> Any:
 
 
 def _takes_nothing(func: Callable[..., Any]) -> bool:
-    """Whether ``func`` is a plain function without parameters (read off its code: no signature)."""
+    """Whether ``func`` is a plain function without parameters (read off its code: no signature).
+
+    Remembered by code object, as :func:`_parameter_names` is: a step's function is made anew on
+    every loop turn and run, from the same code (reading a new function's ``__dict__`` would make
+    one, which it keeps).
+    """
     if type(func) is not FunctionType:
         return False
     code = func.__code__
-    return not (code.co_argcount or code.co_kwonlyargcount or code.co_flags & _VAR_ARGS or func.__dict__)
+    known = _NO_PARAMETERS.get(code)
+    if known is None:
+        known = not (code.co_argcount or code.co_kwonlyargcount or code.co_flags & _VAR_ARGS or func.__dict__)
+        if len(_NO_PARAMETERS) >= _NO_PARAMETERS_KEPT:  # code made by exec() again and again: start over
+            _NO_PARAMETERS.clear()
+        _NO_PARAMETERS[code] = known
+    return known
 
 
 def _parameter_names(func: Callable[..., Any]) -> tuple[str, ...]:
@@ -122,6 +133,8 @@ def _wants_ctx(func: Callable[..., Any]) -> bool:
 _VAR_ARGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 _NAMES: "weakref.WeakKeyDictionary[Any, tuple[str, ...]]" = weakref.WeakKeyDictionary()
 _WANTS_CTX: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
+_NO_PARAMETERS: dict[object, bool] = {}  # (a dict: a WeakKeyDictionary's get is Python code)
+_NO_PARAMETERS_KEPT = 4096
 
 
 def _callback_invoker(callback: Callable[..., Any]) -> Callable[[Callable[[], Any]], Any]:
@@ -213,38 +226,6 @@ _NO_ROLLBACK_API = (
 _OWNER, _FUNC, _DEPENDS, _NAME, _CONCURRENT, _CONFIG, _KEY, _PLAIN = range(8)
 
 
-def _wrapper(declared: list[Any]) -> Callable[[], Awaitable[Any]]:
-    """What ``@step.do(...)`` returns: awaiting it resolves the step's dependencies, then runs (or
-    replays) it, once per memo key; concurrent awaits of a running step wait for its result."""
-
-    async def wrapper() -> Any:
-        # one closure cell: a workflow keeps every step it declares until run() ends
-        owner, func, key = declared[_OWNER], declared[_FUNC], declared[_KEY]
-        if declared[_PLAIN]:  # no parameter, no depends: nothing to resolve
-            results: list[Any] = []
-        else:
-            slots = owner._dependency_slots(func, declared[_DEPENDS], declared[_NAME])
-            results = await owner._resolve_all(slots, declared[_CONCURRENT]) if slots else slots
-        # Runs in the awaiting task: the SDK's task per step would cost an event-loop turn per step.
-        waiters: list[asyncio.Future[Any]] = []
-        owner._in_flight[key] = waiters
-        invoke = (lambda _make_ctx: func()) if not results else _invoker(func, results)
-        try:
-            result = await owner._runner.do(declared[_NAME], declared[_CONFIG], invoke)
-        except BaseException as exc:
-            _settle(waiters, exc)
-            raise
-        finally:
-            owner._in_flight.pop(key, None)
-        owner._memoized[key] = result
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(result)
-        return result
-
-    return wrapper
-
-
 def _invoker(func: Callable[..., Any], results: list[Any]) -> Callable[[Callable[[], Any]], Any]:
     """``invoke(make_ctx)`` for a declared step: ``func`` called with its dependencies' results,
     the step context (made only if asked for) where ``ctx`` goes."""
@@ -319,7 +300,7 @@ class WorkflowStep:
         which argument is wrong and how to write the step.
         """
         if not kwargs and len(args) == 1 and type(args[0]) is str:  # @step.do("name"): every step's path
-            return self._decorator(args[0], None, False, None)
+            return functools.partial(self._decorate, args[0], None, False, None)  # (as _decorator does)
         if is_call_form(args, kwargs):
             if self._call_form:
                 name, config, callback = (args[0], None, args[1]) if len(args) == 2 else args
@@ -442,9 +423,36 @@ class WorkflowStep:
         if not callable(func):
             raise TypeError(f"@step.do(...) must decorate a function (def or async def), got {_describe(func)}")
         step_name = getattr(func, "__name__", None) if name is None else name
-        plain = not depends and _takes_nothing(func)
+        plain = not depends and (_NO_PARAMETERS.get(getattr(func, "__code__", None)) or _takes_nothing(func))
         declared = [self, func, depends, step_name, concurrent, config, None, plain]
-        wrapper = _wrapper(declared)
+
+        async def wrapper() -> Any:
+            """Await the step: resolve its dependencies, then run (or replay) it, once per memo
+            key; concurrent awaits of a running step wait for its result."""
+            # one closure cell: a workflow keeps every step it declares until run() ends
+            owner, func, key = declared[_OWNER], declared[_FUNC], declared[_KEY]
+            if declared[_PLAIN]:  # no parameter, no depends: nothing to resolve
+                invoke: Callable[[Callable[[], Any]], Any] = lambda _make_ctx: func()  # noqa: E731
+            else:
+                slots = owner._dependency_slots(func, declared[_DEPENDS], declared[_NAME])
+                invoke = _invoker(func, await owner._resolve_all(slots, declared[_CONCURRENT]) if slots else slots)
+            # Runs in the awaiting task: the SDK's task per step would cost an event-loop turn per step.
+            waiters: list[asyncio.Future[Any]] = []
+            in_flight = owner._in_flight
+            in_flight[key] = waiters
+            try:
+                result = await owner._runner.do(declared[_NAME], declared[_CONFIG], invoke)
+            except BaseException as exc:
+                _settle(waiters, exc)
+                raise
+            finally:
+                in_flight.pop(key, None)
+            owner._memoized[key] = result
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(result)
+            return result
+
         declared[_KEY] = wrapper if self._per_function else step_name
         wrapper._step_name = step_name  # type: ignore[attr-defined]
         if isinstance(step_name, str):  # other names fail when awaited, with Cloudflare's error

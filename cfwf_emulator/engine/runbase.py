@@ -12,13 +12,13 @@ from typing import Any, Awaitable, Callable, Concatenate, Coroutine, Generator, 
 
 from ..errors import WorkflowTimeoutError
 from ..hooks import StepContext
-from ..store.base import group_commit
+from ..store.base import KEEPS_RECORDS, group_commit
 from ..store.sqlite import StoreError
 from .host import RunHost
 from .instance import LiveInstance
 from .records import StepRecord
 
-__all__ = ["ENGINE_SIGNALS", "PROCESS_EXITS", "InstanceAbort", "RunBase", "RunClosed", "StorageAbort", "journaled_step"]
+__all__ = ["ENGINE_SIGNALS", "PROCESS_EXITS", "InstanceAbort", "RunBase", "RunClosed", "StorageAbort", "journaled_step", "run_to_end"]
 
 
 class InstanceAbort(BaseException):
@@ -68,12 +68,7 @@ def journaled_step(
         try:
             return await method(self, *args, **kwargs)
         except PROCESS_EXITS as exc:
-            if asyncio.current_task() is not self.live.task:
-                # a task of the workflow's own (asyncio.gather): the exception leaves the event loop
-                # from that task; stop the whole run now, and let it not leave a second time when
-                # it reaches run() through the gather
-                self.escaped = exc
-                self.engine.interrupted(self.live, self)
+            self._process_exit(exc)
             raise
 
     functools.update_wrapper(wrapper, method)
@@ -93,6 +88,14 @@ def _resumed(inner: "Generator[Any, Any, Any] | Coroutine[Any, Any, Any]", yield
                 return stop.value
             continue
         return (yield from cast("Generator[Any, Any, Any]", inner))  # types.coroutine: a coroutine too
+
+
+@types.coroutine
+def run_to_end(coro: "Coroutine[Any, Any, Any]", box: list[Any]) -> Generator[Any, Any, None]:
+    """Await ``coro`` and append its result to ``box``: stepped with ``next(runner, default)``,
+    a coroutine that returns without suspending costs no ``StopIteration`` caught in Python (a
+    ``coro.send(None)`` does); one that suspends goes on as :func:`_resumed`'s ``inner``."""
+    box.append((yield from coro))
 
 
 class _InFlight:
@@ -138,6 +141,18 @@ class RunBase:
         grouped = group_commit(engine.store)
         self._save_deferred = None if grouped is None else grouped.save_step_deferred
         self._unflushed: asyncio.Future[None] | None = None
+        #: The store keeps the record objects themselves: writing a step already in
+        #: ``record.steps`` changes nothing (:data:`~cfwf_emulator.store.base.KEEPS_RECORDS`).
+        self._keeps_records = KEEPS_RECORDS in engine.store.capabilities
+
+    def _process_exit(self, exc: BaseException) -> None:
+        """User code of a step raised ``KeyboardInterrupt`` or ``SystemExit`` (``exc``), which goes on."""
+        if asyncio.current_task() is not self.live.task:
+            # a task of the workflow's own (asyncio.gather): the exception leaves the event loop
+            # from that task; stop the whole run now, and let it not leave a second time when
+            # it reaches run() through the gather
+            self.escaped = exc
+            self.engine.interrupted(self.live, self)
 
     def _save(self, record: Any, step: StepRecord, *, header: bool = False) -> None:
         """Journal a step; a storage failure stops the run where user code cannot swallow it."""

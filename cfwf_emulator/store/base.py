@@ -11,7 +11,8 @@ write made before the event loop's next turn together); the engine then journals
 instances' steps that way and lets no workflow code run past a write until its future is done; a
 store without it is called with ``save_step``. ``save_header_deferred(record)`` joins a header
 write to the next group commit too: the engine writes that way the status changes it need not
-wait for (among queued, running and waiting), so that the file shows them.
+wait for (among queued, running and waiting), so that the file shows them. :data:`KEEPS_RECORDS`:
+the store holds the engine's record objects, so the engine skips writes that change nothing.
 
 Listing (``list_instances``, ``count_instances``) reads only what a store keeps beside each
 instance for that purpose (:class:`InstanceSummary`: id, status, created and modified times),
@@ -45,6 +46,7 @@ from ..errors import ConfigError
 
 __all__ = [
     "GROUP_COMMIT",
+    "KEEPS_RECORDS",
     "CorruptInstanceError",
     "GroupCommitStore",
     "InstanceSummary",
@@ -60,6 +62,10 @@ __all__ = [
 
 GROUP_COMMIT = "group_commit"
 """Capability: the store offers ``save_step_deferred`` (see :class:`GroupCommitStore`)."""
+
+KEEPS_RECORDS = "keeps_records"
+"""Capability: the store keeps the engine's record objects themselves (the memory store), so
+``save_step`` of a step already in ``record.steps`` changes nothing and the engine may skip it."""
 
 #: The header times :func:`modified_ms` takes the latest of.
 MODIFIED_FROM = ("created_ms", "queued_ms", "start_ms", "end_ms", "pause_ms", "status_ms")

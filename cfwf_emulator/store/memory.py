@@ -6,7 +6,7 @@ from typing import ClassVar, Iterable
 
 from ..engine.eventlog import EventRow
 from ..engine.records import STATUSES, InstanceRecord, StepRecord
-from .base import InstanceSummary, check_created_bounds, check_listing, modified_ms
+from .base import KEEPS_RECORDS, InstanceSummary, check_created_bounds, check_listing, modified_ms
 
 __all__ = ["MemoryStore"]
 
@@ -18,7 +18,7 @@ class MemoryStore:
     is kept from the writes as the SQLite store does, and includes the last status change.
     """
 
-    capabilities: ClassVar[frozenset[str]] = frozenset()
+    capabilities: ClassVar[frozenset[str]] = frozenset({KEEPS_RECORDS})
 
     def __init__(self) -> None:
         self._instances: dict[tuple[str, str], InstanceRecord] = {}
