@@ -167,3 +167,17 @@ async def test_after_a_restart_instances_due_together_still_wake_in_the_order_th
     async with second:
         await second.run_until_idle()
     assert WOKE == WAKE_ORDER
+
+
+@pytest.mark.parametrize(("options", "runs"), [({}, 2), ({"hibernate": None}, 1)])
+async def test_the_pytest_plugin_keeps_the_default_and_passes_hibernate_none_through(
+    cfwf_factory: Any, tmp_path: Path, options: dict[str, Any], runs: int
+) -> None:
+    RUNS.clear()
+    emu = cfwf_factory(config=False, storage=storage_for("sqlite", tmp_path), **options)
+    emu.add_workflow("sleeper", Sleeper, binding="SLEEPER")
+    async with emu:
+        instance = await emu.env.SLEEPER.create(id="s", params={"sleep": "1 day"})
+        await emu.run_until_idle()
+        assert await instance.status() == {"status": "complete", "output": "done"}
+    assert RUNS == {"s": runs}
