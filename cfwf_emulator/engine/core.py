@@ -26,7 +26,7 @@ from ..store.base import CorruptInstanceError, InstanceSummary, StorageWarning
 from ..views import InstanceDetails
 from .creation import Creation
 from .describe import describe_instance
-from .hibernation import WAKE_CHUNK, Hibernation
+from .hibernation import Hibernation
 from .instance import Commit, LiveInstance, RunState, WorkflowDefinition
 from .instances import Instances
 from .lifecycle import Lifecycle
@@ -45,6 +45,10 @@ NON_RETRYABLE_GENERIC = (
     "The execution of the Workflow instance was terminated, as a step threw an NonRetryableError "
     "and it was not handled"
 )
+
+
+#: Stored instances read together when the engine starts.
+_RECOVERED_PER_READ = 500
 
 
 class Engine:
@@ -147,8 +151,8 @@ class Engine:
         """Every readable instance of ``workflow`` in the store, oldest first, loaded in chunks; a
         corrupt one is warned about and left out."""
         ids = self.store.instance_ids(workflow)
-        for first in range(0, len(ids), WAKE_CHUNK):
-            chunk = ids[first:first + WAKE_CHUNK]
+        for first in range(0, len(ids), _RECOVERED_PER_READ):
+            chunk = ids[first:first + _RECOVERED_PER_READ]
             loaded = self.instances.load_many(workflow, chunk)
             for instance_id in chunk:
                 live = loaded.get(instance_id)
