@@ -3,6 +3,20 @@ measured in the same run.
 
     python -m benchmarks              # full sizes (about 4 minutes on a 2-core machine)
     python -m benchmarks --smoke      # tiny sizes, no peers (CI runs this so it cannot rot)
+    python -m benchmarks --json OUT.json          # also save every figure and the machine's facts
+    python -m benchmarks --compare BASE.json      # ratio of each row to a saved run
+    python -m benchmarks --code ../old            # another checkout's engine, these workloads
+
+Judging a change. ``--json OUT`` saves each row's runs, median, floor, "x floor" and peer figures,
+the sleepers, plugin and command-line tables, and the machine (CPU count, Python, the git commit
+of the engine timed and of this harness). ``--compare BASE`` prints, for each row present in both
+runs, the ratio now/base of the median time and of "x floor", and flags ``WORSE`` a row whose
+"x floor" grew by more than 10% (:mod:`benchmarks.compare`, which also compares two saved files).
+``--code DIR`` times DIR's ``cfwf_emulator`` with these workloads (:mod:`benchmarks.checkout`):
+the harness runs again in a process, and every process it starts, importing DIR's engine; the
+resume row's state file is written by that engine, so each reads its own format; a row the older
+engine cannot run is shown "n/a for this engine" with its error, and the plugin and command-line
+tables, which are this checkout's, are left out.
 
 Two rows time every write on its own as durable state grows (10,000 events buffered by one
 instance that waits for none of them, 4,000 persisted KV puts) and report the median per-write
@@ -12,15 +26,18 @@ Baselines. Floors, the least any engine could spend: "asyncio" makes the same aw
 no engine; "sqlite" makes one commit per durable point with the same settings and no engine.
 Peers, what users would otherwise run: Cloudflare's local engine (``wrangler dev``, through the
 conformance differential runner, when ``python -m conformance.differential --setup`` was run) for
-the in-memory rows, and DBOS on SQLite (the ``bench`` extra) for the SQLite rows. A baseline that
-is not installed is shown as "not run".
+the in-memory rows, and DBOS on SQLite (the ``bench`` extra) for the SQLite rows, steps and
+events. A baseline that is not installed is shown as "not run"; a row no peer runs says why
+("n/a: ...").
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -36,14 +53,26 @@ from typing import Any, Callable
 
 from cfwf_emulator import Emulator, WorkflowEntrypoint
 
-from . import cli, events, growth, plugin, resume
+from . import checkout, cli, compare, events, growth, plugin, resume
 from .floors import asyncio_steps, sqlite_commits
 
 SHAPES = ((100, 10), (1, 1_000), (1, 10_000))
 """(instances, steps) of the trivial-steps rows."""
 SKIPPED = "not run (--smoke/--no-peers)"
+NO_PEER = {
+    "normal": "n/a: DBOS fixes its SQLite settings (rollback journal, FULL); CF local has no such setting",
+    "buffered": "n/a: peers send 30-40 events/s, ~5 min/run (see the events rows)",
+    "kv": "n/a: neither peer's workflow engine has a KV store",
+    "sleepers": "n/a: both peers sleep in real time (30 days)",
+    "call form": "n/a: the decorator-form row above has the peer",
+}
+"""Why a row has no peer, shown in its peer column."""
 DBOS_MAX_STEPS = 1_000
 """DBOS takes about 40 s for one instance of 10,000 steps; its 1,000-step row gives its rate."""
+PEER_MAX_EVENTS = 1_000
+"""Both peers deliver about 30-40 events/s (DBOS on SQLite: each ``DBOS.send`` from outside a
+workflow commits several rows; the local engine: each ``sendEvent``), so 10,000 events would take
+about 5 minutes a run: the 100-waiter rows give their rates."""
 
 
 class TrivialSteps(WorkflowEntrypoint):
@@ -61,10 +90,26 @@ class TrivialSteps(WorkflowEntrypoint):
         return value
 
 
-async def _emulator_steps(instances: int, steps: int, storage: str) -> float:
+class TrivialStepsCallForm(WorkflowEntrypoint):
+    """:class:`TrivialSteps` in the JavaScript-style call form with a synchronous lambda."""
+
+    async def run(self, event: Any, step: Any) -> Any:
+        value = 0
+        for index in range(event["payload"]["steps"]):
+            value = await step.do(f"step {index}", lambda v=value: v + 1)
+        return value
+
+
+def _call_form_options() -> dict[str, Any]:
+    """``step_call_form=True`` where the engine has the option (older engines took the call form
+    without one)."""
+    return {"step_call_form": True} if "step_call_form" in inspect.signature(Emulator).parameters else {}
+
+
+async def _emulator_steps(instances: int, steps: int, storage: str, call_form: bool = False) -> float:
     began = time.perf_counter()
-    emu = Emulator(clock="virtual", storage=storage)
-    emu.add_workflow("trivial", TrivialSteps, binding="TRIVIAL")
+    emu = Emulator(clock="virtual", storage=storage, **(_call_form_options() if call_form else {}))
+    emu.add_workflow("trivial", TrivialStepsCallForm if call_form else TrivialSteps, binding="TRIVIAL")
     async with emu:
         for index in range(instances):
             await emu.env.TRIVIAL.create(id=f"i{index}", params={"steps": steps})
@@ -75,9 +120,9 @@ async def _emulator_steps(instances: int, steps: int, storage: str) -> float:
     return time.perf_counter() - began
 
 
-def _steps_run(instances: int, steps: int, synchronous: str | None, scratch: Path) -> float:
+def _steps_run(instances: int, steps: int, synchronous: str | None, scratch: Path, call_form: bool = False) -> float:
     storage = "memory" if synchronous is None else f"sqlite:///{scratch / 'state.db'}?synchronous={synchronous}"
-    return asyncio.run(_emulator_steps(instances, steps, storage))
+    return asyncio.run(_emulator_steps(instances, steps, storage, call_form))
 
 
 def _asyncio_floor(instances: int, steps: int, _scratch: Path) -> float:
@@ -100,7 +145,11 @@ class Row:
     run: "Callable[[Path], float | growth.PerWrite]"
     floor_label: str
     floor: Callable[[Path], float]
-    peer: tuple[str, int, int] | None = None  # ("cloudflare" or "dbos", instances, steps)
+    peer: tuple[str, int, int] | None = None
+    """("cloudflare" or "dbos", instances, steps), ("cloudflare events" or "dbos events", waiters,
+    events per waiter) or ("dbos resume", 1, steps)."""
+    no_peer: str = ""
+    """Why no peer runs this row ("n/a: ..." in the peer column)."""
 
 
 @dataclass
@@ -114,6 +163,8 @@ class Measured:
     peer: list[float] | None
     peer_note: str = ""
     ratios: list[float] | None = None  # per-write rows: last 10% / first 10%, one per run
+    error: str = ""
+    """Why the row could not run (an older engine under ``--code`` may lack what it uses)."""
 
     @property
     def median(self) -> float:
@@ -144,23 +195,39 @@ def _rows(scale: int) -> list[Row]:
                 f"{n} x {k:,} steps, {where}", f"{n} x {k:,} steps", n * k, "steps",
                 partial(_steps_run, n, k, synchronous), floor_label, floor,
                 peer=None if synchronous == "NORMAL" else ("cloudflare" if synchronous is None else "dbos", n, k),
+                no_peer=NO_PEER["normal"] if synchronous == "NORMAL" else "",
             ))
-    waiters, per_instance = max(1, 1_000 // scale), 10
-    for storage, floor_label in (("memory", "asyncio"), ("FULL", "sqlite FULL")):
+    k = max(1, 1_000 // scale)
+    rows.append(Row(
+        f"1 x {k:,} steps, memory, call form (lambda)", f"1 x {k:,} steps, call form", k, "steps",
+        partial(_steps_run, 1, k, None, call_form=True), "asyncio", partial(_asyncio_floor, 1, k),
+        no_peer=NO_PEER["call form"],
+    ))
+    return rows + _events_rows(scale)
+
+
+def _events_rows(scale: int) -> list[Row]:
+    """Events sent one at a time to waiting instances; DBOS beside the SQLite rows it can run."""
+    rows = []
+    per_instance = 10
+    for full_waiters, storage in ((1_000, "memory"), (100, "memory"), (1_000, "FULL"), (100, "FULL")):
+        waiters = max(1, full_waiters // scale)
         where = "memory" if storage == "memory" else "SQLite WAL+FULL"
 
-        def run(scratch: Path, storage: str = storage) -> float:
+        def run(scratch: Path, storage: str = storage, waiters: int = waiters) -> float:
             url = "memory" if storage == "memory" else f"sqlite:///{scratch / 'state.db'}"
             return events.run_emulator(waiters, per_instance, url)
 
-        def floor(scratch: Path, storage: str = storage) -> float:
+        def floor(scratch: Path, storage: str = storage, waiters: int = waiters) -> float:
             if storage == "memory":
                 return events.run_asyncio_floor(waiters, per_instance)
             return events.run_sqlite_floor(scratch / "floor.db", "FULL", waiters, per_instance)
 
         rows.append(Row(
             f"{waiters * per_instance:,} events -> {waiters:,} waiting, {where}",
-            f"{waiters * per_instance:,} events", waiters * per_instance, "events", run, floor_label, floor,
+            f"{waiters * per_instance:,} events", waiters * per_instance, "events", run,
+            "asyncio" if storage == "memory" else "sqlite FULL", floor,
+            peer=("cloudflare events" if storage == "memory" else "dbos events", waiters, per_instance),
         ))
     return rows
 
@@ -172,11 +239,12 @@ def _growth_rows(scale: int) -> list[Row]:
         Row(
             f"{count_events:,} events buffered by 1 instance, SQLite WAL+FULL", f"{count_events:,} events",
             count_events, "events", partial(growth.buffered_events, count_events),
-            "sqlite FULL", partial(_sqlite_floor, "FULL", count_events),
+            "sqlite FULL", partial(_sqlite_floor, "FULL", count_events), no_peer=NO_PEER["buffered"],
         ),
         Row(
             f"{count_puts:,} KV puts, SQLite WAL+FULL", f"{count_puts:,} KV puts", count_puts, "puts",
             partial(growth.kv_puts, count_puts), "sqlite FULL", partial(_sqlite_floor, "FULL", count_puts),
+            no_peer=NO_PEER["kv"],
         ),
     ]
 
@@ -189,7 +257,7 @@ def _resume_row(steps: int, template: Path) -> Row:
 
     return Row(
         f"resume {steps:,}-step instance, new process", f"resume {steps:,} steps", steps, "steps",
-        run, "sqlite read", lambda _scratch: resume.read_floor(template),
+        run, "sqlite read", lambda _scratch: resume.read_floor(template), peer=("dbos resume", 1, steps),
     )
 
 
@@ -202,7 +270,10 @@ def _timed(make: "Callable[[Path], float | growth.PerWrite]", repeat: int) -> li
 
 
 def _measure(row: Row, repeat: int, peers: "Peers") -> Measured:
-    results = _timed(row.run, repeat)
+    try:
+        results = _timed(row.run, repeat)
+    except Exception as exc:  # noqa: BLE001 - the row says why; the run goes on (an older engine may lack a feature)
+        return Measured(row, [], float("nan"), "", None, error=f"{type(exc).__name__}: {exc}".splitlines()[0][:200])
     floor = statistics.median(_timed(row.floor, repeat))
     label, peer_times, note = peers.measure(row)
     if results and isinstance(results[0], growth.PerWrite):
@@ -238,7 +309,9 @@ class Peers:
             return self
         self.notes.append(
             f"Cloudflare local engine: wrangler dev (startup {self._cloudflare.startup_seconds:.1f} s, "
-            "excluded), real time, polled every 20 ms"
+            "excluded), real time, polled every 20 ms; events rows: the instances get "
+            f"{cloudflare_local.SETTLE_S:.0f} s + {cloudflare_local.SETTLE_PER_INSTANCE_S * 1000:.0f} ms each to reach "
+            "their wait (it reports them running), excluded"
         )
         return self
 
@@ -248,19 +321,28 @@ class Peers:
     def measure(self, row: Row) -> tuple[str, list[float] | None, str]:
         """(peer label, its times or None, why not run)."""
         if row.peer is None:
-            return "", None, ""
+            return "", None, row.no_peer
         kind, instances, steps = row.peer
-        if kind == "cloudflare":
+        if kind.endswith("events") and instances * steps > PEER_MAX_EVENTS:
+            name = "CF local" if kind.startswith("cloudflare") else "DBOS"
+            return name, None, "not run (~5 min/run; see 100 waiting)" if self.enabled else SKIPPED
+        if kind.startswith("cloudflare"):
             if self._cloudflare is None:
                 return "CF local", None, self._cloudflare_missing
+            if kind == "cloudflare events":
+                return "CF local", self._cloudflare.measure_events(instances, steps, self.repeat), ""
             return "CF local", self._cloudflare.measure(instances, steps, self.repeat), ""
         if not self.enabled:
             return "DBOS", None, SKIPPED
-        if steps > DBOS_MAX_STEPS:
+        if kind == "dbos" and steps > DBOS_MAX_STEPS:
             return "DBOS", None, "not run (~40 s/run)"
         from . import dbos_baseline
 
-        times = dbos_baseline.measure(instances, steps, self.repeat)
+        if kind == "dbos resume":
+            resumed = dbos_baseline.measure_resume(steps, self.repeat)
+            return "DBOS", resumed, "" if resumed is not None else 'not run (pip install -e ".[bench]")'
+
+        times = dbos_baseline.measure(instances, steps, self.repeat, "events" if kind == "dbos events" else "steps")
         return "DBOS", times, "" if times is not None else 'not run (pip install -e ".[bench]")'
 
 
@@ -286,7 +368,7 @@ def _peer_cells(m: Measured) -> str:
     if m.peer is not None:
         peer_median = statistics.median(m.peer)
         return f"{m.peer_label:<8} | {peer_median:>8.3f} | {peer_median / m.median:>7.1f}x"
-    if m.peer_label:
+    if m.peer_label or m.peer_note:
         return f"{m.peer_label:<8} | {m.peer_note:<19}"
     return f"{'':<8} | {'':>8} | {'':>8}"
 
@@ -311,6 +393,7 @@ SLEEPER_CASES = (
 def _sleepers_table(count: int) -> dict[str, dict[str, Any]]:
     """Each case in its own process, so peak resident memory is the case's own."""
     print(f"\n{count:,} instances sleeping 30 days (virtual), then one step; created 100 per create_batch")
+    print(f"peers: {NO_PEER['sleepers']}")
     print(f"| {'case':<34} | {'create all s':>12} | {'total s':>8} | {'RSS asleep MB':>13} | {'peak RSS MB':>11} |")
     print(f"|{'-' * 36}|{'-' * 14}|{'-' * 10}|{'-' * 15}|{'-' * 13}|")
     results = {}
@@ -408,46 +491,136 @@ def _targets(measured: list[Measured], sleepers: dict[str, dict[str, Any]], plug
         line("plugin import < 50 ms", f"{imported:.1f} ms", imported < 50)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the workloads and print the tables."""
+def _row_json(m: Measured) -> dict[str, Any]:
+    """One row's figures as saved by ``--json``."""
+    if m.error:
+        return {"error": m.error, "work": m.row.work, "unit": m.row.unit}
+    return {
+        "work": m.row.work, "unit": m.row.unit, "median_s": m.median, "runs": m.times,
+        "floor": m.row.floor_label, "floor_s": m.floor, "x_floor": m.median / m.floor if m.floor else None,
+        "last_first": m.ratio if m.ratios is not None else None,
+        "peer": {"name": m.peer_label, "runs": m.peer, "median_s": statistics.median(m.peer) if m.peer else None,
+                 "note": m.peer_note},
+    }
+
+
+def _machine() -> dict[str, Any]:
+    code = checkout.code_under_test()
+    return {
+        "cpu_count": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine(),
+        "platform": platform.platform(), "harness_commit": checkout.commit(checkout.HERE),
+        "code": str(code), "code_commit": checkout.commit(code),
+    }
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run each, no peers")
     parser.add_argument("--repeat", type=int, default=3, help="runs per workload (default 3)")
     parser.add_argument("--no-peers", action="store_true", help="skip DBOS and Cloudflare's local engine")
+    parser.add_argument("--json", type=Path, metavar="OUT", help="also save every figure to OUT (JSON)")
+    parser.add_argument("--compare", type=Path, metavar="BASE",
+                        help="print each row's ratio to a run saved with --json; flag rows >10%% worse on x floor")
+    parser.add_argument("--code", type=Path, metavar="DIR",
+                        help="time the cfwf_emulator of another checkout DIR with these workloads")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    try:
+        args.base = compare.load(args.compare) if args.compare is not None else None
+        if args.code is not None:
+            checkout.validate(args.code)
+    except (compare.CompareError, checkout.CheckoutError) as exc:
+        parser.error(str(exc))
+    return args
+
+
+def _in_other_checkout(code: Path, argv: list[str]) -> int:
+    """Run this harness again in a process that imports ``code``'s cfwf_emulator."""
+    shim = checkout.shim(code)
+    try:
+        done = subprocess.run([sys.executable, "-m", "benchmarks", *argv], cwd=shim,
+                              env=checkout.environment(code, shim), check=False)
+    finally:
+        shutil.rmtree(shim)
+    return done.returncode
+
+
+def _child_arguments(args: argparse.Namespace) -> list[str]:
+    """The options for the run in the other checkout's process (paths made absolute: it runs
+    elsewhere)."""
+    argv = ["--repeat", str(args.repeat)]
+    argv += ["--smoke"] * args.smoke + ["--no-peers"] * args.no_peers
+    argv += ["--json", str(args.json.resolve())] if args.json is not None else []
+    argv += ["--compare", str(args.compare.resolve())] if args.compare is not None else []
+    return argv
+
+
+def _measure_rows(scale: int, repeat: int, peers: Peers) -> list[Measured]:
+    measured = []
+    with tempfile.TemporaryDirectory() as scratch:
+        resume_steps = max(1, 10_000 // scale)
+        template = Path(scratch) / "resume.db"
+        resume.build_state(template, resume_steps)
+        for row in [*_rows(scale), _resume_row(resume_steps, template), *_growth_rows(scale)]:
+            measured.append(_measure(row, repeat, peers))
+            print(f"  measured {row.label}", file=sys.stderr, flush=True)
+    return measured
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the workloads and print the tables; 1 when a row failed on this checkout's own engine."""
+    args = _arguments(argv)
+    if args.code is not None:
+        return _in_other_checkout(args.code, _child_arguments(args))
     began = time.perf_counter()
     scale = 100 if args.smoke else 1
     repeat = 1 if args.smoke else args.repeat
+    machine = _machine()
     print(
         f"cfwf-emulator benchmarks on CPython {platform.python_version()}, {platform.machine()}, "
+        f"{machine['cpu_count']} CPUs, engine {machine['code_commit']} ({machine['code']}), "
         f"virtual clock; {repeat} run(s) each; seconds; 'x floor' = emulator / floor, "
         f"'peer/emu' = how many times faster than the peer"
     )
-    measured: list[Measured] = []
     with Peers(enabled=not (args.smoke or args.no_peers), repeat=repeat) as peers:
-        with tempfile.TemporaryDirectory() as scratch:
-            resume_steps = max(1, 10_000 // scale)
-            template = Path(scratch) / "resume.db"
-            resume.build_state(template, resume_steps)
-            for row in [*_rows(scale), _resume_row(resume_steps, template), *_growth_rows(scale)]:
-                measured.append(_measure(row, repeat, peers))
-                print(f"  measured {row.label}", file=sys.stderr, flush=True)
+        measured = _measure_rows(scale, repeat, peers)
         for note in peers.notes:
             print(note)
-    _print_steps_table([m for m in measured if m.ratios is None])
-    _print_growth_table([m for m in measured if m.ratios is not None])
+    good = [m for m in measured if not m.error]
+    _print_steps_table([m for m in good if m.ratios is None])
+    _print_growth_table([m for m in good if m.ratios is not None])
+    for m in measured:
+        if m.error:
+            print(f"n/a for this engine: {m.row.label}: {m.error}")
     sleepers = _sleepers_table(100 if args.smoke else 100_000)
-    plugin_figures = _plugin_table(10 if args.smoke else 100, repeat)
-    cli.table(100 if args.smoke else 10_000, repeat, SKIPPED if args.smoke or args.no_peers else None)
+    other_code = checkout.CODE_VARIABLE in os.environ
+    plugin_figures: dict[str, float] = {}
+    cli_figures: dict[str, float] = {}
+    if other_code:
+        print("\npytest plugin and cfwf command line: n/a with --code (they are this checkout's)")
+    else:
+        plugin_figures = _plugin_table(10 if args.smoke else 100, repeat)
+        cli_figures = cli.table(100 if args.smoke else 10_000, repeat, SKIPPED if args.smoke or args.no_peers else None)
     if args.smoke:
         print("\nTargets are judged at full sizes only (run without --smoke).")
     else:
-        _targets(measured, sleepers, plugin_figures)
+        _targets(good, sleepers, plugin_figures)
+    saved = {
+        "format": 1, "machine": machine,
+        "options": {"smoke": args.smoke, "repeat": repeat, "peers": not (args.smoke or args.no_peers)},
+        "rows": {m.row.label: _row_json(m) for m in measured},
+        "sleepers": sleepers, "sleepers_peer": NO_PEER["sleepers"], "plugin": plugin_figures, "cli": cli_figures,
+    }
+    if args.base is not None:
+        print()
+        print("\n".join(compare.compare(args.base, saved)[0]))
+    if args.json is not None:
+        args.json.write_text(json.dumps(saved, indent=1) + "\n", encoding="utf-8")
+        print(f"\nsaved to {args.json}")
     print(f"\nall benchmarks: {time.perf_counter() - began:.0f} s")
-    return 0
+    return 1 if any(m.error for m in measured) and not other_code else 0
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """The ``cfwf`` command line on a big state file: the wall time of a cold process (interpreter
 start, imports, config load, one query) for ``instances list`` and ``instances describe``.
 
-    python -m benchmarks.cli 10000      # build a project with 10,000 instances and time the commands
+    python -m benchmarks.cli 10000 3          # 10,000 instances, 3 runs per command
+    python -m benchmarks.cli 10000 3 --peer   # and below them the wrangler peer on as many
 
-Below them, the wrangler peer (:mod:`benchmarks.cli_wrangler`) when run from ``python -m benchmarks``.
+The wrangler peer (:mod:`benchmarks.cli_wrangler`) also runs from ``python -m benchmarks``.
 """
 
 from __future__ import annotations
@@ -83,8 +84,8 @@ def table(count: int, repeat: int, peer: str | None = None) -> dict[str, float]:
     ``peer``: None runs the wrangler peer (:mod:`benchmarks.cli_wrangler`) on as many instances
     and prints its rows below; otherwise the reason it is not run, printed in its row."""
     print(f"\ncfwf on a state file of {count:,} instances: wall time of a cold process (s)")
-    print(f"| {'command':<50} | {'median s':>8} | {'min s':>6} | {'max s':>6} |")
-    print(f"|{'-' * 52}|{'-' * 10}|{'-' * 8}|{'-' * 8}|")
+    print(f"| {'command':<62} | {'median s':>8} | {'min s':>6} | {'max s':>6} |")
+    print(f"|{'-' * 64}|{'-' * 10}|{'-' * 8}|{'-' * 8}|")
     figures = {}
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch) / "project"
@@ -92,7 +93,7 @@ def table(count: int, repeat: int, peer: str | None = None) -> dict[str, float]:
         for label, args in COMMANDS:
             values = [time_command(root, args) for _ in range(repeat)]
             figures[label] = statistics.median(values)
-            print(f"| {label:<50} | {figures[label]:>8.3f} | {min(values):>6.3f} | {max(values):>6.3f} |", flush=True)
+            print(f"| {label:<62} | {figures[label]:>8.3f} | {min(values):>6.3f} | {max(values):>6.3f} |", flush=True)
     for row in _peer_rows(count, repeat, peer):
         print(row, flush=True)
     return figures
@@ -106,8 +107,10 @@ def _peer_rows(count: int, repeat: int, reason: str | None) -> list[str]:
             reason = f"not run ({exc})"
         else:
             return cli_wrangler.rows(count, repeat)
-    return [f"| {'wrangler workflows instances ... --local':<50} | {reason} |"]
+    return [f"| {'wrangler workflows instances ... --local':<62} | {reason} |"]
 
 
 if __name__ == "__main__":
-    table(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000, int(sys.argv[2]) if len(sys.argv) > 2 else 3, "not run (python -m benchmarks.cli_wrangler)")
+    numbers = [arg for arg in sys.argv[1:] if arg != "--peer"]
+    table(int(numbers[0]) if numbers else 10_000, int(numbers[1]) if len(numbers) > 1 else 3,
+          None if "--peer" in sys.argv[1:] else "not run (add --peer, or python -m benchmarks.cli_wrangler)")

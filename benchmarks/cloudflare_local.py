@@ -47,6 +47,8 @@ from conformance.differential.server import DevServer, ServerError
 
 POLL_S = 0.02
 """Seconds between completion checks."""
+SETTLE_S, SETTLE_PER_INSTANCE_S = 1.0, 0.005
+"""The events workload's wait for its instances to reach their first ``waitForEvent``."""
 
 WORKLOADS = ((1, 1_000), (100, 10), (1, 10_000))
 """(instances, steps) rows of the baseline, as in ``python -m benchmarks``."""
@@ -57,6 +59,15 @@ import { WorkflowEntrypoint } from "cloudflare:workers";
 // the class and binding names are those of conformance.differential's wrangler config
 export class Interp extends WorkflowEntrypoint {
   async run(event, step) {
+    if (event.payload.listen) {
+      // the events workload: wait for `listen` tick events in a row, return their sum
+      let total = 0;
+      for (let index = 0; index < event.payload.listen; index++) {
+        const received = await step.waitForEvent(`tick ${index}`, { type: "tick", timeout: "1 hour" });
+        total += received.payload;
+      }
+      return total;
+    }
     let value = 0;
     for (let index = 0; index < event.payload.steps; index++) {
       const v = value;
@@ -74,15 +85,24 @@ export default {
     const url = new URL(request.url);
     try {
       if (url.pathname === "/health") return json({ ok: true });
-      const { prefix, instances, steps, from } = await request.json();
+      const { prefix, instances, steps, from, listen } = await request.json();
       if (url.pathname === "/start") {
         // `${prefix}-0` .. `${prefix}-${instances - 1}`, 100 per createBatch
         for (let first = 0; first < instances; first += 100) {
           const batch = [];
           for (let i = first; i < Math.min(instances, first + 100); i++) {
-            batch.push({ id: `${prefix}-${i}`, params: { steps } });
+            batch.push({ id: `${prefix}-${i}`, params: listen ? { listen: steps } : { steps } });
           }
           await env.WF.createBatch(batch);
+        }
+        return json({ ok: true });
+      }
+      if (url.pathname === "/send") {
+        // `steps` rounds of one tick event to each instance, one sendEvent at a time
+        const handles = [];
+        for (let i = 0; i < instances; i++) handles.push(await env.WF.get(`${prefix}-${i}`));
+        for (let round = 0; round < steps; round++) {
+          for (const handle of handles) await handle.sendEvent({ type: "tick", payload: 1 });
         }
         return json({ ok: true });
       }
@@ -124,6 +144,20 @@ class LocalEngine:
             raise BenchmarkError(f"{path} failed: {answer}")
         return answer
 
+    def _until(self, path: str, body: dict[str, Any], deadline: float, timeout: float) -> None:
+        """Poll ``path`` until it reports every instance done (``next`` past the last)."""
+        body["from"] = 0
+        while True:
+            progress = self._call(path, body, deadline)
+            body["from"] = progress["next"]
+            if body["from"] >= body["instances"]:
+                return
+            if progress.get("status") in ("complete", "errored", "terminated"):
+                raise BenchmarkError(f"{body['prefix']}-{body['from']} ended {progress}")
+            if time.monotonic() > deadline:
+                raise BenchmarkError(f"{body['prefix']}-{body['from']} not done ({path}) after {timeout:.0f}s")
+            time.sleep(POLL_S)
+
     def run_once(self, instances: int, steps: int, timeout: float = 600.0) -> float:
         """Create ``instances`` instances of ``steps`` trivial steps together; return the seconds
         until all are complete."""
@@ -132,20 +166,34 @@ class LocalEngine:
         began = time.perf_counter()
         deadline = time.monotonic() + timeout
         self._call("/start", body, deadline)
-        while True:
-            progress = self._call("/progress", body, deadline)
-            body["from"] = progress["next"]
-            if body["from"] >= instances:
-                return time.perf_counter() - began
-            if progress.get("status") in ("complete", "errored", "terminated"):
-                raise BenchmarkError(f"{body['prefix']}-{body['from']} ended {progress}")
-            if time.monotonic() > deadline:
-                raise BenchmarkError(f"{body['prefix']}-{body['from']} not complete after {timeout:.0f}s")
-            time.sleep(POLL_S)
+        self._until("/progress", body, deadline, timeout)
+        return time.perf_counter() - began
+
+    def events_once(self, waiters: int, per_instance: int, timeout: float = 600.0) -> float:
+        """The events workload: ``waiters`` instances each wait for ``per_instance`` tick events
+        in a row; once all wait, the Worker sends them one ``sendEvent`` at a time, round-robin.
+        Returns the seconds from the first send until every instance is complete.
+
+        The local engine reports an instance waiting for an event as ``running``, so the wait is
+        not observed: the instances get :data:`SETTLE_S` plus :data:`SETTLE_PER_INSTANCE_S` each
+        to reach it (an event sent earlier is buffered, and the time would include their start)."""
+        body: dict[str, Any] = {"prefix": f"events-{next(self._runs)}", "instances": waiters,
+                                "steps": per_instance, "listen": True, "from": 0}
+        deadline = time.monotonic() + timeout
+        self._call("/start", body, deadline)
+        time.sleep(SETTLE_S + SETTLE_PER_INSTANCE_S * waiters)
+        began = time.perf_counter()
+        self._call("/send", body, deadline)
+        self._until("/progress", body, deadline, timeout)
+        return time.perf_counter() - began
 
     def measure(self, instances: int, steps: int, repeat: int) -> list[float]:
         """Wall times in seconds of ``repeat`` runs of ``instances`` x ``steps`` trivial steps."""
         return [self.run_once(instances, steps) for _ in range(repeat)]
+
+    def measure_events(self, waiters: int, per_instance: int, repeat: int) -> list[float]:
+        """Wall times in seconds of ``repeat`` runs of the events workload."""
+        return [self.events_once(waiters, per_instance) for _ in range(repeat)]
 
 
 @contextmanager

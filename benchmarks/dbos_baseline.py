@@ -2,8 +2,17 @@
 with its SQLite system database, to set beside the emulator's SQLite rows.
 
     python -m benchmarks.dbos_baseline INSTANCES STEPS SCRATCH_DIR
+    python -m benchmarks.dbos_baseline events WAITERS PER_INSTANCE SCRATCH_DIR
+    python -m benchmarks.dbos_baseline resume-build STEPS SCRATCH_DIR   # then: resume STEPS SCRATCH_DIR
 
 prints one JSON line ``{"seconds", "steps", "journal_mode", "synchronous"}`` and exits 0.
+
+The events workload (``events``), beside the emulator's "events -> waiting" SQLite row: WAITERS
+workflows each ``DBOS.recv`` PER_INSTANCE messages of topic ``tick`` in a row and return their
+sum; each first publishes a ``ready`` event, and the clock starts once every workflow has (all
+are about to wait), then the driver ``DBOS.send``\ s the messages one at a time, round-robin, and
+waits for every result. DBOS on SQLite learns of new messages by polling; its interval is set to
+:data:`POLL_S` (its default, 1 s, would dominate the time).
 
 What is measured. One DBOS workflow runs ``STEPS`` sequential calls of a DBOS step ``v -> v + 1``
 starting from 0 and returns the final value, exactly like ``TrivialSteps`` in
@@ -42,6 +51,8 @@ import contextlib
 import importlib
 import importlib.util
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,6 +61,8 @@ from pathlib import Path
 from typing import Any
 
 DATABASE_NAME = "dbos.sqlite"
+POLL_S = 0.02
+"""The events workload's notification polling interval (seconds): that of the Cloudflare peer."""
 _SYNCHRONOUS_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,11 +126,143 @@ def run(instances: int, steps: int, scratch: Path) -> dict[str, Any]:
     }
 
 
-def measure(instances: int, steps: int, repeat: int) -> list[float] | None:
+def run_events(waiters: int, per_instance: int, scratch: Path) -> dict[str, Any]:
+    """The events workload once in this process (see the module docstring); the JSON fields."""
+    database = scratch / DATABASE_NAME
+    DBOS: Any = importlib.import_module("dbos").DBOS
+
+    def listen(count: int) -> int:
+        DBOS.set_event("ready", True)
+        return sum(int(DBOS.recv("tick", timeout_seconds=3600)) for _ in range(count))
+
+    workflow: Any = DBOS.workflow()(listen)
+    DBOS(config={
+        "name": "cfwf-bench-baseline-events",
+        "system_database_url": f"sqlite:///{database}",
+        "log_level": "WARNING",
+        "enable_otlp": False,
+        "notification_listener_polling_interval_sec": POLL_S,
+    })
+    try:
+        DBOS.launch()
+        handles = [DBOS.start_workflow(workflow, per_instance) for _ in range(waiters)]
+        ids = [handle.get_workflow_id() for handle in handles]
+        for workflow_id in ids:
+            if DBOS.get_event(workflow_id, "ready", timeout_seconds=600) is not True:
+                raise RuntimeError(f"{workflow_id} never became ready")
+        began = time.perf_counter()
+        for _ in range(per_instance):
+            for workflow_id in ids:
+                DBOS.send(workflow_id, 1, topic="tick")
+        results = [handle.get_result() for handle in handles]
+        seconds = time.perf_counter() - began
+        if results != [per_instance] * waiters:
+            raise RuntimeError(f"wrong results: expected {waiters} x {per_instance}, got {results[:5]}...")
+    finally:
+        DBOS.destroy(destroy_registry=True)
+    return {"seconds": seconds, "events": waiters * per_instance}
+
+
+RESUME_ID = "long"
+
+
+def _resume_workflow(executed: list[int]) -> Any:
+    """The resume workload's workflow: STEPS trivial steps, a ``ready`` event, a wait for ``go``."""
+    DBOS: Any = importlib.import_module("dbos").DBOS
+
+    def add_one(value: int) -> int:
+        executed.append(value)
+        return value + 1
+
+    step: Any = DBOS.step()(add_one)
+
+    def long(count: int) -> int:
+        value = 0
+        for _ in range(count):
+            value = step(value)
+        DBOS.set_event("ready", True)
+        DBOS.recv("go", timeout_seconds=365 * 86400)
+        return value
+
+    return DBOS.workflow()(long)
+
+
+def _resume_dbos(database: Path) -> Any:
+    DBOS: Any = importlib.import_module("dbos").DBOS
+    return DBOS(config={"name": "cfwf-bench-baseline-resume", "system_database_url": f"sqlite:///{database}",
+                        "log_level": "WARNING", "enable_otlp": False, "application_version": "bench",
+                        "notification_listener_polling_interval_sec": POLL_S})
+
+
+def build_resume(steps: int, scratch: Path) -> None:
+    """The resume workload's state: one workflow that ran ``steps`` steps and waits for ``go``;
+    the process then ends at once (``os._exit``), leaving it pending, as a crash would."""
+    DBOS: Any = importlib.import_module("dbos").DBOS
+    workflow = _resume_workflow([])
+    _resume_dbos(scratch / DATABASE_NAME)
+    DBOS.launch()
+    SetWorkflowID: Any = importlib.import_module("dbos").SetWorkflowID
+    with SetWorkflowID(RESUME_ID):
+        DBOS.start_workflow(workflow, steps)
+    if DBOS.get_event(RESUME_ID, "ready", timeout_seconds=600) is not True:
+        raise RuntimeError("the resume workflow never became ready")
+    print(json.dumps({"built": steps}), file=sys.__stdout__, flush=True)
+    os._exit(0)
+
+
+def run_resume(steps: int, scratch: Path) -> dict[str, Any]:
+    """A new process recovers the pending workflow on launch (replaying every step from its
+    journal, executing none: checked) and, sent ``go``, completes it. ``seconds`` runs from
+    configuring DBOS (imports excluded) to the result: it includes finishing, which the
+    emulator's row leaves out, since DBOS shows no sign of having reached the wait."""
+    DBOS: Any = importlib.import_module("dbos").DBOS
+    executed: list[int] = []
+    _resume_workflow(executed)
+    began = time.perf_counter()
+    _resume_dbos(scratch / DATABASE_NAME)
+    try:
+        DBOS.launch()
+        DBOS.send(RESUME_ID, True, topic="go")
+        result = DBOS.retrieve_workflow(RESUME_ID).get_result()
+        seconds = time.perf_counter() - began
+    finally:
+        DBOS.destroy(destroy_registry=True)
+    if result != steps or executed:
+        raise RuntimeError(f"resume: result {result!r}, {len(executed)} steps executed again")
+    return {"seconds": seconds, "steps": steps}
+
+
+def measure_resume(steps: int, repeat: int) -> list[float] | None:
+    """The resume workload ``repeat`` times on copies of one state built once; None without dbos."""
+    if importlib.util.find_spec("dbos") is None:
+        return None
+    times = []
+    with tempfile.TemporaryDirectory() as template:
+        _subprocess_json(["resume-build", str(steps), template], timeout=1200)
+        for _ in range(repeat):
+            with tempfile.TemporaryDirectory() as scratch:
+                for path in Path(template).iterdir():
+                    shutil.copy(path, Path(scratch) / path.name)
+                times.append(float(_subprocess_json(["resume", str(steps), scratch])["seconds"]))
+    return times
+
+
+def _subprocess_json(args: list[str], timeout: float = 600) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-m", "benchmarks.dbos_baseline", *args], capture_output=True,
+                          text=True, check=False, cwd=_PROJECT_ROOT, timeout=timeout)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"dbos baseline exited with {done.returncode}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def measure(instances: int, steps: int, repeat: int, workload: str = "steps") -> list[float] | None:
     """Run the baseline ``repeat`` times, each in its own subprocess and temporary directory.
 
     Returns the seconds of each run, or None when the ``dbos`` package is not installed. Raises
-    RuntimeError, with the last line of the subprocess's stderr, if a run fails.
+    RuntimeError, with the last line of the subprocess's stderr, if a run fails. ``workload``
+    "events" runs the events workload, ``instances`` waiters of ``steps`` messages each.
     """
     if importlib.util.find_spec("dbos") is None:
         return None
@@ -125,7 +270,8 @@ def measure(instances: int, steps: int, repeat: int) -> list[float] | None:
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as scratch:
             done = subprocess.run(
-                [sys.executable, "-m", "benchmarks.dbos_baseline", str(instances), str(steps), scratch],
+                [sys.executable, "-m", "benchmarks.dbos_baseline", *(["events"] if workload == "events" else []),
+                 str(instances), str(steps), scratch],
                 capture_output=True, text=True, check=False, cwd=_PROJECT_ROOT,
             )
         if done.returncode != 0:
@@ -136,13 +282,23 @@ def measure(instances: int, steps: int, repeat: int) -> list[float] | None:
 
 
 def main(argv: list[str]) -> None:
-    """Parse ``INSTANCES STEPS SCRATCH_DIR``, run the workload once, print its JSON line."""
+    """Parse ``[events] INSTANCES STEPS SCRATCH_DIR``, run the workload once, print its JSON line."""
+    if argv and argv[0] in ("resume-build", "resume") and len(argv) == 3:
+        with contextlib.redirect_stdout(sys.stderr):
+            if argv[0] == "resume-build":
+                build_resume(int(argv[1]), Path(argv[2]))
+            outcome = run_resume(int(argv[1]), Path(argv[2]))
+        print(json.dumps(outcome))
+        return
+    events = bool(argv) and argv[0] == "events"
+    if events:
+        argv = argv[1:]
     if len(argv) != 3:
-        raise SystemExit("usage: python -m benchmarks.dbos_baseline INSTANCES STEPS SCRATCH_DIR")
+        raise SystemExit("usage: python -m benchmarks.dbos_baseline [events] INSTANCES STEPS SCRATCH_DIR")
     instances, steps, scratch = int(argv[0]), int(argv[1]), Path(argv[2])
     # whatever DBOS might print goes to stderr, so stdout carries only the JSON line
     with contextlib.redirect_stdout(sys.stderr):
-        result = run(instances, steps, scratch)
+        result = (run_events if events else run)(instances, steps, scratch)
     print(json.dumps(result))
 
 

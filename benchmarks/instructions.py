@@ -2,13 +2,16 @@
 a few percent shows on a machine whose wall-clock timings vary by ±20% from run to run.
 
     python -m benchmarks.instructions                      # this checkout
-    python -m benchmarks.instructions --against ../old     # and another checkout, side by side
+    python -m benchmarks.instructions --against ../old     # and another checkout's engine, side by side
 
 Each workload of ``python -m benchmarks`` (emulator and floor) runs once under
 ``valgrind --tool=cachegrind`` at 1/``--scale`` of its full size; the instructions of a run that only
 builds the workloads (imports, setup) are subtracted, and the rest is divided by the units of work
 (steps, events, puts). "x floor" is the emulator's count over the floor's, the instruction
-counterpart of the wall-clock table's ratio. Counts are in user space: time spent in the kernel
+counterpart of the wall-clock table's ratio. ``--against DIR`` runs THIS harness's workloads with
+DIR's ``cfwf_emulator`` (:mod:`benchmarks.checkout`), so both engines run the same workloads and
+each builds and reads its own state format; a workload the other engine cannot run is shown
+"n/a" with the reason on stderr. Counts are in user space: time spent in the kernel
 (``fsync``) is not in them, so the SQLite rows also print how many ``fdatasync`` calls each
 workload makes (with ``strace``, when installed). Needs valgrind (``apt-get install valgrind``).
 """
@@ -24,6 +27,8 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from .checkout import CheckoutError, shim
 
 CHILD = r"""
 import sys, tempfile
@@ -51,6 +56,10 @@ with tempfile.TemporaryDirectory() as scratch:
 """The program run under valgrind, in the checkout being measured (it may be an older one)."""
 
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+
+class CountError(RuntimeError):
+    """A workload failed under valgrind in the checkout being counted."""
 
 
 @dataclass
@@ -88,7 +97,7 @@ def _instructions(tree: Path, scale: int, label: str, part: str) -> int:
         text = "".join(log.read_text() for log in Path(logs).glob("*.log"))
     counts = [int(found.replace(",", "")) for found in _REFS.findall(text)]
     if done.returncode != 0 or not counts:
-        raise SystemExit(f"{label} ({part}) failed in {tree}:\n{done.stderr[-2000:]}{text[-2000:]}")
+        raise CountError(f"{label} ({part}) failed in {tree}:\n{done.stderr[-2000:]}{text[-2000:]}")
     return sum(counts)
 
 
@@ -111,19 +120,28 @@ def _workloads(tree: Path, scale: int) -> dict[str, int]:
 
 
 def count(tree: Path, scale: int, labels: list[str], work: dict[str, int]) -> dict[str, Counted]:
-    """Instructions per unit for each workload in ``labels``, measured in ``tree``."""
+    """Instructions per unit for each workload in ``labels``, measured in ``tree``; a workload that
+    fails there is left out (its error on stderr)."""
     setup = _instructions(tree, scale, "setup", "none")
     counted = {}
     for label in labels:
-        run_base = floor_base = setup
-        if label.startswith("resume"):
-            run_base = _instructions(tree, scale, label, "none+import")
-            floor_base = _instructions(tree, scale, label, "none")
-        emulator = (_instructions(tree, scale, label, "run") - run_base) / work[label]
-        floor = (_instructions(tree, scale, label, "floor") - floor_base) / work[label]
-        counted[label] = Counted(label, emulator, floor, _syncs(tree, scale, label))
+        try:
+            counted[label] = _count_one(tree, scale, label, work[label], setup)
+        except CountError as exc:
+            print(f"  n/a {label} in {tree}: {exc}", file=sys.stderr, flush=True)
+            continue
         print(f"  counted {label} in {tree}", file=sys.stderr, flush=True)
     return counted
+
+
+def _count_one(tree: Path, scale: int, label: str, work: int, setup: int) -> Counted:
+    run_base = floor_base = setup
+    if label.startswith("resume"):
+        run_base = _instructions(tree, scale, label, "none+import")
+        floor_base = _instructions(tree, scale, label, "none")
+    emulator = (_instructions(tree, scale, label, "run") - run_base) / work
+    floor = (_instructions(tree, scale, label, "floor") - floor_base) / work
+    return Counted(label, emulator, floor, _syncs(tree, scale, label))
 
 
 def _print(here: dict[str, Counted], other: dict[str, Counted] | None, scale: int) -> None:
@@ -135,6 +153,8 @@ def _print(here: dict[str, Counted], other: dict[str, Counted] | None, scale: in
     for label, mine in here.items():
         line = [label, f"{mine.emulator:,.0f}", f"{mine.ratio:.2f}", "" if mine.syncs is None else str(mine.syncs)]
         theirs = None if other is None else other.get(label)
+        if other is not None and theirs is None:
+            line += ["n/a: failed", "", "", ""]
         if theirs is not None:
             change = (mine.ratio / theirs.ratio - 1) * 100
             line += [f"{theirs.emulator:,.0f}", f"{theirs.ratio:.2f}",
@@ -165,11 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     labels = [label for label in work if args.only is None or args.only in label]
     other = None
     if args.against is not None:
-        other_tree = args.against.resolve()
-        if not (other_tree / "benchmarks" / "__main__.py").is_file():
-            parser.error(f"--against {args.against}: no benchmarks/__main__.py there; give a checkout's root")
-        other_work = _workloads(other_tree, args.scale)
-        other = count(other_tree, args.scale, [label for label in labels if label in other_work], other_work)
+        try:
+            other_tree = shim(args.against)
+        except CheckoutError as exc:
+            parser.error(f"--against: {exc}")
+        try:
+            other = count(other_tree, args.scale, labels, work)
+        finally:
+            shutil.rmtree(other_tree)
     _print(count(here_tree, args.scale, labels, work), other, args.scale)
     return 0
 

@@ -22,6 +22,8 @@ captures, disposal and synchronous reads, for the testing API and the pytest plu
 
 from __future__ import annotations
 
+import asyncio
+
 import copy
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Protocol, TypedDict, cast
@@ -253,6 +255,14 @@ def _check_page(status: str | None, page: int, per_page: int) -> None:
         )
 
 
+async def _committed(barrier: "asyncio.Future[None] | None") -> None:
+    """Wait for the commit pending when a read was made: everything the read saw is then durable
+    (deferred journal writes share the next commit; a read returns nothing a crash could undo).
+    A failed commit is reported to the writers waiting for it, not to the reader."""
+    if barrier is not None and not barrier.done():
+        await asyncio.wait([barrier])
+
+
 class LocalAPI:
     """The engine's API in-process: ``emu.api``. Every call first makes sure the emulator runs.
 
@@ -309,12 +319,18 @@ class LocalAPI:
     async def status(self, workflow: str, instance_id: str) -> StatusDetails:
         """The instance's status, output and error (its dicts also allow attribute access)."""
         await self.ready()
-        return cast(StatusDetails, self.engine.status(workflow, instance_id))
+        barrier = self.engine.store.pending_commit()
+        details = cast(StatusDetails, self.engine.status(workflow, instance_id))
+        await _committed(barrier)
+        return details
 
     async def describe(self, workflow: str, instance_id: str) -> InstanceDetails:
         """The instance's details with its step timeline, in Cloudflare's shape plus ``"cfwf"``."""
         await self.ready()
-        return self.engine.describe(workflow, instance_id)
+        barrier = self.engine.store.pending_commit()
+        details = self.engine.describe(workflow, instance_id)
+        await _committed(barrier)
+        return details
 
     async def list_instances(
         self,
@@ -331,9 +347,11 @@ class LocalAPI:
             status = status.value
         _check_page(status, page, per_page)
         await self.ready()
+        barrier = self.engine.store.pending_commit()
         rows, total, counts = self.engine.list_instances(
             workflow, status=status, limit=per_page, offset=(page - 1) * per_page, newest_first=newest_first
         )
+        await _committed(barrier)
         instances = [
             InstanceSummary(
                 id=row.id,

@@ -362,6 +362,35 @@ class Emulator:
             self._rearm_crons()
         return workflow
 
+    def replace_workflow(self, name: str, cls: type) -> None:
+        """Run ``cls`` for the registered workflow ``name`` from now on, as after a deploy.
+
+        New instances and every replay use it: an instance blocked on a timer or an event is
+        replayed on it at once (its finished steps come from the journal, as on Cloudflare), one
+        running a step attempt finishes the attempt and is replayed at its next step boundary, a
+        hibernated or paused one when it runs again. Raises ``ConfigError`` for a workflow not
+        registered, or a ``cls`` without a ``run(self, event, step)`` method.
+        """
+        if not isinstance(cls, type) or not callable(getattr(cls, "run", None)):
+            raise ConfigError(f"Workflow {name!r}: {cls!r} is not a class with a run(self, event, step) method")
+        self._engine.replace_workflow(name, cls)
+
+    def reload(self) -> Any:
+        """Import the project's main module again (``from_config`` only) and run its new code.
+
+        The modules of the main module's directory are imported afresh, then each workflow's class
+        is swapped with :meth:`replace_workflow` and the Worker's handlers replaced; bindings and
+        the config are not read again. Returns the new module. If the import fails (a syntax
+        error, an exception at import time, a workflow class missing) this raises a ``ConfigError``
+        naming the file and line, and the code in use stays as it was.
+        """
+        from .project import reload_main
+
+        if self.project is None:
+            raise ConfigError("reload() needs an emulator made with Emulator.from_config(...)")
+        self.module = reload_main(self, self.project)
+        return self.module
+
     def add_scheduled_handler(self, handler: Any, crons: "str | list[str] | tuple[str, ...]" = ()) -> None:
         """Set the Worker's ``scheduled()`` handler and the crons that run it (``triggers.crons``).
 

@@ -9,12 +9,14 @@ on first use.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
 import shutil
 import sys
 import tempfile
+import traceback
 import warnings
 import weakref
 from pathlib import Path
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from .config import ProjectConfig
     from .store import Store
 
-__all__ = ["import_main", "wire_project"]
+__all__ = ["import_main", "reload_main", "wire_project"]
 
 
 class PersistentKVNamespace(KVNamespace):
@@ -198,6 +200,9 @@ def import_main(path: Path) -> ModuleType:
     except BaseException as exc:  # sys.exit() at import time too: it must not end the host
         del sys.modules[name]
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        where = _where(exc, path.parent)
+        if where is not None:
+            detail += f" (at {where})"
         hint = (
             "; main must not call sys.exit() or exit() at import time (guard it with "
             'if __name__ == "__main__":)'
@@ -205,6 +210,77 @@ def import_main(path: Path) -> ModuleType:
             else ""
         )
         raise ConfigError(f"{path}: importing the main module failed: {detail}{hint}") from exc
+    return module
+
+
+def _where(exc: BaseException, directory: Path) -> str | None:
+    """``file:line`` of the project's code that raised ``exc`` (the line a SyntaxError points at)."""
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        return f"{exc.filename}:{exc.lineno}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    inside = [frame for frame in frames if _is_under(frame.filename, directory)]
+    if not inside:
+        return None
+    return f"{inside[-1].filename}:{inside[-1].lineno}"
+
+
+def _is_under(filename: str | None, directory: Path) -> bool:
+    if not filename:
+        return False
+    try:
+        return Path(filename).resolve().is_relative_to(directory)
+    except (OSError, ValueError):
+        return False
+
+
+def _project_modules(directory: Path) -> dict[str, ModuleType]:
+    """The imported modules whose source is in ``directory`` (or below it)."""
+    return {
+        name: module for name, module in list(sys.modules.items())
+        if _is_under(getattr(module, "__file__", None), directory)
+    }
+
+
+def _forget_bytecode(source: str | None) -> None:
+    """Remove the cached bytecode of ``source``: an edit within the second it was cached, keeping
+    the file's size, would otherwise be imported as the old code (the cache is checked by mtime in
+    whole seconds and size)."""
+    if source and source.endswith(".py"):
+        with contextlib.suppress(OSError, ValueError):
+            Path(importlib.util.cache_from_source(source)).unlink()
+
+
+def reload_main(emulator: "ProjectHost", project: "ProjectConfig") -> ModuleType:
+    """Import the project's main module again, as new module objects, and put its code in place.
+
+    Every module imported from the main module's directory (or below) is imported afresh (no
+    ``importlib.reload``: a module left stale would keep the old code). The workflow classes are
+    swapped with ``replace_workflow`` (running instances take them at their next replay) and the
+    Worker's ``fetch``/``scheduled`` handlers replaced. When the import fails (a SyntaxError, an
+    exception at import time, a workflow class gone) this raises the ConfigError naming the file
+    and line, and the old modules and classes stay as they were.
+    """
+    if project.main is None:
+        raise ConfigError(f"{project.path}: main: the project has no main module to reload")
+    directory = project.main.resolve().parent
+    previous = _project_modules(directory)
+    for name, old in previous.items():
+        del sys.modules[name]
+        _forget_bytecode(getattr(old, "__file__", None))
+    try:
+        module = import_main(project.main)
+        classes = [
+            (workflow.name, _workflow_class(module, project, workflow.class_name, index))
+            for index, workflow in enumerate(project.workflows)
+        ]
+    except BaseException:
+        for name in _project_modules(directory):
+            del sys.modules[name]
+        sys.modules.update(previous)
+        raise
+    for name, cls in classes:
+        emulator.replace_workflow(name, cls)
+    _wire_handlers(emulator, module, project)
     return module
 
 
@@ -256,6 +332,9 @@ class ProjectHost(Protocol):
     def add_worker(self, handler: Any) -> None:
         """Register the Worker's fetch handler."""
 
+    def replace_workflow(self, name: str, cls: type) -> None:
+        """Run ``cls`` for the registered workflow ``name`` from now on."""
+
     def add_scheduled_handler(self, handler: Any, crons: "str | list[str] | tuple[str, ...]" = ()) -> None:
         """Set the Worker's ``scheduled()`` handler and its crons."""
 
@@ -301,22 +380,27 @@ def wire_project(emulator: ProjectHost, project: "ProjectConfig") -> ModuleType 
     for other in project.unsupported:
         emulator.env.bind(other.binding, UnsupportedBinding(other.binding, other.kind))
     if module is not None:
-        default = getattr(module, "Default", None)
-        on_fetch = getattr(module, "on_fetch", None)
-        if isinstance(default, type) and callable(getattr(default, "fetch", None)):
-            emulator.add_worker(default)
-        elif callable(on_fetch):
-            emulator.add_worker(on_fetch)
-        if isinstance(default, type) and callable(getattr(default, "scheduled", None)):
-            emulator.add_scheduled_handler(default, project.crons)
-        elif callable(getattr(module, "on_scheduled", None)):
-            emulator.add_scheduled_handler(module.on_scheduled, project.crons)
-        elif project.crons:
-            warnings.warn(
-                f"{project.path}: triggers.crons: the main module defines no scheduled() handler (a "
-                "Default(WorkerEntrypoint) method scheduled(self, controller, env, ctx)), so these crons "
-                "run nothing",
-                ConfigWarning,
-                stacklevel=3,
-            )
+        _wire_handlers(emulator, module, project)
     return module
+
+
+def _wire_handlers(emulator: ProjectHost, module: ModuleType, project: "ProjectConfig") -> None:
+    """Register the main module's Worker handlers: ``fetch`` (or ``on_fetch``) and ``scheduled``."""
+    default = getattr(module, "Default", None)
+    on_fetch = getattr(module, "on_fetch", None)
+    if isinstance(default, type) and callable(getattr(default, "fetch", None)):
+        emulator.add_worker(default)
+    elif callable(on_fetch):
+        emulator.add_worker(on_fetch)
+    if isinstance(default, type) and callable(getattr(default, "scheduled", None)):
+        emulator.add_scheduled_handler(default, project.crons)
+    elif callable(getattr(module, "on_scheduled", None)):
+        emulator.add_scheduled_handler(module.on_scheduled, project.crons)
+    elif project.crons:
+        warnings.warn(
+            f"{project.path}: triggers.crons: the main module defines no scheduled() handler (a "
+            "Default(WorkerEntrypoint) method scheduled(self, controller, env, ctx)), so these crons "
+            "run nothing",
+            ConfigWarning,
+            stacklevel=4,
+        )

@@ -90,6 +90,9 @@ def encode(value: Any) -> str:
     (naive means UTC). Raises :class:`RpcTypeError` for tuples and bytearrays, as the SDK does,
     and :class:`NotSerialisable` for anything a structured clone cannot carry.
     """
+    kind = type(value)
+    if kind is int:  # what the encoder writes for an int, without its machinery (every counter step)
+        return int.__repr__(value)
     if value is None or isinstance(value, (int, float, bool)):
         return _ENCODER.encode(value)
     _refuse_rpc_types(value)

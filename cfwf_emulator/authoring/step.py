@@ -9,8 +9,10 @@ Cloudflare's SDK unless the emulator opts in to it (``Emulator(step_call_form=Tr
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import weakref
+from types import FunctionType
 from typing import Any, Awaitable, Callable, Protocol
 
 from ..compat import IMPLICIT_DEPENDENCIES_DATE, Compatibility
@@ -77,7 +79,17 @@ def _signature_key(func: Callable[..., Any]) -> Any:
     return None
 
 
+def _takes_nothing(func: Callable[..., Any]) -> bool:
+    """Whether ``func`` is a plain function without parameters (read off its code: no signature)."""
+    if type(func) is not FunctionType:
+        return False
+    code = func.__code__
+    return not (code.co_argcount or code.co_kwonlyargcount or code.co_flags & _VAR_ARGS or func.__dict__)
+
+
 def _parameter_names(func: Callable[..., Any]) -> tuple[str, ...]:
+    if _takes_nothing(func):  # the common case: no signature needed
+        return ()
     key = _signature_key(func)
     if key is None:
         return tuple(inspect.signature(func).parameters)
@@ -107,6 +119,7 @@ def _wants_ctx(func: Callable[..., Any]) -> bool:
     return wants
 
 
+_VAR_ARGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 _NAMES: "weakref.WeakKeyDictionary[Any, tuple[str, ...]]" = weakref.WeakKeyDictionary()
 _WANTS_CTX: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
 
@@ -195,6 +208,58 @@ _NO_ROLLBACK_API = (
 )
 
 
+# What a ``@step.do`` wrapper needs, in one list (one closure cell instead of seven, and a list
+# is built without a Python-level __init__): indexes into it.
+_OWNER, _FUNC, _DEPENDS, _NAME, _CONCURRENT, _CONFIG, _KEY, _PLAIN = range(8)
+
+
+def _wrapper(declared: list[Any]) -> Callable[[], Awaitable[Any]]:
+    """What ``@step.do(...)`` returns: awaiting it resolves the step's dependencies, then runs (or
+    replays) it, once per memo key; concurrent awaits of a running step wait for its result."""
+
+    async def wrapper() -> Any:
+        # one closure cell: a workflow keeps every step it declares until run() ends
+        owner, func, key = declared[_OWNER], declared[_FUNC], declared[_KEY]
+        if declared[_PLAIN]:  # no parameter, no depends: nothing to resolve
+            results: list[Any] = []
+        else:
+            slots = owner._dependency_slots(func, declared[_DEPENDS], declared[_NAME])
+            results = await owner._resolve_all(slots, declared[_CONCURRENT]) if slots else slots
+        # Runs in the awaiting task: the SDK's task per step would cost an event-loop turn per step.
+        waiters: list[asyncio.Future[Any]] = []
+        owner._in_flight[key] = waiters
+        invoke = (lambda _make_ctx: func()) if not results else _invoker(func, results)
+        try:
+            result = await owner._runner.do(declared[_NAME], declared[_CONFIG], invoke)
+        except BaseException as exc:
+            _settle(waiters, exc)
+            raise
+        finally:
+            owner._in_flight.pop(key, None)
+        owner._memoized[key] = result
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(result)
+        return result
+
+    return wrapper
+
+
+def _invoker(func: Callable[..., Any], results: list[Any]) -> Callable[[Callable[[], Any]], Any]:
+    """``invoke(make_ctx)`` for a declared step: ``func`` called with its dependencies' results,
+    the step context (made only if asked for) where ``ctx`` goes."""
+    if not results:
+        return lambda _make_ctx: func()
+
+    def invoke(make_ctx: Callable[[], Any]) -> Any:
+        if _CTX in results:
+            ctx = make_ctx()
+            return func(*(ctx if value is _CTX else value for value in results))
+        return func(*results)
+
+    return invoke
+
+
 def _settle(waiters: list["asyncio.Future[Any]"], exc: BaseException) -> None:
     """Fail the steps waiting for a step that failed (or was cancelled) with what it raised."""
     for waiter in waiters:
@@ -253,6 +318,8 @@ class WorkflowStep:
         Wrong arguments raise ``TypeError`` starting with what Cloudflare's Python SDK says, then
         which argument is wrong and how to write the step.
         """
+        if not kwargs and len(args) == 1 and type(args[0]) is str:  # @step.do("name"): every step's path
+            return self._decorator(args[0], None, False, None)
         if is_call_form(args, kwargs):
             if self._call_form:
                 name, config, callback = (args[0], None, args[1]) if len(args) == 2 else args
@@ -366,25 +433,24 @@ class WorkflowStep:
     def _decorator(
         self, name: Any, depends: Any, concurrent: bool, config: Any
     ) -> Callable[[Callable[..., Any]], Callable[[], Awaitable[Any]]]:
-        def decorate(func: Callable[..., Any]) -> Callable[[], Awaitable[Any]]:
-            if not callable(func):
-                raise TypeError(
-                    f"@step.do(...) must decorate a function (def or async def), got {_describe(func)}"
-                )
-            step_name = getattr(func, "__name__", None) if name is None else name
+        return functools.partial(self._decorate, name, depends, concurrent, config)  # cheaper than a closure
 
-            async def wrapper() -> Any:
-                slots = self._dependency_slots(func, depends, step_name)
-                results = await self._resolve_all(slots, concurrent)
-                return await self._run_declared(wrapper, step_name, config, func, results)
-
-            wrapper._step_name = step_name  # type: ignore[attr-defined]
-            if isinstance(step_name, str):  # other names fail when awaited, with Cloudflare's error
-                self.step_closures[step_name] = wrapper
-                self._function_names[getattr(func, "__name__", step_name)] = step_name
-            return wrapper
-
-        return decorate
+    def _decorate(
+        self, name: Any, depends: Any, concurrent: bool, config: Any, func: Callable[..., Any]
+    ) -> Callable[[], Awaitable[Any]]:
+        """``@step.do(...)`` applied to ``func``: the wrapper that runs (or replays) the step."""
+        if not callable(func):
+            raise TypeError(f"@step.do(...) must decorate a function (def or async def), got {_describe(func)}")
+        step_name = getattr(func, "__name__", None) if name is None else name
+        plain = not depends and _takes_nothing(func)
+        declared = [self, func, depends, step_name, concurrent, config, None, plain]
+        wrapper = _wrapper(declared)
+        declared[_KEY] = wrapper if self._per_function else step_name
+        wrapper._step_name = step_name  # type: ignore[attr-defined]
+        if isinstance(step_name, str):  # other names fail when awaited, with Cloudflare's error
+            self.step_closures[step_name] = wrapper
+            self._function_names[getattr(func, "__name__", step_name)] = step_name
+        return wrapper
 
     def _dependency_slots(self, func: Callable[..., Any], depends: Any, step_name: Any) -> list[Any]:
         names = _parameter_names(func)
@@ -465,32 +531,6 @@ class WorkflowStep:
             waiters.append(waiter)
             return await waiter
         return await slot()
-
-    async def _run_declared(
-        self, key: Any, name: Any, config: Any, func: Callable[..., Any], results: list[Any]
-    ) -> Any:
-        def invoke(make_ctx: Callable[[], Any]) -> Any:
-            if _CTX in results:
-                ctx = make_ctx()
-                return func(*(ctx if value is _CTX else value for value in results))
-            return func(*results)
-
-        key = self._memo_key(key)
-        # Runs in the awaiting task: the SDK's task per step would cost an event-loop turn per step.
-        waiters: list[asyncio.Future[Any]] = []
-        self._in_flight[key] = waiters
-        try:
-            result = await self._runner.do(name, config, invoke)
-        except BaseException as exc:
-            _settle(waiters, exc)
-            raise
-        finally:
-            self._in_flight.pop(key, None)
-        self._memoized[key] = result
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(result)
-        return result
 
     # -- sleeps and events -----------------------------------------------------------------
 

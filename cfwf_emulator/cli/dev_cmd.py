@@ -27,6 +27,9 @@ def add_dev_parser(top: Any) -> None:
     parser.add_argument("--persist-to", metavar="DIR", help="state directory (default: .cfwf/state beside the config)")
     parser.add_argument("--clock", choices=("real", "virtual"), default="real", help="the emulator's clock (default real)")
     parser.add_argument("--no-crons", action="store_true", help="do not fire cron triggers")
+    parser.add_argument(
+        "--no-reload", action="store_true", help="do not reload the code when the project's files change"
+    )
 
 
 def run_dev(args: argparse.Namespace) -> int:

@@ -202,6 +202,21 @@ class Engine:
         if self.live.get(key) is live:
             del self.live[key]
 
+    def replace_workflow(self, name: str, cls: type) -> None:
+        """Run ``cls`` for workflow ``name`` from now on, as after a deploy: new instances and every
+        replay use it. An instance blocked on a timer or an event is replayed on it at once; one
+        running a step attempt finishes the attempt and is replayed at its next step boundary."""
+        definition = self.registry.definition(name)
+        definition.cls = cls
+        for live in list(self.live.values()):
+            run = live.run
+            if live.workflow is not definition or live.task is None or run is None or run.closed:
+                continue
+            if run.in_flight == 0 and run.parked > 0 and not live.pause_pending:
+                self.replay_now(live)
+            else:
+                live.replay_pending = True
+
     def replay_now(self, live: LiveInstance) -> None:
         """Stop the current run and replay the instance from the top at once."""
         self.instances.cancel(live)

@@ -58,3 +58,5 @@ class LiveInstance:
     pause_gate: "asyncio.Future[None] | None" = None
     waiters: "dict[str, deque[asyncio.Future[None]]]" = field(default_factory=dict)
     status_unsaved: bool = False
+    #: The workflow's class was replaced while a step ran: replay at the next step boundary.
+    replay_pending: bool = False

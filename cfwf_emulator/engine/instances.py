@@ -88,6 +88,7 @@ class Instances:
         """Start a run of the instance (from the top: the journal replays what is done)."""
         loop = self.require_loop()
         live.pause_pending = False
+        live.replay_pending = False
         live.task = loop.create_task(self._run(live), name=f"cfwf:{live.record.id}")
 
     def cancel(self, live: LiveInstance) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from types import CoroutineType
 from typing import Any, Callable, NoReturn
 
 from ..authoring.entrypoint import ExecutionContext
@@ -27,7 +28,7 @@ from .instance import LiveInstance
 from .modifiers import attempt_override
 from .records import StepRecord
 from .retries import Retries, stops_retries
-from .runbase import ENGINE_SIGNALS, PROCESS_EXITS, InstanceAbort, RunClosed, StorageAbort, durable_before_return
+from .runbase import ENGINE_SIGNALS, PROCESS_EXITS, InstanceAbort, RunClosed, StorageAbort, journaled_step
 from .waits import Waits
 
 __all__ = ["InstanceAbort", "Run", "RunHost", "run_instance"]
@@ -41,7 +42,7 @@ _PLAIN = _IMMUTABLE | {dict, list}
 class Run(Waits, Retries):
     """The engine side of one ``run`` invocation (the ``step`` object's backend)."""
 
-    @durable_before_return
+    @journaled_step
     async def do(self, name: Any, config: Any, invoke: Callable[[Callable[[], Any]], Any]) -> Any:
         """Execute or replay one ``step.do``."""
         self._check_open()
@@ -76,7 +77,9 @@ class Run(Waits, Retries):
             if step.deadline_ms is not None:
                 await self._park(step.deadline_ms)
                 step.deadline_ms = None
-            await self._attempt_gate()
+            if self.live.pause_pending:  # (the gate, inline when open: this is every step's path)
+                await self._attempt_gate()
+            self._check_open()
             result = await self._one_attempt(step, resolved, invoke)
             if result is not _RETRY:
                 return result
@@ -115,7 +118,9 @@ class Run(Waits, Retries):
             self.in_flight -= 1
             engine.refresh_activity(live)
         if failure is None:
-            await self._step_boundary()
+            if live.pause_pending or engine.replay_every_step:  # else the boundary has nothing to do
+                await self._step_boundary()
+            self._check_open()
             return value if type(value) in _IMMUTABLE else decode(text)
         if outcome is not None:
             await self._step_boundary()
@@ -148,7 +153,8 @@ class Run(Waits, Retries):
                 config=decode(resolved.view_json),
             )
 
-        await self._flush()
+        if self._unflushed is not None:
+            await self._flush()
         self._check_open()
         failure: BaseException | None = None
         value: Any = None
@@ -156,7 +162,15 @@ class Run(Waits, Retries):
         inside = current_step.set(self._step_context(step, number))
         try:
             value = invoke(make_ctx)
-            if type(value) not in _PLAIN and inspect.isawaitable(value):
+            if type(value) is CoroutineType:  # an async def: run it here until it first suspends
+                try:
+                    yielded = value.send(None)
+                except StopIteration as stop:
+                    value = stop.value
+                else:  # the timeout counts from the attempt's start
+                    deadline = step.attempts[-1]["start"] + resolved.timeout_ms
+                    value = await self._resume_with_timeout(value, yielded, deadline, resolved.timeout_ms)
+            elif type(value) not in _PLAIN and inspect.isawaitable(value):
                 value = await self._with_timeout(value, resolved.timeout_ms)
         except asyncio.CancelledError as exc:
             task = asyncio.current_task()

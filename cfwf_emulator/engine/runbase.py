@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, Awaitable, Callable, Concatenate, Coroutine, NoReturn, ParamSpec, TypeVar
+import types
+from typing import Any, Awaitable, Callable, Concatenate, Coroutine, Generator, NoReturn, ParamSpec, TypeVar, cast
 
 from ..errors import WorkflowTimeoutError
 from ..hooks import StepContext
@@ -17,7 +18,7 @@ from .host import RunHost
 from .instance import LiveInstance
 from .records import StepRecord
 
-__all__ = ["ENGINE_SIGNALS", "PROCESS_EXITS", "InstanceAbort", "RunBase", "RunClosed", "StorageAbort", "durable_before_return"]
+__all__ = ["ENGINE_SIGNALS", "PROCESS_EXITS", "InstanceAbort", "RunBase", "RunClosed", "StorageAbort", "journaled_step"]
 
 
 class InstanceAbort(BaseException):
@@ -50,17 +51,22 @@ _T = TypeVar("_T")
 _R = TypeVar("_R", bound="RunBase")
 
 
-def durable_before_return(
+def journaled_step(
     method: "Callable[Concatenate[_R, _P], Coroutine[Any, Any, _T]]",
 ) -> "Callable[Concatenate[_R, _P], Coroutine[Any, Any, _T]]":
-    """A step method whose journal writes are durable before the workflow sees its outcome."""
+    """A step method (``do``, ``sleep``, ...): its outcome reaches the workflow before it is durable.
+
+    The workflow code between two steps is deterministic and has no side effects (the Rules of
+    Workflows), so nothing it does can reveal an outcome that a crash could still lose. The
+    outcome's commit is shared with whatever comes next: the next attempt's start (committed
+    before its callback runs, :meth:`Run._attempt`), a sleep or event wait (committed before it
+    parks), the end of ``run`` (the instance's final status is written at once, with it) or the
+    group commit at the event loop's next turn, whichever is first. One commit per step.
+    """
 
     async def wrapper(self: _R, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
         try:
-            result = await method(self, *args, **kwargs)
-        except Exception:
-            await self._flush()
-            raise
+            return await method(self, *args, **kwargs)
         except PROCESS_EXITS as exc:
             if asyncio.current_task() is not self.live.task:
                 # a task of the workflow's own (asyncio.gather): the exception leaves the event loop
@@ -69,11 +75,24 @@ def durable_before_return(
                 self.escaped = exc
                 self.engine.interrupted(self.live, self)
             raise
-        await self._flush()
-        return result
 
     functools.update_wrapper(wrapper, method)
     return wrapper
+
+
+@types.coroutine
+def _resumed(inner: "Generator[Any, Any, Any] | Coroutine[Any, Any, Any]", yielded: Any) -> Generator[Any, Any, Any]:
+    """``await`` the rest of ``inner``, an awaitable's iterator that already yielded ``yielded``."""
+    while True:
+        try:
+            yield yielded
+        except BaseException as exc:  # thrown in by the task (a cancellation): pass it on
+            try:
+                yielded = inner.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+            continue
+        return (yield from cast("Generator[Any, Any, Any]", inner))  # types.coroutine: a coroutine too
 
 
 class _InFlight:
@@ -213,6 +232,8 @@ class RunBase:
         if deadline <= self.engine.now():
             self._check_open()
             return
+        await self._flush()  # what the wait follows (a sleep's start, a failed attempt) is durable first
+        self._check_open()
         if self._may_hibernate(deadline):
             await self._hibernate(deadline)
         future: asyncio.Future[None] = self._loop.create_future()
@@ -256,19 +277,38 @@ class RunBase:
         self._check_open()
 
     async def _step_boundary(self) -> None:
-        """A step finished for good; with ``hibernate="always"`` the instance is replayed now."""
+        """A step finished for good; with ``hibernate="always"``, or once its workflow's class was
+        replaced, the instance is replayed now."""
         await self._after_attempt()
         if (
-            self.engine.replay_every_step
+            (self.engine.replay_every_step or self.live.replay_pending)
             and self.in_flight == 0
             and self.parked == 0
             and self.live.run is self
         ):
+            self.live.replay_pending = False
             self.engine.replay_now(self.live)
             await self._halt()
 
     async def _with_timeout(self, awaitable: Awaitable[Any], timeout_ms: float) -> Any:
         """Await ``awaitable``; past ``timeout_ms`` of clock time, cancel it and raise a timeout."""
+        inner = awaitable.__await__()
+        deadline = self.engine.now() + timeout_ms
+        try:
+            yielded = inner.send(None)
+        except StopIteration as stop:
+            return stop.value
+        return await self._resume_with_timeout(inner, yielded, deadline, timeout_ms)
+
+    async def _resume_with_timeout(
+        self, inner: "Generator[Any, Any, Any] | Coroutine[Any, Any, Any]", yielded: Any, deadline: float, timeout_ms: float
+    ) -> Any:
+        """Go on awaiting ``inner``, which has suspended once (yielding ``yielded``); at ``deadline``
+        cancel it and raise a timeout of ``timeout_ms``.
+
+        The timer is armed only now: an ``async def`` that returns without suspending never gives
+        the clock a chance to pass, so it costs no timer.
+        """
         task = asyncio.current_task()
         assert task is not None
         fired = False
@@ -278,9 +318,9 @@ class RunBase:
             fired = True
             task.cancel()
 
-        timer = self.engine.scheduler.call_at(self.engine.now() + timeout_ms, expire)
+        timer = self._scheduler.call_at(deadline, expire)
         try:
-            return await awaitable
+            return await _resumed(inner, yielded)
         except asyncio.CancelledError:
             if fired and task.uncancel() == 0:
                 raise WorkflowTimeoutError.after(timeout_ms) from None

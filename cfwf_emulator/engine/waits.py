@@ -17,7 +17,7 @@ from ..serialization import decode, encode
 from ..validation import check_event_type, lone_surrogate
 from .modifiers import event_timeout_forced, sleep_disabled
 from .records import StepRecord
-from .runbase import RunBase, durable_before_return
+from .runbase import RunBase, journaled_step
 
 __all__ = ["Waits"]
 
@@ -53,7 +53,7 @@ def _event_from_result(step: StepRecord) -> Any:
 class Waits(RunBase):
     """A run's sleeps and event waits."""
 
-    @durable_before_return
+    @journaled_step
     async def sleep(self, name: Any, duration: Any) -> None:
         """Execute or replay one ``step.sleep``."""
         self._check_open()
@@ -74,7 +74,7 @@ class Waits(RunBase):
             self.engine.emit_sleep_start(self.live, step, self._unflushed)
         await self._finish_sleep(step)
 
-    @durable_before_return
+    @journaled_step
     async def sleep_until(self, name: Any, timestamp: Any) -> None:
         """Execute or replay one ``step.sleep_until``; a past target is an error only the first time."""
         self._check_open()
@@ -123,7 +123,7 @@ class Waits(RunBase):
         self.engine.emit_sleep_end(self.live, step, self._unflushed)
         await self._step_boundary()
 
-    @durable_before_return
+    @journaled_step
     async def wait_for_event(self, name: Any, event_type: Any, timeout: Any) -> Any:
         """Execute or replay one ``step.wait_for_event``."""
         self._check_open()
@@ -190,6 +190,10 @@ class Waits(RunBase):
                 engine.emit_wait_end(self.live, step, event_type, True, self._unflushed)
                 await self._step_boundary()
                 raise error_from_record(error)
+            if self._unflushed is not None and not self._unflushed.done():
+                await self._flush()  # the wait's start is durable before it waits
+                self._check_open()
+                continue  # an event may have come meanwhile
             await self._wait_for_delivery(step.deadline_ms, event_type)
 
     async def _wait_for_delivery(self, deadline: float, event_type: str) -> None:

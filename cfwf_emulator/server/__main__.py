@@ -20,6 +20,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--persist-to", help="state directory (default .cfwf/state beside the config)")
     p.add_argument("--clock", choices=("real", "virtual"), default="real", help="the emulator's clock")
     p.add_argument("--no-crons", action="store_true", help="do not fire cron triggers")
+    p.add_argument("--no-reload", action="store_true", help="do not reload the code when the project's files change")
     return p
 
 

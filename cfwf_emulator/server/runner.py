@@ -18,6 +18,7 @@ from ..emulator import Emulator
 from ..hooks import hookimpl
 from .app import create_app
 from .record import ServerRunningError, read_record, remove_record, write_record
+from .reloader import Reloader
 
 __all__ = ["DEFAULT_PORT", "DevOptions", "StatusPrinter", "default_state_dir", "run_dev_server", "serve", "serving"]
 
@@ -36,6 +37,7 @@ class DevOptions:
     persist_to: str | None = None
     clock: str = "real"
     crons: bool = True
+    reload: bool = True
 
 
 class StatusPrinter:
@@ -135,10 +137,36 @@ async def serving(emu: Emulator, *, ip: str = "127.0.0.1", port: int = 0) -> Asy
         await task
 
 
-async def serve(emu: Emulator, *, ip: str = "127.0.0.1", port: int = DEFAULT_PORT, state_dir: Path | None = None) -> None:
+@contextlib.asynccontextmanager
+async def _reloading(emu: Emulator, enabled: bool) -> AsyncIterator[None]:
+    """Reload the project's code when its files change, for the length of the block (``enabled``)."""
+    if not enabled or emu.project is None or emu.project.main is None:
+        yield
+        return
+    reloader = Reloader(emu, _log)
+    stop = asyncio.Event()
+    task = await reloader.start(stop)
+    _log(f"watching {reloader.sources} for changes (--no-reload turns it off)")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+def _log(line: str) -> None:
+    print(f"[cfwf] {line}", flush=True)
+
+
+async def serve(
+    emu: Emulator, *, ip: str = "127.0.0.1", port: int = DEFAULT_PORT, state_dir: Path | None = None,
+    reload: bool = False,
+) -> None:
     """Serve ``emu`` on ``ip:port`` until SIGINT or SIGTERM, then close it (checkpointing its state).
 
     Records the address in ``state_dir/dev-server.json`` while serving (when ``state_dir`` is given).
+    With ``reload`` (and an emulator made by ``from_config``), the project's code is imported
+    again whenever its Python sources change (see ``Emulator.reload``).
     """
     if not _is_loopback(ip):
         print(
@@ -154,7 +182,7 @@ async def serve(emu: Emulator, *, ip: str = "127.0.0.1", port: int = DEFAULT_POR
         loop.add_signal_handler(sig, stop.set)
     try:
         async with emu:
-            async with serving(emu, ip=ip, port=port) as (url, _):
+            async with serving(emu, ip=ip, port=port) as (url, _), _reloading(emu, reload):
                 if state_dir is not None:
                     write_record(state_dir, url)
                 try:
@@ -195,7 +223,7 @@ def run_dev_server(options: DevOptions) -> int:
             f"a dev server (pid {live['pid']}) already serves {state_dir} at {live.get('url')}: "
             "stop it first, or pass another --persist-to directory"
         )
-    asyncio.run(serve(emu, ip=options.ip, port=options.port, state_dir=state_dir))
+    asyncio.run(serve(emu, ip=options.ip, port=options.port, state_dir=state_dir, reload=options.reload))
     return 0
 
 
@@ -204,4 +232,5 @@ def describe_options(options: Any) -> DevOptions:
     return DevOptions(
         config=options.config, env=options.env, ip=options.ip, port=options.port,
         persist_to=options.persist_to, clock=options.clock, crons=not options.no_crons,
+        reload=not options.no_reload,
     )
