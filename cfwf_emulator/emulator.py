@@ -28,12 +28,13 @@ from .config.bindings import BINDING_NAME_FIX, binding_name_problem
 from .durations import DurationError, parse_duration_or_timedelta
 from .engine.core import Engine, WorkflowDefinition
 from .engine.crons import CronTable
+from .engine.hibernation import DEFAULT_AFTER_MS
 from .engine.scheduler import Scheduler
 from .errors import ConfigError, ConfigWarning, StalledError, did_you_mean
 from .hooks import PROJECT, EngineHookSpecs, make_plugin_manager
 from .limits import Limits, resolve_limits
 from .serialization import utc_from_ms
-from .store import SQLiteStore, Store, open_store
+from .store import MemoryStore, SQLiteStore, Store, open_store
 from .store.base import StateReadOnlyError
 from .store.lock import StateLock
 from .validation import check_crons, check_workflow_name
@@ -74,6 +75,24 @@ def _check_options(vars: object, flags: object, freeze_user_time: object, step_c
         raise ConfigError(f"freeze_user_time must be True or False, got {freeze_user_time!r}")
     if not isinstance(step_call_form, bool):
         raise ConfigError(f"step_call_form must be True or False, got {step_call_form!r}")
+
+
+def _hibernate_after_ms(hibernate: Any, store: Store) -> float | None:
+    """The hibernation threshold (ms) the ``hibernate`` option gives with ``store``; None: never.
+
+    ``"auto"`` is :data:`~cfwf_emulator.engine.hibernation.DEFAULT_AFTER_MS` with a durable store
+    and never with the in-memory one; ``"always"`` replays after every step instead (None here).
+    """
+    if hibernate is None or hibernate is False or hibernate == "always":
+        return None
+    if hibernate == "auto":
+        return None if isinstance(store, MemoryStore) else DEFAULT_AFTER_MS
+    try:
+        return parse_duration_or_timedelta(hibernate, what="hibernate threshold")
+    except DurationError as exc:
+        raise ConfigError(
+            f'hibernate must be "auto" (the default), None (never), "always" or a duration: {exc}'
+        ) from None
 
 
 def _inspects(mode: object, storage: object) -> bool:
@@ -167,8 +186,11 @@ class Emulator:
     ``on_locked`` says what to do when another emulator runs the same file: ``"error"`` (default)
     or ``"wait"`` (up to 30 s). ``hibernate`` evicts an instance from memory while it waits longer
     than the given duration (``"1 minute"``, ms, ``timedelta``) for a timer or an event, and
-    replays it when woken, as Cloudflare does; ``"always"`` replays every instance after each step
-    (a test mode that exposes state kept outside steps); ``None`` (default) keeps them in memory.
+    replays it when woken, as Cloudflare does. ``"auto"`` (default) hibernates after 1 minute
+    with a durable store (SQLite, or a :class:`Store` of your
+    own) and never with the in-memory store (nothing to reload from); ``None`` (or ``False``)
+    keeps every instance in memory; ``"always"`` replays every instance after each step (a test
+    mode that exposes state kept outside steps).
     ``crons=True`` fires the workflows' ``schedules`` and the Worker's ``triggers.crons`` on the
     emulator's clock (:meth:`scheduled` fires them on demand either way).
 
@@ -192,7 +214,7 @@ class Emulator:
         vars: dict[str, Any] | None = None,
         freeze_user_time: bool = False,
         on_locked: str = "error",
-        hibernate: Any = None,
+        hibernate: Any = "auto",
         mode: str = "operate",
         crons: bool = False,
         step_call_form: bool = False,
@@ -236,11 +258,7 @@ class Emulator:
         self.api = LocalAPI(self._engine, self._ready_engine, inspected=self._inspected)
         if hibernate == "always":
             self._engine.replay_every_step = True
-        elif hibernate is not None and hibernate is not False:
-            try:
-                self._engine.hibernate_after_ms = parse_duration_or_timedelta(hibernate, what="hibernate threshold")
-            except DurationError as exc:
-                raise ConfigError(f'hibernate must be None, "always" or a duration: {exc}') from None
+        self._engine.hibernate_after_ms = _hibernate_after_ms(hibernate, self._store)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._worker: Any = None
         #: The loaded project config (``from_config`` only) and its imported main module.

@@ -288,7 +288,7 @@ async def observe(
     *,
     storage: str = "memory",
     tmp_path: "str | os.PathLike[str] | None" = None,
-    hibernate: Any = None,
+    hibernate: Any = "auto",
     trace: list[Any] | None = None,
     describe: list[Any] | None = None,
 ) -> dict[str, Any]:

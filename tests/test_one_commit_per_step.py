@@ -24,12 +24,15 @@ from cfwf_emulator import Emulator, WorkflowEntrypoint
 from cfwf_emulator.store import SQLiteStore
 
 SEEN: dict[str, Any] = {}
+#: The steps each instance of Checked has checked so far, in order.
+CHECKED: dict[str, list[str]] = {}
 STEPS = 12
 
 
 @pytest.fixture(autouse=True)
 def _clear_seen() -> None:
     SEEN.clear()
+    CHECKED.clear()
 
 
 def on_disk(state: Path, workflow: str, instance_id: str) -> dict[str, Any]:
@@ -64,7 +67,9 @@ class Checked(WorkflowEntrypoint):
 
     async def run(self, event: Any, step: Any) -> Any:
         state = Path(event["payload"]["state"])
-        names: list[str] = []
+        # the steps checked so far, kept by the test outside the workflow: the instance is
+        # replayed after its nap (hibernation), and a replay runs no callback again
+        names = CHECKED.setdefault(event["instanceId"], [])
 
         def check(name: str) -> None:
             disk = on_disk(state, "checked", event["instanceId"])["steps"]

@@ -324,8 +324,10 @@ def tracing_sql(emu: Emulator) -> Iterator[list[str]]:
 
 async def work_of_one_event(storage: str, buffered: int) -> tuple[int, list[str]]:
     """Lines executed and SQL statements (numbers masked) to send one event that a waiting
-    instance takes, while ``buffered`` events of another type wait in its buffer."""
-    emu = Emulator(clock=VirtualClock(MADE_AT, autojump=False), storage=storage)
+    instance takes, while ``buffered`` events of another type wait in its buffer. The instance
+    stays in memory (``hibernate=None``): a hibernated one is read back whole, buffer included,
+    when an event wakes it, as any replay reads the instance's state."""
+    emu = Emulator(clock=VirtualClock(MADE_AT, autojump=False), storage=storage, hibernate=None)
     emu.add_workflow("inbox", Inbox, binding="INBOX")
     async with emu:
         inst = await emu.env.INBOX.create(id="i1")

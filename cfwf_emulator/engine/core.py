@@ -47,6 +47,10 @@ NON_RETRYABLE_GENERIC = (
 )
 
 
+#: Stored instances read together when the engine starts.
+_RECOVERED_PER_READ = 500
+
+
 class Engine:
     """Executes instances of registered workflows against a store, a scheduler and hooks."""
 
@@ -128,29 +132,43 @@ class Engine:
             self._recover(definition)
 
     def _recover(self, definition: WorkflowDefinition) -> None:
-        for instance_id in self.store.instance_ids(definition.name):
-            try:
-                live = self.instances.load(definition.name, instance_id)
-            except CorruptInstanceError as exc:
-                # quarantined: left out here, and its reads raise this error until it is deleted
-                warnings.warn(
-                    f"cfwf-emulator cannot resume instance {definition.name}/{instance_id}: {exc}. "
-                    "The other instances run.",
-                    StorageWarning,
-                    stacklevel=2,
-                )
-                continue
+        name = definition.name
+        asleep: list[tuple[float, int, str, float]] = []
+        for index, live in enumerate(self._stored(name)):
             record = live.record
             if record.status == "waitingForPause":
                 self.lifecycle.set_status(live, "paused")
                 record.pause_ms = record.pause_ms or self.now()
             elif record.status in ("queued", "running", "waiting") and live.task is None:
                 wake_at = self.hibernation.wake_deadline(record) if record.status == "waiting" else None
-                if wake_at is not None and self.hibernate_after_ms is not None:
-                    del self.live[(definition.name, instance_id)]
-                    self.hibernation.schedule_wake(definition.name, instance_id, wake_at)
-                else:
+                if wake_at is None:
                     self.instances.start(live)
+                else:
+                    asleep.append((self.hibernation.waiting_since(record), index, record.id, wake_at))
+        self.hibernation.sleep_recovered(name, asleep)
+
+    def _stored(self, workflow: str) -> Iterator[LiveInstance]:
+        """Every readable instance of ``workflow`` in the store, oldest first, loaded in chunks; a
+        corrupt one is warned about and left out."""
+        ids = self.store.instance_ids(workflow)
+        for first in range(0, len(ids), _RECOVERED_PER_READ):
+            chunk = ids[first:first + _RECOVERED_PER_READ]
+            loaded = self.instances.load_many(workflow, chunk)
+            for instance_id in chunk:
+                live = loaded.get(instance_id)
+                if live is not None:
+                    yield live
+                    continue
+                try:
+                    yield self.instances.load(workflow, instance_id)
+                except CorruptInstanceError as exc:
+                    # quarantined: left out here, and its reads raise this error until it is deleted
+                    warnings.warn(
+                        f"cfwf-emulator cannot resume instance {workflow}/{instance_id}: {exc}. "
+                        "The other instances run.",
+                        StorageWarning,
+                        stacklevel=4,
+                    )
 
     def storage_failed(self, live: LiveInstance, error: Exception) -> None:
         """A write failed mid-run: stop the instance here; its last saved state is what counts.

@@ -49,6 +49,18 @@ class Instances:
             self.live[key] = live
         return live
 
+    def load_many(self, workflow: str, instance_ids: list[str]) -> dict[str, LiveInstance]:
+        """Those of the instances that exist and can be read, loaded into memory (and kept), by id:
+        the ones not in memory are read from the store together."""
+        live = self.live
+        found = {iid: live[(workflow, iid)] for iid in instance_ids if (workflow, iid) in live}
+        missing = [iid for iid in instance_ids if iid not in found]
+        if missing:
+            definition = self.registry.definition(workflow)
+            for instance_id, record in self.store.load_instances(workflow, missing).items():
+                found[instance_id] = live[(workflow, instance_id)] = LiveInstance(record, definition)
+        return found
+
     def read(self, workflow: str, instance_id: str) -> InstanceRecord:
         """The instance's record for reading: one not in memory is loaded, not kept."""
         live = self.live.get((workflow, instance_id))

@@ -9,13 +9,14 @@ change the engine makes.
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from typing import Any, Callable
 
 from ..errors import WorkflowError, quoted
 from ..hooks import Announcer
 from ..store import Store
-from ..store.base import CorruptInstanceError, StoreError, group_commit
+from ..store.base import CorruptInstanceError, StorageWarning, StoreError, group_commit
 from ..validation import check_delete_batch
 from .instance import Commit, LiveInstance, RunState
 from .instances import Instances
@@ -61,8 +62,12 @@ class Lifecycle:
         #: Delivers committed instance events to subscribers (status changes and deletions here).
         self.stream = stream
 
-    def set_status(self, live: LiveInstance, status: str) -> None:
-        """Move the instance to ``status``: saved, watchers woken, observers told once it is durable."""
+    def set_status(self, live: LiveInstance, status: str, *, grouped: bool = False) -> None:
+        """Move the instance to ``status``: saved, watchers woken, observers told once it is durable.
+
+        ``grouped``: the write joins the store's next group commit instead of committing alone
+        (the end of a run: nothing of the workflow's runs after it, and replay ends it the same).
+        """
         record = live.record
         old = record.status
         if old == status:
@@ -78,7 +83,7 @@ class Lifecycle:
             # the status to whoever lists it), else the next header write (or a clean stop) does
             live.status_unsaved, committed = self._save_lazily(record)
         else:
-            self.store.save_header(record)
+            committed = self._save_header(record, grouped)
             live.status_unsaved = False
         self.notify_change()
         if rows is not None:
@@ -88,6 +93,19 @@ class Lifecycle:
                 "cfwf_instance_status_changed", committed, workflow=record.workflow, instance_id=record.id,
                 old=old, new=status, at=record.status_ms,
             )
+
+    def _save_header(self, record: InstanceRecord, grouped: bool) -> Commit:
+        """Save the header: durable now, or (``grouped``, with a group-committing store) written
+        now and durable with the pending commit, returned; a failed commit is warned about."""
+        store = group_commit(self.store) if grouped else None
+        if store is None:
+            self.store.save_header(record)
+            return None
+        committed = store.save_header_grouped(record)
+        if committed is not None:
+            key = (record.workflow, record.id)
+            committed.add_done_callback(lambda batch: _warn_if_failed(batch, key))
+        return committed
 
     def _save_lazily(self, record: InstanceRecord) -> tuple[bool, Commit]:
         """Join a header write to the store's next group commit: (whether it is still unsaved,
@@ -127,10 +145,10 @@ class Lifecycle:
         record.end_ms = self.now()
         if error is None:
             record.output = output
-            self.set_status(live, "complete")
+            self.set_status(live, "complete", grouped=True)
         else:
             record.error = error
-            self.set_status(live, "errored")  # saves the header with the outcome
+            self.set_status(live, "errored", grouped=True)  # saves the header with the outcome
         for message in misspelt_selectors(record.modifiers, record.steps):
             warnings.warn(f"{message} (instance {quoted(record.id)} of workflow {quoted(record.workflow)})", UserWarning, stacklevel=1)
 
@@ -304,3 +322,16 @@ class Lifecycle:
             else:
                 result["errors"].append({"id": instance_id, **error})
         return result
+
+
+def _warn_if_failed(batch: "asyncio.Future[None]", key: tuple[str, str]) -> None:
+    """The commit of an instance's end failed: its saved state is its last committed one, and it
+    ends again by replay when the emulator next starts."""
+    if batch.cancelled() or batch.exception() is None:
+        return
+    warnings.warn(
+        f"cfwf-emulator could not save the end of instance {key[0]}/{key[1]}: {batch.exception()}. "
+        "Its last saved state is kept; it runs to its end again when the emulator starts again.",
+        StorageWarning,
+        stacklevel=1,
+    )

@@ -34,11 +34,17 @@ class Timer:
         self.cancelled = False
 
     def cancel(self) -> None:
-        """Stop this timer from firing (it stays in the heap until it reaches the top)."""
+        """Stop this timer from firing (it stays in the heap until it reaches the top, without
+        its callback: what that holds, a finished run's task say, need not wait for it)."""
         self.cancelled = True
+        self.callback = _never
 
     def __lt__(self, other: "Timer") -> bool:
         return (self.deadline, self.seq) < (other.deadline, other.seq)
+
+
+def _never() -> None:
+    """A cancelled timer's callback."""
 
 
 #: Turns of the event loop in a row without a progress mark before the loop counts as quiet. The

@@ -53,7 +53,7 @@ def open_store(spec: "str | Store | None", *, readonly: bool = False) -> Store:
 
 
 _STORE_METHODS = (
-    "insert_instance", "insert_instances", "load_instance", "has_instance", "instance_ids",
+    "insert_instance", "insert_instances", "load_instance", "load_instances", "has_instance", "instance_ids",
     "list_instances", "count_instances", "save_header", "save_step", "delete_steps",
     "delete_instance", "read_log", "pending_commit", "close",
 )

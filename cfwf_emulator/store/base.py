@@ -193,6 +193,11 @@ class Store(Protocol):
         """The instance with its steps, or None when there is none."""
         ...
 
+    def load_instances(self, workflow: str, instance_ids: list[str]) -> dict[str, InstanceRecord]:
+        """Those of ``instance_ids`` that exist and can be read, by id, loaded together (a store
+        may read them in a few queries); one that cannot be read is left out."""
+        ...
+
     def has_instance(self, workflow: str, instance_id: str) -> bool:
         """Whether the instance exists, without loading it."""
         ...
@@ -272,6 +277,11 @@ class GroupCommitStore(Store, Protocol):
     def save_header_deferred(self, record: InstanceRecord) -> "asyncio.Future[None] | None":
         """Like ``save_header``, joined to the next group commit: its future, or None when the
         write is already durable (no event loop runs, or no emulator owns the store)."""
+        ...
+
+    def save_header_grouped(self, record: InstanceRecord) -> "asyncio.Future[None] | None":
+        """Like ``save_header`` (written now: reads see it; ``StoreError`` if that fails), but
+        durable with the next group commit: its future, or None when already durable."""
         ...
 
 

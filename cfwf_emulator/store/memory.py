@@ -49,6 +49,11 @@ class MemoryStore:
         """The instance, or None."""
         return self._instances.get((workflow, instance_id))
 
+    def load_instances(self, workflow: str, instance_ids: list[str]) -> dict[str, InstanceRecord]:
+        """Those of ``instance_ids`` that exist, by id."""
+        kept = self._instances
+        return {iid: kept[(workflow, iid)] for iid in instance_ids if (workflow, iid) in kept}
+
     def has_instance(self, workflow: str, instance_id: str) -> bool:
         """Whether the instance exists."""
         return (workflow, instance_id) in self._instances

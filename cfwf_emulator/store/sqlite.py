@@ -51,7 +51,7 @@ from urllib.parse import quote
 from contextlib import contextmanager
 
 from ..engine.eventlog import EventLog, EventRow, entries_json, rows_from_json
-from ..engine.records import STATUSES, InstanceRecord, StepKey, StepRecord
+from ..engine.records import STATUSES, InstanceRecord, StepRecord
 from ..errors import ConfigError
 from .base import (
     GROUP_COMMIT,
@@ -67,6 +67,8 @@ from .base import (
     modified_ms,
 )
 from .lock import StateLock, link_refused, open_no_follow
+from .sqlite_load import CURRENT_ATTEMPT, InstanceRows, decode, read_rows
+from .sqlite_load import attempt_rows as _attempt_rows
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore", "StoreError"]
 
@@ -173,36 +175,6 @@ def _dumps(value: Any) -> str:
         except UnicodeEncodeError:  # a lone surrogate (e.g. in an error message): escape it
             text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
     return text
-
-
-#: The key, in a step row's JSON, of the step's newest attempt: ``[number, attempt]``.
-CURRENT_ATTEMPT = "current_attempt"
-
-
-def _attach_current_attempts(steps: list[Any], attempts: "dict[StepKey, list[tuple[int, Any]]]") -> None:
-    """Move each step row's newest attempt (kept in the row) after its earlier attempt rows; a
-    row for the same or a later number (left by an upgrade from version 1) gives way to it."""
-    for data in steps:
-        if not isinstance(data, dict) or CURRENT_ATTEMPT not in data:
-            continue
-        current = data.pop(CURRENT_ATTEMPT)
-        if not (isinstance(current, list) and len(current) == 2 and isinstance(current[0], int)):
-            raise ValueError(f"step {data.get('name')!r} has a malformed current attempt {current!r}")
-        key = (data.get("kind"), data.get("name"), data.get("count"))
-        number, attempt = current
-        earlier = attempts.get(key)  # type: ignore[arg-type]
-        if not earlier:
-            attempts[key] = [(number, attempt)]  # type: ignore[index]
-            continue
-        attempts[key] = [*(row for row in earlier if row[0] < number), (number, attempt)]  # type: ignore[index]
-
-
-def _attempt_rows(step: Any) -> list[tuple[int, Any]] | None:
-    """A schema-version-1 step's attempts, taken out of it as ``(number, attempt)`` rows; None
-    (the step left as it is) when it is not a step object with a list of attempts."""
-    if not isinstance(step, dict) or not isinstance(step.get("attempts"), list):
-        return None
-    return list(enumerate(step.pop("attempts"), 1))
 
 
 class SQLiteStore:
@@ -811,49 +783,33 @@ class SQLiteStore:
 
         Raises :class:`CorruptInstanceError` when its saved state cannot be read.
         """
-        key = (workflow, instance_id)
+        rows = self._read_rows(workflow, [instance_id]).get(instance_id)
+        return None if rows is None else self._decode(workflow, instance_id, rows)
+
+    def load_instances(self, workflow: str, instance_ids: list[str]) -> dict[str, InstanceRecord]:
+        """Those of ``instance_ids`` that exist and are readable, by id, read together (a few
+        queries for hundreds of instances); a corrupt one is left out (``load_instance`` says
+        what is wrong with it)."""
+        records = {}
+        for instance_id, rows in self._read_rows(workflow, instance_ids).items():
+            try:
+                records[instance_id] = self._decode(workflow, instance_id, rows)
+            except CorruptInstanceError:
+                continue
+        return records
+
+    def _read_rows(self, workflow: str, instance_ids: list[str]) -> dict[str, InstanceRows]:
         try:
             with self._reading() as db:
-                if db is None:
-                    return None
-                row = db.execute("SELECT header FROM instances WHERE workflow = ? AND id = ?", key).fetchone()
-                if row is None:
-                    return None
-                steps = [
-                    json.loads(data)
-                    for (data,) in db.execute("SELECT data FROM steps WHERE workflow = ? AND id = ?", key)
-                ]
-                header = json.loads(row[0])
-                attempts: dict[StepKey, list[tuple[int, Any]]] = {}
-                if isinstance(header, dict) and "events" in header:  # schema version 1, read as it is
-                    events = list(enumerate(header.pop("events")))
-                    for data in steps:
-                        rows = _attempt_rows(data)
-                        if rows is not None:
-                            attempts[(data["kind"], data["name"], data["count"])] = rows
-                else:
-                    events = [
-                        (seq, json.loads(data))
-                        for seq, data in db.execute(
-                            "SELECT seq, data FROM events WHERE workflow = ? AND id = ? ORDER BY seq", key
-                        )
-                    ]
-                    for kind, name, count, number, data in db.execute(
-                        "SELECT kind, name, count, n, data FROM attempts WHERE workflow = ? AND id = ? "
-                        "ORDER BY kind, name, count, n",
-                        key,
-                    ):
-                        attempts.setdefault((kind, name, count), []).append((number, json.loads(data)))
-                    _attach_current_attempts(steps, attempts)
-                record = InstanceRecord.from_json(header, steps, events, attempts)
-                pending = self._logged.get(key)
-                if pending is not None:  # loaded again before its last entries were committed
-                    record.log = pending.log  # one log: those entries keep their ids, ids go on after them
-                else:
-                    record.log = EventLog(self._last_event_id(db, key) + 1)
-                return record
+                return {} if db is None else read_rows(db, workflow, instance_ids)
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: reading instance {workflow}/{instance_id} failed: {exc}") from None
+            what = f"instance {workflow}/{instance_ids[0]}" if len(instance_ids) == 1 else f"instances of {workflow}"
+            raise StoreError(f"{self.path}: reading {what} failed: {exc}") from None
+
+    def _decode(self, workflow: str, instance_id: str, rows: InstanceRows) -> InstanceRecord:
+        """The record of saved rows, with its event log; ``CorruptInstanceError`` if malformed."""
+        try:
+            record = decode(rows)
         except (ValueError, TypeError, KeyError) as exc:
             raise CorruptInstanceError(
                 f"{self.path}: the saved state of instance {workflow}/{instance_id} is corrupt "
@@ -862,17 +818,12 @@ class SQLiteStore:
                 workflow,
                 instance_id,
             ) from None
-
-    @staticmethod
-    def _last_event_id(db: sqlite3.Connection, key: tuple[str, str]) -> int:
-        """The id of the instance's last saved event (0: none)."""
-        try:
-            row = db.execute(
-                "SELECT last FROM log WHERE workflow = ? AND id = ? ORDER BY n DESC LIMIT 1", key
-            ).fetchone()
-        except sqlite3.OperationalError:  # a file inspected before its owner added the log
-            return 0
-        return 0 if row is None else int(row[0])
+        pending = self._logged.get((workflow, instance_id))
+        if pending is not None:  # loaded again before its last entries were committed
+            record.log = pending.log  # one log: those entries keep their ids, ids go on after them
+        else:
+            record.log = EventLog(rows.last_event_id + 1)
+        return record
 
     def read_log(self, workflow: str, instance_id: str, after: int = 0) -> list[EventRow]:
         """The instance's events with ids above ``after``, oldest first: those saved, then those
@@ -1039,6 +990,24 @@ class SQLiteStore:
             return None
         self._lazy[(record.workflow, record.id)] = record
         self._logged[(record.workflow, record.id)] = record
+        return self._pending_batch()
+
+    def save_header_grouped(self, record: InstanceRecord) -> "asyncio.Future[None] | None":
+        """Like ``save_header``, written into the open transaction now (so every read sees it),
+        and durable with the next group commit, shared with the other writes of this turn (the
+        ends of many instances woken together). Returns the pending commit, or None when written
+        at once (outside an event loop, or by a store no emulator owns)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self.save_header(record)
+            return None
+        if not self._owner:
+            self.save_header(record)
+            return None
+        self._apply([self._header_row(record), *self._event_changes(record)])
+        self._logged[(record.workflow, record.id)] = record
+        record.events.saved()
         return self._pending_batch()
 
     def _defer(

@@ -595,7 +595,7 @@ async def run_scenario(
     context: RunContext,
     scenario: str,
     *,
-    hibernate: Any = None,
+    hibernate: Any = "auto",
     modify: Callable[[InstanceModifier], Any] | None = None,
     crash: bool = False,
     max_steps: int | None = None,

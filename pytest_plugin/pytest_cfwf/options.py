@@ -103,8 +103,13 @@ def _marker_options(item: pytest.Item | None) -> dict[str, Any]:
     return merged
 
 
+#: Options for which None is a value of its own, not "keep the default": ``hibernate=None``
+#: keeps every instance in memory (the default, ``"auto"``, hibernates with a durable store).
+_NONE_IS_A_VALUE = frozenset({"hibernate"})
+
+
 def _given(options: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in options.items() if value is not None}
+    return {key: value for key, value in options.items() if value is not None or key in _NONE_IS_A_VALUE}
 
 
 def _default_config(config: pytest.Config) -> Path | None:
@@ -138,7 +143,8 @@ def resolve_options(
     """The wrangler config to load (None: an empty emulator), the ``Emulator`` keyword options,
     and whether a config was searched for and not found.
 
-    A None value means "keep the default" for any key; ``config=False`` means no config at all.
+    A None value means "keep the default" for any key but ``hibernate`` (where it means never);
+    ``config=False`` means no config at all.
     """
     options: dict[str, Any] = {"clock": _clock(config), "storage": "memory"}
     options.update(_marker_options(item))
