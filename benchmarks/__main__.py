@@ -383,10 +383,14 @@ def _print_growth_table(measured: list[Measured]) -> None:
     _print_table(measured, f"{'last/first':>10}", lambda m: f"{m.ratio:>9.2f}x")
 
 
+#: The call-form row at full size (issue 16 compares the decorator form with it).
+CALL_FORM_LABEL = "1 x 1,000 steps, memory, call form (lambda)"
+
 SLEEPER_CASES = (
     ("memory, no hibernation", ["memory", "none"]),
     ("memory, hibernate after 1 hour", ["memory", "1 hour"]),
     ("SQLite WAL+NORMAL, hibernate", ["sqlite", "1 hour", "NORMAL"]),
+    ("SQLite WAL+FULL, default options", ["sqlite", "default"]),
 )
 
 
@@ -394,8 +398,9 @@ def _sleepers_table(count: int) -> dict[str, dict[str, Any]]:
     """Each case in its own process, so peak resident memory is the case's own."""
     print(f"\n{count:,} instances sleeping 30 days (virtual), then one step; created 100 per create_batch")
     print(f"peers: {NO_PEER['sleepers']}")
-    print(f"| {'case':<34} | {'create all s':>12} | {'total s':>8} | {'RSS asleep MB':>13} | {'peak RSS MB':>11} |")
-    print(f"|{'-' * 36}|{'-' * 14}|{'-' * 10}|{'-' * 15}|{'-' * 13}|")
+    print(f"| {'case':<34} | {'create all s':>12} | {'total s':>8} | {'wake all s':>10} | {'wake us/inst':>12} | "
+          f"{'RSS asleep MB':>13} | {'peak RSS MB':>11} |")
+    print(f"|{'-' * 36}|{'-' * 14}|{'-' * 10}|{'-' * 12}|{'-' * 14}|{'-' * 15}|{'-' * 13}|")
     results = {}
     for label, case in SLEEPER_CASES:
         done = subprocess.run(
@@ -409,6 +414,7 @@ def _sleepers_table(count: int) -> dict[str, dict[str, Any]]:
         results[label] = result
         print(
             f"| {label:<34} | {result['create_s']:>12.2f} | {result['total_s']:>8.2f} | "
+            f"{result['wake_s']:>10.2f} | {result['wake_us']:>12.0f} | "
             f"{result['sleeping_rss_mb']:>13.0f} | {result['peak_rss_mb']:>11.0f} |",
             flush=True,
         )
@@ -457,7 +463,7 @@ def _targets(measured: list[Measured], sleepers: dict[str, dict[str, Any]], plug
     def line(what: str, figure: str, met: bool) -> None:
         print(f"- {what}: {figure} -> {'met' if met else 'MISSED'}")
 
-    print("\nTargets (issue 7)")
+    print("\nTargets (issues 7 and 16)")
     memory = [m for m in measured if m.row.label.endswith("steps, memory")]
     line("in-memory >= 50,000 trivial steps/s",
          ", ".join(f"{m.row.shape} {rate(m.row.label):,.0f}" for m in memory),
@@ -481,6 +487,24 @@ def _targets(measured: list[Measured], sleepers: dict[str, dict[str, Any]], plug
             line(f"100,000 sleepers ({label}) in < 60 s and < 300 MB (peak)",
                  f"{result['total_s']:.1f} s, {result['sleeping_rss_mb']:.0f} MB asleep, {result['peak_rss_mb']:.0f} MB peak",
                  result["total_s"] < 60 and result["peak_rss_mb"] < 300)
+    default = sleepers.get("SQLite WAL+FULL, default options")
+    if default is not None:
+        line("100,000 sleepers (SQLite, default options) < 150 MB peak (issue 16)",
+             f"{default['peak_rss_mb']:.0f} MB peak", default["peak_rss_mb"] < 150)
+        line("100,000 waking at the same instant (SQLite, default options) < 20 s (issue 16)",
+             f"{default['wake_s']:.1f} s, {default['wake_us']:.0f} us per instance", default["wake_s"] < 20)
+    decorated, call_form = by_label.get("1 x 1,000 steps, memory"), by_label.get(CALL_FORM_LABEL)
+    if decorated is not None:
+        line("1 x 1,000 steps in memory (decorator form) >= 100,000 steps/s (issue 16)",
+             f"{rate(decorated.row.label):,.0f}", rate(decorated.row.label) >= 100_000)
+        if call_form is not None:
+            cost = decorated.median / call_form.median
+            line("decorator form <= 1.2x the call form's time (issue 16)", f"{cost:.2f}x", cost <= 1.2)
+    for label in ("1 x 1,000 steps, SQLite WAL+FULL", "1 x 10,000 steps, SQLite WAL+FULL"):
+        durable_row = by_label.get(label)
+        if durable_row is not None and durable_row.floor:
+            x_floor = durable_row.median / durable_row.floor
+            line(f"{label} within 1.3x the one-commit-per-step floor (issue 16)", f"{x_floor:.2f}x", x_floor <= 1.3)
     for m in measured:
         if m.ratios is not None:
             line(f"{m.row.label}: flat per-write cost (last 10% / first 10%)",
