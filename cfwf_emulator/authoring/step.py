@@ -252,13 +252,27 @@ def _settle(waiters: list["asyncio.Future[Any]"], exc: BaseException) -> None:
             waiter.set_exception(exc)
 
 
+class _NotInSdk:
+    """A saga method of the docs that Cloudflare's SDK lacks: reading it raises the
+    ``AttributeError`` Cloudflare raises, saying why. (A descriptor, not ``__getattr__``, which
+    would make every attribute read of the step object slow.)"""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        raise AttributeError(_NO_ROLLBACK_API.format(name=self.name), name=self.name, obj=instance)
+
+
 class WorkflowStep:
     """The ``step`` argument of ``run``; a new one is made for every run of an instance."""
 
-    def __getattr__(self, name: str) -> Any:
-        if name in ("with_rollback", "rollback_all", "withRollback", "rollbackAll"):
-            raise AttributeError(_NO_ROLLBACK_API.format(name=name), name=name, obj=self)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self)
+    with_rollback = _NotInSdk()
+    rollback_all = _NotInSdk()
+    withRollback = _NotInSdk()
+    rollbackAll = _NotInSdk()
 
     def __init__(
         self,

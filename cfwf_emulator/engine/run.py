@@ -29,7 +29,7 @@ from .instance import LiveInstance
 from .modifiers import attempt_override
 from .records import StepRecord
 from .retries import Retries, stops_retries
-from .runbase import ENGINE_SIGNALS, PROCESS_EXITS, InstanceAbort, RunClosed, StorageAbort, run_to_end
+from .runbase import ENGINE_SIGNALS, PROCESS_EXITS, InstanceAbort, RunClosed, StorageAbort, SUSPENDS, may_suspend, run_to_end
 from .waits import Waits
 
 __all__ = ["InstanceAbort", "Run", "RunHost", "run_instance"]
@@ -72,13 +72,17 @@ class Run(Waits, Retries):
                 try:
                     value = invoke(partial(_make_ctx, step, 1, resolved))
                     if type(value) is CoroutineType:  # an async def: run it here until it first suspends
-                        box: list[Any] = []
-                        runner = run_to_end(value, box)
-                        yielded = next(runner, _RETURNED)
-                        if yielded is not _RETURNED:  # the timeout counts from the attempt's start
-                            deadline = attempt["start"] + resolved.timeout_ms
-                            await self._resume_with_timeout(runner, yielded, deadline, resolved.timeout_ms)
-                        value = box[0]
+                        suspends = SUSPENDS.get(value.cr_code)
+                        if suspends is False or (suspends is None and not may_suspend(value.cr_code)):
+                            value = await value  # it has no await: it returns before the clock can pass
+                        else:
+                            box: list[Any] = []
+                            runner = run_to_end(value, box)
+                            yielded = next(runner, _RETURNED)
+                            if yielded is not _RETURNED:  # the timeout counts from the attempt's start
+                                deadline = attempt["start"] + resolved.timeout_ms
+                                await self._resume_with_timeout(runner, yielded, deadline, resolved.timeout_ms)
+                            value = box[0]
                     elif type(value) not in _PLAIN and inspect.isawaitable(value):
                         value = await self._with_timeout(value, resolved.timeout_ms)
                 except BaseException as exc:  # noqa: BLE001 - sorted out by _fails_attempt
@@ -285,13 +289,17 @@ class Run(Waits, Retries):
         try:
             value = invoke(partial(_make_ctx, step, number, resolved))
             if type(value) is CoroutineType:  # an async def: run it here until it first suspends
-                box: list[Any] = []
-                runner = run_to_end(value, box)
-                yielded = next(runner, _RETURNED)
-                if yielded is not _RETURNED:  # the timeout counts from the attempt's start
-                    deadline = step.attempts[-1]["start"] + resolved.timeout_ms
-                    await self._resume_with_timeout(runner, yielded, deadline, resolved.timeout_ms)
-                value = box[0]
+                suspends = SUSPENDS.get(value.cr_code)
+                if suspends is False or (suspends is None and not may_suspend(value.cr_code)):
+                    value = await value  # it has no await: it returns before the clock can pass
+                else:
+                    box: list[Any] = []
+                    runner = run_to_end(value, box)
+                    yielded = next(runner, _RETURNED)
+                    if yielded is not _RETURNED:  # the timeout counts from the attempt's start
+                        deadline = step.attempts[-1]["start"] + resolved.timeout_ms
+                        await self._resume_with_timeout(runner, yielded, deadline, resolved.timeout_ms)
+                    value = box[0]
             elif type(value) not in _PLAIN and inspect.isawaitable(value):
                 value = await self._with_timeout(value, resolved.timeout_ms)
         except BaseException as exc:  # noqa: BLE001 - sorted out by _fails_attempt

@@ -6,6 +6,7 @@ boundaries. :mod:`.waits` (sleeps, event waits), :mod:`.retries` (failed attempt
 from __future__ import annotations
 
 import asyncio
+import dis
 import functools
 import types
 from typing import Any, Awaitable, Callable, Concatenate, Coroutine, Generator, NoReturn, ParamSpec, TypeVar, cast
@@ -18,7 +19,7 @@ from .host import RunHost
 from .instance import LiveInstance
 from .records import StepRecord
 
-__all__ = ["ENGINE_SIGNALS", "PROCESS_EXITS", "InstanceAbort", "RunBase", "RunClosed", "StorageAbort", "journaled_step", "run_to_end"]
+__all__ = ["ENGINE_SIGNALS", "PROCESS_EXITS", "InstanceAbort", "RunBase", "RunClosed", "StorageAbort", "journaled_step", "may_suspend", "run_to_end"]
 
 
 class InstanceAbort(BaseException):
@@ -96,6 +97,24 @@ def run_to_end(coro: "Coroutine[Any, Any, Any]", box: list[Any]) -> Generator[An
     a coroutine that returns without suspending costs no ``StopIteration`` caught in Python (a
     ``coro.send(None)`` does); one that suspends goes on as :func:`_resumed`'s ``inner``."""
     box.append((yield from coro))
+
+
+_YIELD_VALUE = dis.opmap["YIELD_VALUE"]
+#: Whether a coroutine of a code object can suspend, by code object (a dict lookup on every step).
+SUSPENDS: dict[types.CodeType, bool] = {}
+_SUSPENDS_KEPT = 4096
+
+
+def may_suspend(code: types.CodeType) -> bool:
+    """Whether a coroutine running ``code`` can suspend: only at a ``YIELD_VALUE`` (``await``,
+    ``async for``, ``async with``). One that cannot is awaited directly: it returns before the
+    clock can pass, so it needs neither :func:`run_to_end` nor a timeout timer. Remembered in
+    :data:`SUSPENDS`."""
+    suspends = any(instruction.opcode == _YIELD_VALUE for instruction in dis.get_instructions(code))
+    if len(SUSPENDS) >= _SUSPENDS_KEPT:  # code made by exec() again and again: start over
+        SUSPENDS.clear()
+    SUSPENDS[code] = suspends
+    return suspends
 
 
 class _InFlight:
