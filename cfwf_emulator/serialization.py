@@ -124,7 +124,11 @@ def _object_hook(pairs: dict[str, Any]) -> Any:
 
 def decode(text: str) -> Any:
     """A fresh Python value from JSON text; dicts come back as :class:`AttrDict`, dates as naive UTC."""
-    return json.loads(text, object_hook=_object_hook)
+    return _DECODER.decode(text)
+
+
+#: ``json.loads`` with a hook builds a decoder per call: one, shared, reads the same values.
+_DECODER = json.JSONDecoder(object_hook=_object_hook)
 
 
 _EPOCH = datetime(1970, 1, 1)

@@ -849,3 +849,40 @@ async def test_a_full_disk_during_a_step_leaves_the_instance_resumable_from_its_
         await second.run_until_idle()
         assert await (await second.env.BIG.get("i1")).status() == {"status": "complete", "output": 900_000}
     assert CALLS["small"] == 1
+
+
+async def test_a_failed_write_in_a_group_commit_undoes_only_itself(tmp_path: Path) -> None:
+    """A one-statement write that fails inside the open group commit (no savepoint around it)
+    saves nothing of its own; the writes before and after it in the same commit are saved."""
+    from cfwf_emulator.engine.records import InstanceRecord, StepRecord
+
+    state = tmp_path / "state.db"
+    store = SQLiteStore(state)
+    await store.acquire()
+    try:
+        first = InstanceRecord("w", "i1", "{}", START_MS, queued_ms=START_MS, status="running")
+        second = InstanceRecord("w", "i2", "{}", START_MS, queued_ms=START_MS, status="running")
+        store.insert_instances([first, second])
+        store._db.execute(  # in the connection only, not in the file
+            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON steps WHEN NEW.name = 'refused' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        )
+
+        def step(name: str, seq: int) -> StepRecord:
+            return StepRecord("do", name, 1, seq, START_MS, "ok", end_ms=START_MS, result="1")
+
+        committed = store.save_step_deferred(first, step("kept", 0))
+        with pytest.raises(StoreError) as caught:
+            store.save_step_deferred(second, step("refused", 0))
+        assert "writing instance state failed, nothing was saved" in str(caught.value)
+        assert "refused by the test" in str(caught.value)
+        assert store.save_step_deferred(second, step("after", 1)) is committed
+        await committed
+    finally:
+        store.close()
+    fresh = SQLiteStore(state)
+    try:
+        assert set(fresh.load_instance("w", "i1").steps) == {("do", "kept", 1)}
+        assert set(fresh.load_instance("w", "i2").steps) == {("do", "after", 1)}
+    finally:
+        fresh.close()

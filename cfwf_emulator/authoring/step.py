@@ -467,8 +467,11 @@ class WorkflowStep:
                     waiter.set_result(result)
             return result
 
-        declared[_KEY] = wrapper if self._per_function else step_name
+        # a token, not the wrapper itself: a wrapper whose closure held it would be a reference
+        # cycle, which only the garbage collector frees (see :meth:`_release`)
+        declared[_KEY] = object() if self._per_function else step_name
         wrapper._step_name = step_name  # type: ignore[attr-defined]
+        wrapper._memo_key = declared[_KEY]  # type: ignore[attr-defined]
         if isinstance(step_name, str):  # other names fail when awaited, with Cloudflare's error
             self.step_closures[step_name] = wrapper
             self._function_names[getattr(func, "__name__", step_name)] = step_name
@@ -537,7 +540,15 @@ class WorkflowStep:
         return [await self._resolve(slot) for slot in slots]
 
     def _memo_key(self, wrapper: Any) -> Any:
-        return wrapper if self._per_function else wrapper._step_name
+        return getattr(wrapper, "_memo_key", wrapper) if self._per_function else wrapper._step_name
+
+    def _release(self) -> None:
+        """The run has ended: forget the declared steps and their results. They refer back to
+        this object (which refers to the run, its instance and its steps), a reference cycle
+        only the garbage collector would free; without it, reference counting frees them at
+        once (many instances woken together leave the collector little to walk)."""
+        self.step_closures.clear()
+        self._memoized.clear()
 
     async def _resolve(self, slot: Any) -> Any:
         if slot is _CTX:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any, Iterable, Iterator, Mapping
 
 from .eventlog import EventLog
@@ -192,7 +193,7 @@ class StepRecord:
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of this record, less its attempts (each attempt is JSON-ready
         itself; a store keeps them apart, see :attr:`saved_attempts`)."""
-        return {name: getattr(self, name) for name in _STEP_FIELDS}
+        return dict(zip(_STEP_FIELDS, _step_values(self)))
 
     def attempts_saved(self) -> None:
         """The store has persisted every attempt (see :attr:`saved_attempts`)."""
@@ -268,7 +269,7 @@ class InstanceRecord:
 
     def header_json(self) -> dict[str, Any]:
         """The header (everything but the steps and the buffered events) as a JSON-ready dict."""
-        return {name: getattr(self, name) for name in _HEADER_FIELDS}
+        return dict(zip(_HEADER_FIELDS, _header_values(self)))
 
     @classmethod
     def from_json(
@@ -314,6 +315,9 @@ def _object(what: str, data: Any) -> dict[str, Any]:
 
 _STEP_FIELDS = tuple(f.name for f in fields(StepRecord) if f.name not in ("attempts", "saved_attempts"))
 _STEP_KEYS = frozenset(_STEP_FIELDS)
+#: The values of those fields, read in one call (a getattr per field costs a Python loop).
+_step_values = attrgetter(*_STEP_FIELDS)
 _ATTEMPT_KEYS = frozenset({"start", "end", "success", "error"})
 _HEADER_FIELDS = tuple(f.name for f in fields(InstanceRecord) if f.name not in ("steps", "events", "log"))
 _HEADER_KEYS = frozenset(_HEADER_FIELDS)
+_header_values = attrgetter(*_HEADER_FIELDS)

@@ -361,6 +361,7 @@ async def run_instance(engine: RunHost, live: "LiveInstance") -> None:
     engine.scheduler.progress += 1
     env_token = CURRENT_ENV.set(engine.env)
     step_token = current_step.set(None)  # an instance started from inside a step runs outside it
+    step: WorkflowStep | None = None
     try:
         engine.mark_started(live)
         workflow = live.workflow
@@ -407,6 +408,8 @@ async def run_instance(engine: RunHost, live: "LiveInstance") -> None:
             except StoreError as store_error:
                 engine.storage_failed(live, store_error)
         run.closed = True
+        if step is not None:
+            step._release()
         if live.run is run:
             live.run = None
             engine.release_if_finished(live)

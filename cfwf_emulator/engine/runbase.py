@@ -9,6 +9,7 @@ import asyncio
 import dis
 import functools
 import types
+import weakref
 from typing import Any, Awaitable, Callable, Concatenate, Coroutine, Generator, NoReturn, ParamSpec, TypeVar, cast
 
 from ..errors import WorkflowTimeoutError
@@ -148,7 +149,8 @@ class RunBase:
         self.counters: dict[tuple[str, str], int] = {}
         self.do_calls = 0
         self.in_flight = 0
-        self._in_flight_scope = _InFlight(self)
+        # through a proxy: a reference back to the run would be a cycle (see WorkflowStep._release)
+        self._in_flight_scope = _InFlight(cast("RunBase", weakref.proxy(self)))
         self.parked = 0
         self.closed = False
         self.aborted: dict[str, Any] | None = None

@@ -167,8 +167,12 @@ MISSING, EMPTY, BLANK = "missing", "empty", "blank"
 _MAGIC = b"SQLite format 3\x00"
 
 
+#: ``json.dumps`` with these options builds an encoder per call: one, shared, writes the same text.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _dumps(value: Any) -> str:
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    text = _encode(value)
     if not text.isascii():
         try:
             text.encode("utf-8")
@@ -552,21 +556,29 @@ class SQLiteStore:
         """Apply ``statements`` atomically inside the open transaction (opening one if needed).
 
         A failed write undoes only itself (a savepoint) unless SQLite rolled back the whole
-        transaction, which also fails the deferred writes waiting for the next commit.
+        transaction, which also fails the deferred writes waiting for the next commit. A single
+        statement needs no savepoint: SQLite undoes a failed statement by itself (most writes of
+        a wake are one statement, and a savepoint costs two more).
         """
         db = self._db
         assert db is not None and self._prepared
         opened = not db.in_transaction
+        savepoint = not opened and len(statements) > 1
         try:
-            db.execute("BEGIN IMMEDIATE" if opened else "SAVEPOINT write")
+            if opened:
+                db.execute("BEGIN IMMEDIATE")
+            elif savepoint:
+                db.execute("SAVEPOINT write")
             for sql, params in statements:
                 db.execute(sql, params)
-            if not opened:
+            if savepoint:
                 db.execute("RELEASE write")
         except (sqlite3.Error, ValueError) as exc:  # UnicodeEncodeError is a ValueError
             error = StoreError(f"{self.path}: writing instance state failed, nothing was saved: {exc}")
             if opened or not db.in_transaction:
                 self._abandon(error)
+            elif not savepoint:
+                pass  # the one statement undid itself; the transaction goes on
             else:
                 try:
                     db.execute("ROLLBACK TO write")
