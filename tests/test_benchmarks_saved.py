@@ -51,7 +51,13 @@ def test_json_saves_every_rows_figures_and_the_machine(saved: tuple[Path, dict[s
     assert run["rows"]["40 KV puts, SQLite WAL+FULL"]["last_first"] > 0
     assert run["rows"]["40 KV puts, SQLite WAL+FULL"]["peer"]["note"].startswith("n/a: ")
     assert run["rows"]["resume 100-step instance, new process"]["peer"]["name"] == "DBOS"
-    assert set(run["sleepers"]) == {"memory, no hibernation", "memory, hibernate after 1 hour", "SQLite WAL+NORMAL, hibernate"}
+    assert set(run["sleepers"]) == {
+        "memory, no hibernation", "memory, hibernate after 1 hour", "SQLite WAL+NORMAL, hibernate",
+        "SQLite WAL+FULL, default options",
+    }
+    default = run["sleepers"]["SQLite WAL+FULL, default options"]
+    assert default["complete"] and default["wake_s"] > 0
+    assert default["wake_us"] == pytest.approx(default["wake_s"] * 1e6 / 100)
     assert "test taking cfwf" in run["plugin"] and "cfwf workflows list (baseline: no instance read)" in run["cli"]
 
 
