@@ -986,19 +986,26 @@ class SQLiteStore:
             return done
         return self._defer(self._record_rows(record, step, header), record, step)
 
+    def _saved_at_once(self, record: InstanceRecord) -> bool:
+        """Whether the header write cannot join a group commit (no event loop runs, or no emulator
+        owns this store): then it is saved now, with a commit of its own, and this returns True."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            grouped = False
+        else:
+            grouped = self._owner
+        if not grouped:
+            self.save_header(record)
+        return not grouped
+
     def save_header_deferred(self, record: InstanceRecord) -> "asyncio.Future[None] | None":
         """Like ``save_header``, but joined to the next group commit (no commit of its own), for
         a write no workflow code waits for (a status change among queued, running and waiting).
         The header is serialised at the commit, and not at all if another header write of the
         instance comes first. Returns the pending commit, or None when written at once (outside
         an event loop, or by a store no emulator owns)."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            self.save_header(record)
-            return None
-        if not self._owner:
-            self.save_header(record)
+        if self._saved_at_once(record):
             return None
         self._lazy[(record.workflow, record.id)] = record
         self._logged[(record.workflow, record.id)] = record
@@ -1009,13 +1016,7 @@ class SQLiteStore:
         and durable with the next group commit, shared with the other writes of this turn (the
         ends of many instances woken together). Returns the pending commit, or None when written
         at once (outside an event loop, or by a store no emulator owns)."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            self.save_header(record)
-            return None
-        if not self._owner:
-            self.save_header(record)
+        if self._saved_at_once(record):
             return None
         self._apply([self._header_row(record), *self._event_changes(record)])
         self._logged[(record.workflow, record.id)] = record
