@@ -758,3 +758,61 @@ async def test_a_step_that_succeeds_at_once_writes_no_attempt_row(tmp_path: Path
         assert db.execute("SELECT count(*) FROM steps WHERE id = 'q1'").fetchone() == (1,)
     finally:
         db.close()
+
+
+class LongThenWait(WorkflowEntrypoint):
+    """``steps`` finished steps, then a wait for ``go`` (a year at most)."""
+
+    async def run(self, event: Any, step: Any) -> Any:
+        total = 0
+        for index in range(event.payload["steps"]):
+            @step.do(f"step {index}")
+            async def one() -> int:
+                return 1
+
+            total += await one()
+        await step.wait_for_event("go", "go", timeout="365 days")
+        return total
+
+
+async def work_of_a_restart_and_status(state: Path, steps: int) -> int:
+    """Lines executed to start an emulator on a state file holding an instance that waits after
+    ``steps`` finished steps, and to read its status twice: with hibernation on by default, it
+    stays out of memory, so neither needs its finished steps."""
+    async with Emulator(clock="virtual", storage=f"sqlite:///{state}") as emu:
+        emu.add_workflow("long", LongThenWait, binding="LONG")
+        await emu.env.LONG.create(id="long", params={"steps": steps})
+        await emu.advance(0)
+    emu = Emulator(clock="virtual", storage=f"sqlite:///{state}")
+    emu.add_workflow("long", LongThenWait, binding="LONG")
+    with counting_lines() as count:
+        async with emu:
+            handle = await emu.env.LONG.get("long")
+            for _ in range(2):
+                assert (await handle.status())["status"] == "waiting"
+    return count[0]
+
+
+async def test_a_restart_and_status_of_a_hibernated_instance_cost_the_same_after_10_or_1000_steps(tmp_path: Path) -> None:
+    """Recovery tells when a waiting instance wakes from its pending steps only, and status()
+    of a hibernated instance reads no finished step: a long history costs nothing until it
+    wakes (before: every finished step was decoded at start and by each status())."""
+    short = await work_of_a_restart_and_status(tmp_path / "short.db", 10)
+    long = await work_of_a_restart_and_status(tmp_path / "long.db", 1000)
+    assert long < short * 1.2, (short, long)
+
+
+async def test_status_of_a_finished_instance_let_go_reads_no_step_and_stays_right(tmp_path: Path) -> None:
+    """A finished instance hibernation let go answers status() with its output, reading no step."""
+    counts = []
+    for steps in (10, 1000):
+        async with Emulator(clock="virtual", storage=f"sqlite:///{tmp_path / f'{steps}.db'}") as emu:
+            emu.add_workflow("long", LongThenWait, binding="LONG")
+            handle = await emu.env.LONG.create(id="long", params={"steps": steps})
+            await emu.advance(0)
+            await handle.send_event(type="go", payload=None)
+            await emu.advance(0)
+            with counting_lines() as count:
+                assert await handle.status() == {"status": "complete", "output": steps}
+            counts.append(count[0])
+    assert counts[1] < counts[0] * 1.2, counts

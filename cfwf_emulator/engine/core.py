@@ -133,8 +133,9 @@ class Engine:
 
     def _recover(self, definition: WorkflowDefinition) -> None:
         name = definition.name
-        asleep: list[tuple[float, int, str, float]] = []
-        for index, live in enumerate(self._stored(name)):
+        ids = self.store.instance_ids(name)
+        asleep, to_load = self._recovered_sleepers(name, ids)
+        for index, live in self._stored(name, to_load):
             record = live.record
             if record.status == "waitingForPause":
                 self.lifecycle.set_status(live, "paused")
@@ -147,20 +148,45 @@ class Engine:
                     asleep.append((self.hibernation.waiting_since(record), index, record.id, wake_at))
         self.hibernation.sleep_recovered(name, asleep)
 
-    def _stored(self, workflow: str) -> Iterator[LiveInstance]:
-        """Every readable instance of ``workflow`` in the store, oldest first, loaded in chunks; a
-        corrupt one is warned about and left out."""
-        ids = self.store.instance_ids(workflow)
+    def _recovered_sleepers(
+        self, workflow: str, ids: list[str]
+    ) -> tuple[list[tuple[float, int, str, float]], list[tuple[int, str]]]:
+        """With hibernation on, the waiting instances that stay out of memory until their
+        wake-up, told from their pending steps only (a long history is not read), as
+        ``(waiting since, creation index, id, wake at)``; and the ``(index, id)`` of the rest,
+        which recovery loads whole."""
+        peek = getattr(self.store, "load_pending", None)
+        if self.hibernation.after_ms is None or peek is None:
+            return [], list(enumerate(ids))
+        asleep: list[tuple[float, int, str, float]] = []
+        rest: list[tuple[int, str]] = []
         for first in range(0, len(ids), _RECOVERED_PER_READ):
             chunk = ids[first:first + _RECOVERED_PER_READ]
-            loaded = self.instances.load_many(workflow, chunk)
-            for instance_id in chunk:
+            pending = peek(workflow, chunk)
+            for index, instance_id in enumerate(chunk, first):
+                record = pending.get(instance_id)
+                wake_at = None
+                if record is not None and record.status == "waiting" and (workflow, instance_id) not in self.live:
+                    wake_at = self.hibernation.wake_deadline(record)
+                if wake_at is None:
+                    rest.append((index, instance_id))
+                else:
+                    asleep.append((self.hibernation.waiting_since(record), index, instance_id, wake_at))
+        return asleep, rest
+
+    def _stored(self, workflow: str, entries: list[tuple[int, str]]) -> Iterator[tuple[int, LiveInstance]]:
+        """The readable instances of ``entries`` (``(creation index, id)``, oldest first) with
+        their index, loaded in chunks; a corrupt one is warned about and left out."""
+        for first in range(0, len(entries), _RECOVERED_PER_READ):
+            chunk = entries[first:first + _RECOVERED_PER_READ]
+            loaded = self.instances.load_many(workflow, [instance_id for _, instance_id in chunk])
+            for index, instance_id in chunk:
                 live = loaded.get(instance_id)
                 if live is not None:
-                    yield live
+                    yield index, live
                     continue
                 try:
-                    yield self.instances.load(workflow, instance_id)
+                    yield index, self.instances.load(workflow, instance_id)
                 except CorruptInstanceError as exc:
                     # quarantined: left out here, and its reads raise this error until it is deleted
                     warnings.warn(
@@ -405,7 +431,7 @@ class Engine:
 
     def status(self, workflow: str, instance_id: str) -> dict[str, Any]:
         """``{"status", "output"}`` plus ``"error"`` when errored, as Cloudflare's ``status()``."""
-        record = self._read(workflow, instance_id)
+        record = self.instances.read_status(workflow, instance_id)
         result = AttrDict(  # attribute access, as the SDK's JsDict gives (status.error.message)
             status=record.status,
             output=decode(record.output) if record.output is not None else None,

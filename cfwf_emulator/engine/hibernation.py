@@ -99,6 +99,7 @@ class Hibernation:
         ):
             live.task = None
             del self.instances.live[key]
+            self.instances.released.add(key)
 
     def hibernate(self, live: LiveInstance, wake_at: float) -> None:
         """Evict a blocked instance from memory; it is replayed at ``wake_at`` or on an event."""

@@ -36,6 +36,9 @@ class Instances:
         self.loop: asyncio.AbstractEventLoop | None = None
         #: Wake-up timers of hibernated instances (see :mod:`.hibernation`); ``cancel`` stops them.
         self.sleepers: dict[Key, Timer] = {}
+        #: Finished instances this process held whole and then let go (hibernation): known
+        #: readable, so their status is read without their steps.
+        self.released: set[Key] = set()
 
     def load(self, workflow: str, instance_id: str) -> LiveInstance:
         """The instance, loaded into memory (and kept) when needed; else ``instance.not_found``."""
@@ -70,6 +73,19 @@ class Instances:
         if record is None:
             return self.load(workflow, instance_id).record  # raises instance.not_found
         return record
+
+    def read_status(self, workflow: str, instance_id: str) -> InstanceRecord:
+        """The instance's record for reading its status, output and error: one hibernated, or
+        finished and let go, is read without its finished steps where the store can
+        (``load_pending``), and not kept."""
+        key = (workflow, instance_id)
+        live = self.live.get(key)
+        if live is not None:
+            return live.record
+        evicted = key in self.sleepers or key in self.released
+        peek = getattr(self.store, "load_pending", None) if evicted else None
+        record = None if peek is None else peek(workflow, [instance_id]).get(instance_id)
+        return record if record is not None else self.read(workflow, instance_id)
 
     def exists(self, workflow: str, instance_id: str) -> bool:
         """Whether the instance exists."""

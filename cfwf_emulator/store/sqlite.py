@@ -810,10 +810,24 @@ class SQLiteStore:
                 continue
         return records
 
-    def _read_rows(self, workflow: str, instance_ids: list[str]) -> dict[str, InstanceRows]:
+    def load_pending(self, workflow: str, instance_ids: list[str]) -> dict[str, InstanceRecord]:
+        """Those of ``instance_ids`` that exist and are readable, by id, each with its header,
+        buffered events and only the steps still running or waiting: enough to tell when a
+        recovered instance runs again (``Hibernation.wake_deadline``), never to run it. A step
+        row that is not JSON, or a corrupt instance, is left out (a full load says what is
+        wrong)."""
+        records = {}
+        for instance_id, rows in self._read_rows(workflow, instance_ids, pending_only=True).items():
+            try:
+                records[instance_id] = decode(rows)
+            except (ValueError, TypeError, KeyError):
+                continue
+        return records
+
+    def _read_rows(self, workflow: str, instance_ids: list[str], *, pending_only: bool = False) -> dict[str, InstanceRows]:
         try:
             with self._reading() as db:
-                return {} if db is None else read_rows(db, workflow, instance_ids)
+                return {} if db is None else read_rows(db, workflow, instance_ids, pending_only=pending_only)
         except sqlite3.Error as exc:
             what = f"instance {workflow}/{instance_ids[0]}" if len(instance_ids) == 1 else f"instances of {workflow}"
             raise StoreError(f"{self.path}: reading {what} failed: {exc}") from None

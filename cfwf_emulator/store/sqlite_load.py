@@ -50,8 +50,18 @@ def _optional(db: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list
         raise
 
 
-def read_rows(db: sqlite3.Connection, workflow: str, ids: list[str]) -> dict[str, InstanceRows]:
-    """The saved rows of those of ``workflow``'s instances ``ids`` that exist, by id."""
+#: The steps a recovery needs to see to know when a waiting instance runs again.
+#: (A row that is not JSON is kept: decoding it fails, and the full load that follows reports it.)
+_PENDING_STEPS = "AND (NOT json_valid(data) OR json_extract(data, '$.state') IN ('running', 'waiting'))"
+
+
+def read_rows(db: sqlite3.Connection, workflow: str, ids: list[str], *, pending_only: bool = False) -> dict[str, InstanceRows]:
+    """The saved rows of those of ``workflow``'s instances ``ids`` that exist, by id.
+
+    ``pending_only``: only the steps still running or waiting (each with its newest attempt,
+    kept in its row) and the buffered events: what deciding when a recovered instance runs
+    again needs, without reading the finished steps of a long history.
+    """
     found: dict[str, InstanceRows] = {}
     for chunk in _chunks(ids):
         marks = ",".join("?" * len(chunk))
@@ -61,12 +71,13 @@ def read_rows(db: sqlite3.Connection, workflow: str, ids: list[str]) -> dict[str
             found[instance_id] = InstanceRows(header)
         if not found:
             continue
-        for instance_id, data in db.execute(
-            f"SELECT id, data FROM steps {where} ORDER BY id, kind, name, count", params
-        ):
+        steps = f"SELECT id, data FROM steps {where} {_PENDING_STEPS if pending_only else ''} ORDER BY id, kind, name, count"
+        for instance_id, data in db.execute(steps, params):
             found[instance_id].steps.append(data)
         for instance_id, seq, data in _optional(db, f"SELECT id, seq, data FROM events {where} ORDER BY id, seq", params):
             found[instance_id].events.append((seq, data))
+        if pending_only:
+            continue
         for instance_id, *attempt in _optional(
             db, f"SELECT id, kind, name, count, n, data FROM attempts {where} ORDER BY id, kind, name, count, n", params
         ):
