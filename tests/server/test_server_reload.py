@@ -1,7 +1,8 @@
 """``cfwf dev`` reloads the project's code when its files change (``--no-reload`` turns it off).
 
 Each test runs the server as a process on a free loopback port over a project of its own, edits
-the project's files and polls the server (with a deadline) until the change shows.
+the project's files and waits (with a deadline) for the line the server prints when the change
+is applied: a reload, a failed reload, an instance's status change.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -63,17 +63,6 @@ def write_project(root: Path) -> Path:
     return root
 
 
-def eventually(what: str, probe: Callable[[], Any]) -> Any:
-    """``probe()``'s first truthy result, polled until :data:`DEADLINE_S` has passed."""
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        result = probe()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"not within {DEADLINE_S} s: {what}")
-
-
 class DevServer:
     """``python -m cfwf_emulator.server`` on a free port, its output lines collected as they come."""
 
@@ -82,21 +71,34 @@ class DevServer:
                    "--persist-to", str(state), *extra]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
+        self.ended = False
+        self.arrived = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        ready = eventually("the server is ready", lambda: self.line("[cfwf] ready on ") or self.process.poll() is not None)
-        assert isinstance(ready, str), "".join(self.lines)
+        ready = self.wait_for("[cfwf] ready on ")
         self.url = ready.split("ready on ")[1].split()[0]
         self.client = httpx.Client(base_url=self.url, timeout=30)
 
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            self.lines.append(line)
+            with self.arrived:
+                self.lines.append(line)
+                self.arrived.notify_all()
+        with self.arrived:
+            self.ended = True
+            self.arrived.notify_all()
 
-    def line(self, start: str) -> str | None:
-        """The first output line beginning with ``start``, if one came."""
-        return next((line for line in list(self.lines) if line.startswith(start)), None)
+    def wait_for(self, text: str) -> str:
+        """The first output line containing ``text``, waiting for it
+        (woken by each line the server prints) for at most :data:`DEADLINE_S` seconds."""
+        with self.arrived:
+            found = self.arrived.wait_for(
+                lambda: next((line for line in self.lines if text in line), None) or self.ended,
+                timeout=DEADLINE_S,
+            )
+            assert isinstance(found, str), f"no line with {text!r} within {DEADLINE_S} s:\n{''.join(self.lines)}"
+            return found
 
     def text(self) -> str:
         """The Worker's answer to ``GET /`` (asserting it answered 200)."""
@@ -108,12 +110,10 @@ class DevServer:
         """Send ``go`` to the instance; its output once complete."""
         sent = self.client.post(f"{W}/instances/{instance_id}/events/go", json={})
         assert sent.status_code == 200, sent.text
-
-        def output() -> Any:
-            result = self.client.get(f"{W}/instances/{instance_id}").json()["result"]
-            return result if result["status"] == "complete" else None
-
-        return eventually(f"{instance_id} completes", output)["output"]
+        self.wait_for(f" {instance_id}: running -> complete")
+        result = self.client.get(f"{W}/instances/{instance_id}").json()["result"]
+        assert result["status"] == "complete", result
+        return result["output"]
 
     def status(self, instance_id: str) -> str:
         """The instance's status."""
@@ -141,9 +141,11 @@ def test_an_edit_reloads_the_code_and_a_waiting_instance_finishes_on_it(tmp_path
     try:
         assert server.text() == "v1"
         server.create("across")
-        eventually("the instance waits for its event", lambda: server.status("across") == "waiting")
+        server.wait_for(" across: running -> waiting")
+        assert server.status("across") == "waiting"
         (project / "src" / "words.py").write_text('VERSION = "v2"\n')
-        eventually("the Worker answers with the new code", lambda: server.text() == "v2")
+        server.wait_for("[cfwf] reloaded ")
+        assert server.text() == "v2"
         assert server.finish("across") == ["one", "v2"]
         server.create("after")
         assert server.finish("after") == ["one", "v2"]
@@ -163,13 +165,14 @@ def test_a_broken_edit_keeps_the_old_code_serving_until_it_is_fixed(tmp_path: Pa
     try:
         server.create("before")
         words.write_text('VERSION = "v2"\nVERSION = (\n')
-        failed = eventually("the failed reload is reported", lambda: server.line("[cfwf] reload failed"))
+        failed = server.wait_for("[cfwf] reload failed")
         assert f"{words.resolve()}:2" in failed and "SyntaxError" in failed
         assert "still running the previous code" in failed
         assert server.text() == "v1"
         assert server.finish("before") == ["one", "v1"]
         words.write_text('VERSION = "v3"\n')
-        eventually("the fixed code is served", lambda: server.text() == "v3")
+        server.wait_for("[cfwf] reloaded ")
+        assert server.text() == "v3"
         server.create("fixed")
         assert server.finish("fixed") == ["one", "v3"]
     finally:
@@ -181,7 +184,7 @@ def test_a_config_change_says_a_restart_is_needed(tmp_path: Path) -> None:
     server = DevServer(project, tmp_path / "state")
     try:
         (project / "wrangler.jsonc").write_text(CONFIG.replace('"name": "reloading",', '"name": "renamed",'))
-        said = eventually("the config change is reported", lambda: server.line("[cfwf] wrangler.jsonc changed"))
+        said = server.wait_for("[cfwf] wrangler.jsonc changed")
         assert "restart it to apply them" in said
     finally:
         server.stop()
@@ -194,7 +197,8 @@ def test_no_reload_keeps_the_code_it_started_with(tmp_path: Path) -> None:
     try:
         (project / "src" / "words.py").write_text('VERSION = "v2"\n')
         # the watching server sees the edit: the other had the same time to see it
-        eventually("the watching server reloads", lambda: watching.text() == "v2")
+        watching.wait_for("[cfwf] reloaded ")
+        assert watching.text() == "v2"
         assert fixed.text() == "v1"
     finally:
         watching.stop()
