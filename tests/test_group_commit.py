@@ -191,6 +191,29 @@ async def test_a_write_failing_inside_a_shared_commit_stops_only_its_own_instanc
         assert await (await second.env.SIZES.get("big")).status() == {"status": "complete", "output": 900_000}
 
 
+async def test_instances_whose_shared_end_commit_fails_are_each_warned_about_and_end_again(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    async with make(state) as first:
+        await first.env.SIZES.create_batch([{"id": "a", "params": {"size": 1}}, {"id": "b", "params": {"size": 2}}])
+        first._store._db.execute(  # in the connection only: the commit of the ends fails
+            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON log WHEN NEW.data LIKE '%\"new\":\"complete\"%' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        )
+        with pytest.warns(StorageWarning) as caught:
+            await first.run_until_idle()
+        ends = [str(w.message) for w in caught if "could not save the end" in str(w.message)]
+        assert [message.split(":")[0] for message in ends] == [
+            "cfwf-emulator could not save the end of instance sizes/a",
+            "cfwf-emulator could not save the end of instance sizes/b",
+        ]
+        assert all("refused by the test" in message for message in ends)
+        first._store._db.execute("DROP TRIGGER refuse")
+    async with make(state) as second:
+        await second.run_until_idle()
+        assert await (await second.env.SIZES.get("a")).status() == {"status": "complete", "output": 1}
+        assert await (await second.env.SIZES.get("b")).status() == {"status": "complete", "output": 2}
+
+
 async def test_a_create_batch_is_one_commit(tmp_path: Path) -> None:
     state = tmp_path / "state.db"
     commits: list[str] = []

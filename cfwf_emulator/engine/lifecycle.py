@@ -61,6 +61,9 @@ class Lifecycle:
         self.notify_change = notify_change
         #: Delivers committed instance events to subscribers (status changes and deletions here).
         self.stream = stream
+        #: The instances whose end each pending group commit saves: one callback per commit
+        #: warns of them all if it fails (not one closure per instance, hundreds per wake).
+        self._ends: dict[asyncio.Future[None], list[tuple[str, str]]] = {}
 
     def set_status(self, live: LiveInstance, status: str, *, grouped: bool = False) -> None:
         """Move the instance to ``status``: saved, watchers woken, observers told once it is durable.
@@ -103,9 +106,27 @@ class Lifecycle:
             return None
         committed = store.save_header_grouped(record)
         if committed is not None:
-            key = (record.workflow, record.id)
-            committed.add_done_callback(lambda batch: _warn_if_failed(batch, key))
+            ends = self._ends.get(committed)
+            if ends is None:
+                ends = self._ends[committed] = []
+                committed.add_done_callback(self._ends_committed)
+            ends.append((record.workflow, record.id))
         return committed
+
+    def _ends_committed(self, batch: "asyncio.Future[None]") -> None:
+        """The commit of instances' ends is done: if it failed, their saved state is their last
+        committed one, and they end again by replay when the emulator next starts."""
+        ends = self._ends.pop(batch, [])
+        if batch.cancelled() or batch.exception() is None:
+            return
+        for workflow, instance_id in ends:
+            warnings.warn(
+                f"cfwf-emulator could not save the end of instance {workflow}/{instance_id}: "
+                f"{batch.exception()}. Its last saved state is kept; it runs to its end again when "
+                "the emulator starts again.",
+                StorageWarning,
+                stacklevel=1,
+            )
 
     def _save_lazily(self, record: InstanceRecord) -> tuple[bool, Commit]:
         """Join a header write to the store's next group commit: (whether it is still unsaved,
@@ -323,15 +344,3 @@ class Lifecycle:
                 result["errors"].append({"id": instance_id, **error})
         return result
 
-
-def _warn_if_failed(batch: "asyncio.Future[None]", key: tuple[str, str]) -> None:
-    """The commit of an instance's end failed: its saved state is its last committed one, and it
-    ends again by replay when the emulator next starts."""
-    if batch.cancelled() or batch.exception() is None:
-        return
-    warnings.warn(
-        f"cfwf-emulator could not save the end of instance {key[0]}/{key[1]}: {batch.exception()}. "
-        "Its last saved state is kept; it runs to its end again when the emulator starts again.",
-        StorageWarning,
-        stacklevel=1,
-    )
