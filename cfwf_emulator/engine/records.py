@@ -278,9 +278,11 @@ class InstanceRecord:
         steps: list[dict[str, Any]],
         events: "Iterable[tuple[int, Any]]" = (),
         attempts: "Mapping[StepKey, list[tuple[int, Any]]] | None" = None,
+        log: EventLog | None = None,
     ) -> "InstanceRecord":
         """Rebuild a record from its header, step dicts, ``(seq, event)`` rows and each step's
-        ``(number, attempt)`` rows (by step key; a step with none has none).
+        ``(number, attempt)`` rows (by step key; a step with none has none); ``log``: its event
+        log (a new, empty one when not given).
 
         Raises ``ValueError``/``TypeError`` naming what is wrong when the data is malformed (a
         missing or unknown field, an unknown status or step kind, a malformed event or attempt,
@@ -289,10 +291,10 @@ class InstanceRecord:
         unknown = _object("header", header).keys() - _HEADER_KEYS
         if unknown:
             raise ValueError(f"the header has unknown fields {sorted(map(str, unknown))}")
-        record = cls(**header)
+        # the buffer and the log passed in: a default one of each made and dropped costs a wake
+        record = cls(**header, events=EventBuffer.restore(events), log=EventLog() if log is None else log)
         if record.status not in STATUSES:
             raise ValueError(f"unknown status {record.status!r}")
-        record.events = EventBuffer.restore(events)
         unclaimed = dict(attempts) if attempts else {}
         for data in steps:
             step = StepRecord.from_json(data, unclaimed.pop(_step_key(data), ()) if unclaimed else ())

@@ -360,7 +360,8 @@ async def run_instance(engine: RunHost, live: "LiveInstance") -> None:
     live.run = run
     engine.scheduler.progress += 1
     env_token = CURRENT_ENV.set(engine.env)
-    step_token = current_step.set(None)  # an instance started from inside a step runs outside it
+    # an instance started from inside a step runs outside it (a woken one is outside already)
+    step_token = None if current_step.get() is None else current_step.set(None)
     step: WorkflowStep | None = None
     try:
         engine.mark_started(live)
@@ -400,7 +401,8 @@ async def run_instance(engine: RunHost, live: "LiveInstance") -> None:
             engine.storage_failed(live, store_error)
     finally:
         engine.scheduler.progress += 1
-        current_step.reset(step_token)
+        if step_token is not None:
+            current_step.reset(step_token)
         CURRENT_ENV.reset(env_token)
         if run.aborted is not None:
             try:

@@ -149,8 +149,7 @@ class RunBase:
         self.counters: dict[tuple[str, str], int] = {}
         self.do_calls = 0
         self.in_flight = 0
-        # through a proxy: a reference back to the run would be a cycle (see WorkflowStep._release)
-        self._in_flight_scope = _InFlight(cast("RunBase", weakref.proxy(self)))
+        self._in_flight_scope: _InFlight | None = None  # made when first needed (not on the straight path)
         self.parked = 0
         self.closed = False
         self.aborted: dict[str, Any] | None = None
@@ -245,7 +244,11 @@ class RunBase:
         would leave an attempt that never ran (or whose outcome was known) looking interrupted
         on replay, burning a retry. (A plain class, not ``@contextmanager``: it is on every step.)
         """
-        return self._in_flight_scope
+        scope = self._in_flight_scope
+        if scope is None:
+            # through a proxy: a reference back to the run would be a cycle (see WorkflowStep._release)
+            scope = self._in_flight_scope = _InFlight(cast("RunBase", weakref.proxy(self)))
+        return scope
 
     def _may_hibernate(self, deadline: float) -> bool:
         threshold = self.engine.hibernate_after_ms

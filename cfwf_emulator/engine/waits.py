@@ -22,6 +22,11 @@ from .runbase import RunBase, journaled_step
 __all__ = ["Waits"]
 
 
+#: Sleep durations given as text, parsed (a replay of many sleeps parses the same few strings).
+_SLEEP_MS: dict[str, float] = {}
+_SLEEP_MS_KEPT = 1024
+
+
 def _require_name(kind: str, name: object) -> str:
     if not isinstance(name, str) or lone_surrogate(name):
         raise WorkflowFatalError(f"The name of a {kind} must be a str of valid text, got {name!r}")
@@ -58,10 +63,16 @@ class Waits(RunBase):
         """Execute or replay one ``step.sleep``."""
         self._check_open()
         _require_name("sleep", name)
-        try:
-            ms = parse_duration(duration, what=f'sleep duration for "{name}"')
-        except DurationError as exc:
-            raise WorkflowFatalError(str(exc)) from None
+        ms = _SLEEP_MS.get(duration) if type(duration) is str else None
+        if ms is None:
+            try:
+                ms = parse_duration(duration, what=f'sleep duration for "{name}"')
+            except DurationError as exc:
+                raise WorkflowFatalError(str(exc)) from None
+            if type(duration) is str:
+                if len(_SLEEP_MS) >= _SLEEP_MS_KEPT:
+                    _SLEEP_MS.clear()
+                _SLEEP_MS[duration] = ms
         self._check_sleep_length(name, ms)
         count = self._next_count("sleep", name)
         step = self.record.steps.get(("sleep", name, count))

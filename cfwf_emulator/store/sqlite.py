@@ -50,7 +50,7 @@ from urllib.parse import quote
 
 from contextlib import contextmanager
 
-from ..engine.eventlog import EventLog, EventRow, entries_json, rows_from_json
+from ..engine.eventlog import EventRow, entries_json, rows_from_json
 from ..engine.records import STATUSES, InstanceRecord, StepRecord
 from ..errors import ConfigError
 from .base import (
@@ -847,8 +847,6 @@ class SQLiteStore:
         pending = self._logged.get((workflow, instance_id))
         if pending is not None:  # loaded again before its last entries were committed
             record.log = pending.log  # one log: those entries keep their ids, ids go on after them
-        else:
-            record.log = EventLog(rows.last_event_id + 1)
         return record
 
     def read_log(self, workflow: str, instance_id: str, after: int = 0) -> list[EventRow]:

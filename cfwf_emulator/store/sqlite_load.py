@@ -12,6 +12,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from ..engine.eventlog import EventLog
 from ..engine.records import InstanceRecord, StepKey
 
 __all__ = ["CURRENT_ATTEMPT", "IDS_PER_QUERY", "InstanceRows", "attempt_rows", "decode", "read_rows"]
@@ -89,7 +90,7 @@ def read_rows(db: sqlite3.Connection, workflow: str, ids: list[str], *, pending_
 
 
 def decode(rows: InstanceRows) -> InstanceRecord:
-    """The record the rows hold (its ``log`` left for the store to set).
+    """The record the rows hold, its ``log`` going on after the last saved event.
 
     Raises ``ValueError``/``TypeError``/``KeyError`` saying what is malformed.
     """
@@ -107,7 +108,7 @@ def decode(rows: InstanceRows) -> InstanceRecord:
         for kind, name, count, number, data in rows.attempts:
             attempts.setdefault((kind, name, count), []).append((number, json.loads(data)))
         _attach_current_attempts(steps, attempts)
-    return InstanceRecord.from_json(header, steps, events, attempts)
+    return InstanceRecord.from_json(header, steps, events, attempts, EventLog(rows.last_event_id + 1))
 
 
 def _attach_current_attempts(steps: list[Any], attempts: "dict[StepKey, list[tuple[int, Any]]]") -> None:
