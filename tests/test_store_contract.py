@@ -174,6 +174,45 @@ def test_save_header_persists_every_header_field(store: Any, persisted: Callable
     assert list(loaded.events) == expected_events and len(expected_events) == 2
 
 
+def test_a_header_field_that_rarely_changes_is_saved_when_it_does(store: Any, persisted: Callable[[], Any]) -> None:
+    record = make_record()
+    store.insert_instance(record)
+    store.save_header(record)
+    record.params = json.dumps({"changed": UNICODE}, ensure_ascii=False)
+    record.created_ms = START_MS - HOUR
+    store.save_header(record)
+    loaded = persisted().load_instance("orders", "i1")
+    assert (loaded.params, loaded.created_ms) == (record.params, START_MS - HOUR)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"params": json.dumps(NESTED, ensure_ascii=False), "output": json.dumps(UNICODE, ensure_ascii=False)},
+        {"error": {"name": "Error", "message": "lone \ud800 surrogate"}},
+        {"status": "complete", "end_ms": FLOATS[6], "status_ms": -0.0, "pause_ms": 1e-300, "next_seq": 2**70},
+        {"queued_ms": 5, "start_ms": math.inf, "end_ms": math.nan, "next_seq": True},
+        {"modifiers": {"events": [{"type": "x", "payload": "1"}]}, "schedule": {"cron": "* * * * *", "scheduledTime": 1}},
+        {"status": "not a status", "modifiers": None, "output": 7, "schedule": []},
+    ],
+)
+def test_the_saved_header_is_the_json_of_every_header_field(fields: dict[str, Any]) -> None:
+    """``header_text`` (what the SQLite store saves) is the compact JSON of ``header_json``,
+    whatever the fields hold, and it follows changes after an earlier call."""
+    record = InstanceRecord("orders", "i1", "{}", START_MS, queued_ms=START_MS)
+    record.header_text()
+    for name, value in fields.items():
+        setattr(record, name, value)
+    header = record.header_json()
+    try:
+        expected = json.dumps(header, separators=(",", ":"), ensure_ascii=False)
+        expected.encode("utf-8")
+    except UnicodeEncodeError:
+        expected = json.dumps(header, separators=(",", ":"), ensure_ascii=True)
+    assert record.header_text() == expected
+
+
 def test_buffered_events_keep_their_order_through_takes_and_appends(store: Any, persisted: Callable[[], Any]) -> None:
     record = make_record()
     store.insert_instance(record)

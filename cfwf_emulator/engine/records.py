@@ -8,6 +8,7 @@ reported as corrupt instead of running as something it never was.
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
@@ -262,6 +263,8 @@ class InstanceRecord:
     #: The instance's event log (see :mod:`~cfwf_emulator.engine.eventlog`): not part of the
     #: header; a store saves it apart and sets where its ids continue when loading.
     log: EventLog = field(default_factory=EventLog, compare=False, repr=False)
+    #: :meth:`header_text`'s cache: the fields that start the header and the JSON text of them.
+    _header_start: tuple[Any, ...] | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.events, EventBuffer):  # a plain list of events
@@ -270,6 +273,43 @@ class InstanceRecord:
     def header_json(self) -> dict[str, Any]:
         """The header (everything but the steps and the buffered events) as a JSON-ready dict."""
         return dict(zip(_HEADER_FIELDS, _header_values(self)))
+
+    def header_text(self) -> str:
+        """:meth:`header_json` as compact JSON text (``separators=(",", ":")``, non-ASCII kept,
+        a lone surrogate escaped): the same text as encoding the dict, built from the text of
+        the fields that never change (workflow, id, params, creation time; kept) and of the
+        others, most of them times (an instance writes its header several times in a run)."""
+        start = self._header_start
+        if (
+            start is None
+            or start[0] is not self.workflow
+            or start[1] is not self.id
+            or start[2] is not self.params
+            or start[3] is not self.created_ms
+        ):
+            begins = (
+                f'{{"workflow":{_json_text(self.workflow)},"id":{_json_text(self.id)},'
+                f'"params":{_json_text(self.params)},"created_ms":{_json_text(self.created_ms)},"status":'
+            )
+            start = self._header_start = (self.workflow, self.id, self.params, self.created_ms, begins)
+        try:
+            output, error, modifiers, schedule = self.output, self.error, self.modifiers, self.schedule
+            text = (
+                f'{start[4]}{_STATUS_TEXT[self.status]},"queued_ms":{_time(self.queued_ms)},'
+                f'"start_ms":{_time(self.start_ms)},"end_ms":{_time(self.end_ms)},'
+                f'"output":{"null" if output is None else _json_text(output)},'
+                f'"error":{"null" if error is None else _json_text(error)},"pause_ms":{_time(self.pause_ms)},'
+                f'"modifiers":{"{}" if type(modifiers) is dict and not modifiers else _json_text(modifiers)},"next_seq":{_count(self.next_seq)},'
+                f'"status_ms":{_time(self.status_ms)},"schedule":{"null" if schedule is None else _json_text(schedule)}}}'
+            )
+        except (KeyError, TypeError):  # a field of an unusual type: the encoder says how it looks
+            text = _json_text(self.header_json())
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate (e.g. in an error message): escape it
+                text = json.dumps(self.header_json(), separators=(",", ":"), ensure_ascii=True)
+        return text
 
     @classmethod
     def from_json(
@@ -320,6 +360,30 @@ _STEP_KEYS = frozenset(_STEP_FIELDS)
 #: The values of those fields, read in one call (a getattr per field costs a Python loop).
 _step_values = attrgetter(*_STEP_FIELDS)
 _ATTEMPT_KEYS = frozenset({"start", "end", "success", "error"})
-_HEADER_FIELDS = tuple(f.name for f in fields(InstanceRecord) if f.name not in ("steps", "events", "log"))
+_HEADER_FIELDS = tuple(
+    f.name for f in fields(InstanceRecord) if f.name not in ("steps", "events", "log", "_header_start")
+)
 _HEADER_KEYS = frozenset(_HEADER_FIELDS)
 _header_values = attrgetter(*_HEADER_FIELDS)
+
+#: JSON text of a value, as a durable store writes it (one shared encoder: ``json.dumps`` with
+#: options builds one per call).
+_json_text = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_STATUS_TEXT = {status: f'"{status}"' for status in STATUSES}
+_float_text = float.__repr__
+
+
+def _time(value: Any) -> str:
+    """The JSON text of a header time: a finite float or None (else ``TypeError``)."""
+    if value is None:
+        return "null"
+    if type(value) is float and value - value == 0.0:  # finite: what the JSON encoder writes
+        return _float_text(value)
+    raise TypeError("not a finite float")
+
+
+def _count(value: Any) -> str:
+    """The JSON text of an int (not a bool; else ``TypeError``)."""
+    if type(value) is int:
+        return str(value)
+    raise TypeError("not an int")

@@ -706,7 +706,7 @@ class SQLiteStore:
         return (
             "UPDATE instances SET header = ?, status = ?, modified_ms = MAX(modified_ms, ?) "
             "WHERE workflow = ? AND id = ?",
-            (_dumps(record.header_json()), record.status, modified_ms(record, step), record.workflow, record.id),
+            (record.header_text(), record.status, modified_ms(record, step), record.workflow, record.id),
         )
 
     @staticmethod
@@ -779,7 +779,7 @@ class SQLiteStore:
                     record.status,
                     record.created_ms,
                     modified_ms(record),
-                    _dumps(record.header_json()),
+                    record.header_text(),
                 ),
             ))
             for step in record.steps.values():
