@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import gc
+import json
 import multiprocessing
 import os
 import random
@@ -621,6 +622,42 @@ async def test_corrupt_instances_are_reported_and_deletable_while_the_others_run
         assert await again.status() == {"status": "complete", "output": 42}
     finally:
         await emu.aclose()
+
+
+def test_rows_written_with_spaces_load_and_rows_with_more_after_their_json_are_corrupt(tmp_path: Path) -> None:
+    """What the loader accepts is what JSON accepts: whitespace around and inside a row (another
+    tool may write one so), never anything after the value."""
+    from cfwf_emulator.engine.records import InstanceRecord, StepRecord
+
+    state = tmp_path / "state.db"
+    store = SQLiteStore(state)
+    record = InstanceRecord("w", "i1", '{"a": 1}', MADE_AT, queued_ms=MADE_AT, status="running", next_seq=1)
+    step = StepRecord("do", "s", 1, 0, MADE_AT, "ok", end_ms=MADE_AT, result="[1, 2]")
+    record.steps[step.key] = step
+    store.insert_instance(record)
+    store.close()
+    db = sqlite3.connect(state)
+    header, data = db.execute("SELECT i.header, s.data FROM instances i JOIN steps s USING (workflow, id)").fetchone()
+    spaced = (" \n" + json.dumps(json.loads(header), indent=2) + "\n", "\t" + json.dumps(json.loads(data), indent=1))
+    db.execute("UPDATE instances SET header = ?", (spaced[0],))
+    db.execute("UPDATE steps SET data = ?", (spaced[1],))
+    db.commit()
+    store = SQLiteStore(state)
+    try:
+        assert store.load_instance("w", "i1") == record
+    finally:
+        store.close()
+    for table, column, text in (("instances", "header", header + " {}"), ("steps", "data", data + "x")):
+        db.execute(f"UPDATE {table} SET {column} = ?", (text,))
+        db.commit()
+        store = SQLiteStore(state)
+        try:
+            with pytest.raises(StoreError, match="corrupt .*JSONDecodeError: Extra data"):
+                store.load_instance("w", "i1")
+        finally:
+            store.close()
+        db.execute(f"UPDATE {table} SET {column} = ?", ({"instances": spaced[0], "steps": spaced[1]}[table],))
+    db.close()
 
 
 # -- two processes racing for a new state file ----------------------------------------------

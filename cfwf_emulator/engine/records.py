@@ -287,9 +287,12 @@ class InstanceRecord:
             or start[2] is not self.params
             or start[3] is not self.created_ms
         ):
+            created = self.created_ms
+            finite = type(created) is float and created - created == 0.0
             begins = (
                 f'{{"workflow":{_json_text(self.workflow)},"id":{_json_text(self.id)},'
-                f'"params":{_json_text(self.params)},"created_ms":{_json_text(self.created_ms)},"status":'
+                f'"params":{_json_text(self.params)},'
+                f'"created_ms":{_float_text(created) if finite else _json_text(created)},"status":'
             )
             start = self._header_start = (self.workflow, self.id, self.params, self.created_ms, begins)
         try:
