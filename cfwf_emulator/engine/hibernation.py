@@ -24,12 +24,13 @@ __all__ = ["DEFAULT_AFTER_MS", "WAKE_CHUNK", "Hibernation"]
 DEFAULT_AFTER_MS = 60_000.0
 
 #: Hibernated instances woken per event-loop turn when many of their timers end at once. Each
-#: woken instance takes several turns to end (one per group commit it waits for), so about ten
-#: chunks are in flight at a time: 100 keeps that to about a thousand instances (100,000 woken in
-#: one turn held them all in memory together), and costs the least CPU per instance (measured with
-#: ``python -m benchmarks.sleepers 30000 sqlite default``: 50 and 100 alike, 250 18% and 1,000
-#: 55% more, most of it the garbage collector walking the instances in flight).
-WAKE_CHUNK = 100
+#: woken instance takes several turns to end (one per group commit it waits for), so several
+#: chunks are in flight at a time (100,000 woken in one turn held them all in memory together).
+#: 50 costs the least CPU per instance: with ``python -m benchmarks.sleepers 100000 sqlite
+#: default``, 192-195 µs against 203-205 µs for 100 (30 and 40 no better), 250 18% and 1,000 55%
+#: more at 30,000; most of the difference is the garbage collector walking the instances in
+#: flight, and fewer per turn means more commits.
+WAKE_CHUNK = 50
 
 
 class Hibernation:
