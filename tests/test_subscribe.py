@@ -426,6 +426,12 @@ async def test_a_state_file_written_before_the_log_existed_gets_one(tmp_path: Pa
         await first.run_until_idle()
     with sqlite3.connect(path) as db:  # as the schema-version-2 files of earlier builds were
         db.execute("DROP TABLE log")
+    inspected = SQLiteStore(path, readonly=True)  # reads it as it is, the instance whole
+    try:
+        [old] = inspected.load_instances("steps", ["old"]).values()
+        assert (old.status, len(old.steps), old.log.first_id) == ("complete", 1, 1)
+    finally:
+        inspected.close()
     second = Emulator(clock=VirtualClock(START_MS), storage=f"sqlite:///{path}")
     second.add_workflow("steps", Steps, binding="STEPS")
     async with second:

@@ -69,8 +69,8 @@ def read_rows(db: sqlite3.Connection, workflow: str, ids: list[str], *, pending_
         marks = ",".join("?" * len(chunk))
         where = f"WHERE workflow = ? AND id IN ({marks})"
         params = (workflow, *chunk)
-        for instance_id, header in db.execute(f"SELECT id, header FROM instances {where}", params):
-            found[instance_id] = InstanceRows(header)
+        for instance_id, header, last in _headers(db, where, params, with_last_event=not pending_only):
+            found[instance_id] = InstanceRows(header, last_event_id=0 if last is None else int(last))
         if not found:
             continue
         steps = f"SELECT id, data FROM steps {where} {_PENDING_STEPS if pending_only else ''} ORDER BY id, kind, name, count"
@@ -84,10 +84,27 @@ def read_rows(db: sqlite3.Connection, workflow: str, ids: list[str], *, pending_
             db, f"SELECT id, kind, name, count, n, data FROM attempts {where} ORDER BY id, kind, name, count, n", params
         ):
             found[instance_id].attempts.append(tuple(attempt))
-        # the bare column ``last`` comes from the row with the largest ``n`` (SQLite's rule)
-        for instance_id, last, _ in _optional(db, f"SELECT id, last, MAX(n) FROM log {where} GROUP BY id", params):
-            found[instance_id].last_event_id = int(last)
     return found
+
+
+#: Each instance's header with the id of its last saved event (from its newest log row, found by
+#: the log's key: a query of its own, grouping every row of each instance, cost as much again).
+_HEADERS_WITH_LAST_EVENT = (
+    "SELECT id, header, (SELECT last FROM log WHERE log.workflow = instances.workflow AND "
+    "log.id = instances.id ORDER BY n DESC LIMIT 1) FROM instances {where}"
+)
+
+
+def _headers(db: sqlite3.Connection, where: str, params: tuple[Any, ...], *, with_last_event: bool) -> list[Any]:
+    """``(id, header, last event id or None)`` of the instances ``where`` selects; the last event
+    id is None without ``with_last_event`` or in a file with no log table yet."""
+    if with_last_event:
+        try:
+            return db.execute(_HEADERS_WITH_LAST_EVENT.format(where=where), params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+    return db.execute(f"SELECT id, header, NULL FROM instances {where}", params).fetchall()
 
 
 #: The JSON decoder's scanner, called directly: ``json.loads`` adds two regular expression
