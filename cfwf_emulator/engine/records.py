@@ -9,6 +9,7 @@ reported as corrupt instead of running as something it never was.
 from __future__ import annotations
 
 from collections import deque
+from copy import deepcopy
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import Any, Iterable, Iterator, Mapping
@@ -262,6 +263,11 @@ class InstanceRecord:
     #: The instance's event log (see :mod:`~cfwf_emulator.engine.eventlog`): not part of the
     #: header; a store saves it apart and sets where its ids continue when loading.
     log: EventLog = field(default_factory=EventLog, compare=False, repr=False)
+    #: What a durable store last committed of the header (bookkeeping, not part of the record):
+    #: see :meth:`header_snapshot`; None when unknown.
+    saved_header: tuple[Any, ...] | None = field(default=None, init=False, repr=False, compare=False)
+    #: The ``modified_ms`` a durable store last committed for the instance (bookkeeping).
+    saved_modified_ms: float = field(default=float("-inf"), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.events, EventBuffer):  # a plain list of events
@@ -270,6 +276,15 @@ class InstanceRecord:
     def header_json(self) -> dict[str, Any]:
         """The header (everything but the steps and the buffered events) as a JSON-ready dict."""
         return dict(zip(_HEADER_FIELDS, _header_values(self)))
+
+    def header_snapshot(self) -> tuple[Any, ...]:
+        """The header's values but ``next_seq``, compared by value with a later snapshot: equal
+        snapshots mean the header changed in nothing but ``next_seq``, which loading derives from
+        the steps (:meth:`from_json`), so a store need not write the header for a new step."""
+        values = _snapshot_values(self)
+        if self.modifiers or self.error or self.schedule:  # dicts may change in place: keep copies
+            values = tuple(deepcopy(value) if type(value) is dict else value for value in values)
+        return values
 
     @classmethod
     def from_json(
@@ -299,6 +314,10 @@ class InstanceRecord:
             record.steps[step.key] = step
         if unclaimed:
             raise ValueError(f"there are attempts of steps that are not saved: {sorted(unclaimed)[:5]}")
+        # a store may leave the header unwritten when a new step changed nothing else in it
+        numbered = [step.seq for step in record.steps.values() if type(step.seq) is int]
+        if numbered and type(record.next_seq) is int:
+            record.next_seq = max(record.next_seq, max(numbered) + 1)
         return record
 
 
@@ -318,6 +337,9 @@ _STEP_KEYS = frozenset(_STEP_FIELDS)
 #: The values of those fields, read in one call (a getattr per field costs a Python loop).
 _step_values = attrgetter(*_STEP_FIELDS)
 _ATTEMPT_KEYS = frozenset({"start", "end", "success", "error"})
-_HEADER_FIELDS = tuple(f.name for f in fields(InstanceRecord) if f.name not in ("steps", "events", "log"))
+_HEADER_FIELDS = tuple(
+    f.name for f in fields(InstanceRecord) if f.name not in ("steps", "events", "log", "saved_header", "saved_modified_ms")
+)
 _HEADER_KEYS = frozenset(_HEADER_FIELDS)
 _header_values = attrgetter(*_HEADER_FIELDS)
+_snapshot_values = attrgetter(*(name for name in _HEADER_FIELDS if name != "next_seq"))
