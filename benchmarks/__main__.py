@@ -396,7 +396,7 @@ def _print_journal_table(measured: list[Measured]) -> None:
         return
     print("\nDurable steps against two floors: 'one-row' = a one-row commit per step; 'journal' = a commit "
           "per step of the rows this engine's journal writes (the finished step, the next step with its "
-          "attempt, the header, the event-log row; JSON built before timing), no engine")
+          "attempt, the event-log row; JSON built before timing), no engine")
     print(f"| {'workload':<34} | {'median s':>8} | {'one-row s':>9} | {'x one-row':>9} | {'journal s':>9} | "
           f"{'x journal':>9} | {'journal/one-row':>15} |")
     print(f"|{'-' * 36}|{'-' * 10}|{'-' * 11}|{'-' * 11}|{'-' * 11}|{'-' * 11}|{'-' * 17}|")

@@ -65,10 +65,10 @@ _CONFIG = {"retries": {"limit": 5, "delay": 10000, "backoff": "exponential"}, "t
 _AT = 1_796_465_113_527.0
 
 
-def _journal_texts(index: int) -> tuple[str, str, str, str]:
+def _journal_texts(index: int) -> tuple[str, str, str]:
     """The JSON a durable step ``index`` writes, as the engine's SQLite store shapes it: the
-    finished step's row, the next step's row with its attempt started, the instance's header,
-    and the event-log row of the commit (the step's end, the next step's start)."""
+    finished step's row, the next step's row with its attempt started, and the event-log row of
+    the commit (the step's end, the next step's start)."""
     def step(number: int, done: bool) -> str:
         attempt = {"start": _AT, "end": _AT if done else None, "success": True if done else None, "error": None}
         return json.dumps({
@@ -78,11 +78,6 @@ def _journal_texts(index: int) -> tuple[str, str, str, str]:
             "current_attempt": [1, attempt],
         }, separators=(",", ":"))
 
-    header = json.dumps({
-        "workflow": "trivial", "id": "i0", "params": '{"steps":10000}', "created_ms": _AT, "status": "running",
-        "queued_ms": _AT, "start_ms": _AT, "end_ms": None, "output": None, "error": None, "pause_ms": None,
-        "modifiers": {}, "next_seq": index + 2, "status_ms": _AT, "schedule": None,
-    }, separators=(",", ":"))
     named = {"name": f"step {index}", "count": 1}
     following = {"name": f"step {index + 1}", "count": 1}
     log = json.dumps([
@@ -91,14 +86,14 @@ def _journal_texts(index: int) -> tuple[str, str, str, str]:
         ["step.start", _AT, {**following, "config": _CONFIG}],
         ["step.attempt.start", _AT, {**following, "attempt": 1}],
     ], separators=(",", ":"))
-    return step(index, True), step(index + 1, False), header, log
+    return step(index, True), step(index + 1, False), log
 
 
 def sqlite_journal_commits(path: Path, synchronous: str, steps: int) -> float:
     """Seconds for ``steps`` commits each writing the rows one durable step of this engine writes
-    (its finished row, the next step's row, the instance header, the event-log row: the JSON
-    built before timing), in a WAL database with the engine's tables and indexes: the least
-    this state format can cost per step, with no engine."""
+    (its finished row, the next step's row, the event-log row: the JSON built before timing), in
+    a WAL database with the engine's tables and indexes: the least this state format can cost
+    per step, with no engine."""
     texts = [_journal_texts(index) for index in range(steps)]
     db = sqlite3.connect(path, isolation_level=None)
     try:
@@ -109,15 +104,10 @@ def sqlite_journal_commits(path: Path, synchronous: str, steps: int) -> float:
         db.execute("INSERT INTO instances VALUES ('trivial', 'i0', 1, 'running', ?, ?, '{}')", (_AT, _AT))
         insert_step = "INSERT OR REPLACE INTO steps VALUES ('trivial', 'i0', 'do', ?, 1, ?)"
         began = time.perf_counter()
-        for index, (finished, started, header, log) in enumerate(texts):
+        for index, (finished, started, log) in enumerate(texts):
             db.execute("BEGIN IMMEDIATE")
             db.execute(insert_step, (f"step {index}", finished))
             db.execute(insert_step, (f"step {index + 1}", started))
-            db.execute(
-                "UPDATE instances SET header = ?, status = 'running', modified_ms = MAX(modified_ms, ?) "
-                "WHERE workflow = 'trivial' AND id = 'i0'",
-                (header, _AT),
-            )
             db.execute("INSERT INTO log VALUES ('trivial', 'i0', ?, ?, ?)", (4 * index + 1, 4 * index + 4, log))
             db.execute("COMMIT")
         return time.perf_counter() - began
