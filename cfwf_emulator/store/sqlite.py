@@ -59,6 +59,7 @@ from .base import (
     MODIFIED_FROM,
     CorruptInstanceError,
     InstanceSummary,
+    SharedCommit,
     StateReadOnlyError,
     StorageWarning,
     StoreError,
@@ -1123,7 +1124,7 @@ class SQLiteStore:
         """The batch of the commit at the event loop's next turn (scheduled now if need be)."""
         if self._batch is None:
             loop = asyncio.get_running_loop()
-            self._batch = loop.create_future()
+            self._batch = SharedCommit(loop=loop)
             loop.call_soon(self._commit_batch, self._batch)
         return self._batch
 
