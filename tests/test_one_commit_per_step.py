@@ -129,16 +129,23 @@ def count_commits(emu: Emulator) -> list[str]:
     return commits
 
 
-async def test_a_step_on_the_straight_path_costs_one_commit(tmp_path: Path) -> None:
+async def test_a_step_on_the_straight_path_costs_one_commit_of_its_rows_and_no_header(tmp_path: Path) -> None:
     state = tmp_path / "state.db"
     async with make(state) as emu:
         inst = await emu.env.STRAIGHT.create(id="s1")
-        commits = count_commits(emu)
+        statements: list[str] = []
+        emu._store._db.set_trace_callback(statements.append)  # type: ignore[attr-defined]
         await emu.run_until_idle()
         assert await inst.status() == {"status": "complete", "output": STEPS}
     # one commit per step (its attempt start with the previous step's result), plus the last
     # step's result with the instance's final status
-    assert len(commits) == STEPS + 1
+    assert statements.count("COMMIT") == STEPS + 1
+    # a new step changes nothing in the header but the next step number, which loading derives
+    # from the steps: the header is written with the first step (status "running") and at the end
+    headers = [sql for sql in statements if sql.startswith("UPDATE instances")]
+    assert len(headers) == 2, headers
+    assert not [sql for sql in statements if sql.startswith(("SAVEPOINT", "RELEASE"))]
+    assert sum(sql.startswith("INSERT OR REPLACE INTO steps") for sql in statements) == 2 * STEPS
     disk = on_disk(state, "straight", "s1")
     assert disk["status"] == "complete"
     assert [disk["steps"][f"step {index}"]["result"] for index in range(STEPS)] == [str(i + 1) for i in range(STEPS)]
@@ -298,29 +305,6 @@ async def test_what_status_and_describe_return_is_already_committed(tmp_path: Pa
             if status == "complete":
                 break
     assert status == "complete" and reads > 1  # the reads interleaved with the run
-
-
-def trace_writes(emu: Emulator) -> list[str]:
-    """Every statement the emulator's connection runs from now on."""
-    statements: list[str] = []
-    emu._store._db.set_trace_callback(statements.append)  # type: ignore[attr-defined]
-    return statements
-
-
-async def test_a_step_on_the_straight_path_writes_its_rows_and_no_header(tmp_path: Path) -> None:
-    """A new step changes nothing in the instance's header but the next step number, which
-    loading derives from the steps: the commit holds the two step rows and the event log."""
-    state = tmp_path / "state.db"
-    async with make(state) as emu:
-        inst = await emu.env.STRAIGHT.create(id="s1")
-        statements = trace_writes(emu)
-        await emu.run_until_idle()
-        assert await inst.status() == {"status": "complete", "output": STEPS}
-    headers = [sql for sql in statements if sql.startswith("UPDATE instances")]
-    # the first step's start (with the status "running"), and the end of the run
-    assert len(headers) == 2, headers
-    assert not [sql for sql in statements if sql.startswith(("SAVEPOINT", "RELEASE"))]
-    assert sum(sql.startswith("INSERT OR REPLACE INTO steps") for sql in statements) == 2 * STEPS
 
 
 GATES: dict[str, asyncio.Event] = {}
