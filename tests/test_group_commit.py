@@ -248,3 +248,43 @@ async def test_a_create_batch_that_cannot_be_saved_creates_none_and_keeps_the_re
         assert await first.status() == {"status": "complete", "output": 3}
         created = await emu.env.SIZES.create_batch(batch[:2])  # the ids are still free
         assert [handle.id for handle in created] == ["big0", "big1"]
+
+
+async def test_cancelling_one_task_waiting_for_a_shared_commit_cancels_neither_the_commit_nor_the_others(
+    tmp_path: Path,
+) -> None:
+    """The engine awaits a group commit as it is (no shield): a run cancelled while it waits (a
+    terminate, say) must leave the commit, and every other write waiting for it, to go on."""
+    from cfwf_emulator.engine.records import InstanceRecord, StepRecord
+
+    state = tmp_path / "state.db"
+    store = SQLiteStore(state)
+    await store.acquire()
+    try:
+        first = InstanceRecord("counter", "i1", "{}", 0.0, status="running")
+        second = InstanceRecord("counter", "i2", "{}", 0.0, status="running")
+        store.insert_instances([first, second])
+        pending: list[Any] = []
+
+        async def wait() -> str:
+            await pending[0]
+            return "committed"
+
+        async def cancel_the_first_then_wait() -> str:
+            cancelled.cancel()  # the first already waits; the commit is still to come
+            return await wait()
+
+        # tasks run in the order they were made, and the commit (scheduled by the first write,
+        # made below before either task runs) after them
+        cancelled = asyncio.ensure_future(wait())
+        other = asyncio.ensure_future(cancel_the_first_then_wait())
+        commit = store.save_step_deferred(first, StepRecord("do", "a", 1, 0, 0.0, "ok", end_ms=0.0, result="1"))
+        assert store.save_step_deferred(second, StepRecord("do", "b", 1, 0, 0.0, "ok", end_ms=0.0, result="2")) is commit
+        pending.append(commit)
+        assert await other == "committed"
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        assert commit.done() and not commit.cancelled() and commit.exception() is None
+    finally:
+        store.close()
+    assert set(committed_steps(state, "i1")) == {"a"} and set(committed_steps(state, "i2")) == {"b"}

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from cfwf_emulator import Emulator, WorkflowEntrypoint
+from cfwf_emulator import Emulator, VirtualClock, WorkflowEntrypoint
 from cfwf_emulator.store import SQLiteStore
 
 SEEN: dict[str, Any] = {}
@@ -129,16 +129,23 @@ def count_commits(emu: Emulator) -> list[str]:
     return commits
 
 
-async def test_a_step_on_the_straight_path_costs_one_commit(tmp_path: Path) -> None:
+async def test_a_step_on_the_straight_path_costs_one_commit_of_its_rows_and_no_header(tmp_path: Path) -> None:
     state = tmp_path / "state.db"
     async with make(state) as emu:
         inst = await emu.env.STRAIGHT.create(id="s1")
-        commits = count_commits(emu)
+        statements: list[str] = []
+        emu._store._db.set_trace_callback(statements.append)  # type: ignore[attr-defined]
         await emu.run_until_idle()
         assert await inst.status() == {"status": "complete", "output": STEPS}
     # one commit per step (its attempt start with the previous step's result), plus the last
     # step's result with the instance's final status
-    assert len(commits) == STEPS + 1
+    assert statements.count("COMMIT") == STEPS + 1
+    # a new step changes nothing in the header but the next step number, which loading derives
+    # from the steps: the header is written with the first step (status "running") and at the end
+    headers = [sql for sql in statements if sql.startswith("UPDATE instances")]
+    assert len(headers) == 2, headers
+    assert not [sql for sql in statements if sql.startswith(("SAVEPOINT", "RELEASE"))]
+    assert sum(sql.startswith("INSERT OR REPLACE INTO steps") for sql in statements) == 2 * STEPS
     disk = on_disk(state, "straight", "s1")
     assert disk["status"] == "complete"
     assert [disk["steps"][f"step {index}"]["result"] for index in range(STEPS)] == [str(i + 1) for i in range(STEPS)]
@@ -216,7 +223,7 @@ _CRASHING = textwrap.dedent(
     """
     import asyncio, json, os, signal, sys
     from pathlib import Path
-    from cfwf_emulator import Emulator, WorkflowEntrypoint
+    from cfwf_emulator import Emulator, VirtualClock, WorkflowEntrypoint
 
     calls = Path(sys.argv[2])
 
@@ -298,3 +305,74 @@ async def test_what_status_and_describe_return_is_already_committed(tmp_path: Pa
             if status == "complete":
                 break
     assert status == "complete" and reads > 1  # the reads interleaved with the run
+
+
+GATES: dict[str, asyncio.Event] = {}
+
+
+class Gated(WorkflowEntrypoint):
+    """Steps "s1" to "s5"; "s3" and "s5" wait, inside their callbacks, for the test to open their gate."""
+
+    async def run(self, event: Any, step: Any) -> Any:
+        done = []
+        for name in ("s1", "s2", "s3", "s4", "s5"):
+
+            @step.do(name)
+            async def one() -> str:
+                if name in GATES:
+                    await GATES[name].wait()
+                return name
+
+            done.append(await one())
+        return done
+
+
+def gated(state: Path, clock: VirtualClock) -> Emulator:
+    emu = Emulator(clock=clock, storage=f"sqlite:///{state}")
+    emu.add_workflow("gated", Gated, binding="GATED")
+    return emu
+
+
+def listed_modified(state: Path) -> float:
+    store = SQLiteStore(state, readonly=True)
+    try:
+        (only,) = store.list_instances("gated", limit=10)
+        return only.modified_ms
+    finally:
+        store.close()
+
+
+async def test_a_new_steps_start_still_moves_the_modified_time_and_step_numbers_go_on_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state.db"
+    start = 1_767_225_600_000.0
+    GATES.clear()
+    GATES["s3"], GATES["s5"] = asyncio.Event(), asyncio.Event()
+    try:
+        clock = VirtualClock(start, autojump=False)
+        async with gated(state, clock) as emu:
+            await emu.env.GATED.create(id="g1")
+            await emu.advance(0)  # s1, s2 done; s3's callback waits for its gate
+            clock.jump_to(start + 5 * 60_000.0)  # while it waits (no timer falls due)
+            GATES["s3"].set()
+            await emu.advance(0)  # s3 ends and s4 starts 5 minutes in; s5 waits for its gate
+            assert listed_modified(state) == start + 5 * 60_000.0
+        # the emulator stopped inside s5's callback: its header was last written with s1's start
+        GATES["s5"].set()
+        async with gated(state, VirtualClock(start + 10 * 60_000.0, autojump=False)) as again:
+            await again.run_until_idle()  # s5's interrupted attempt is retried after its delay
+            inst = await again.env.GATED.get("g1")
+            assert await inst.status() == {"status": "complete", "output": ["s1", "s2", "s3", "s4", "s5"]}
+            described = await again.api.describe("gated", "g1")
+    finally:
+        GATES.clear()
+    assert [step["name"] for step in described["steps"]] == ["s1-1", "s2-1", "s3-1", "s4-1", "s5-1"]
+    store = SQLiteStore(state, readonly=True)
+    try:
+        record = store.load_instance("gated", "g1")
+    finally:
+        store.close()
+    assert record is not None
+    assert sorted(step.seq for step in record.steps.values()) == [0, 1, 2, 3, 4]
+    assert record.next_seq == 5

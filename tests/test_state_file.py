@@ -853,3 +853,83 @@ async def test_status_of_a_finished_instance_let_go_reads_no_step_and_stays_righ
                 assert await handle.status() == {"status": "complete", "output": steps}
             counts.append(count[0])
     assert counts[1] < counts[0] * 1.2, counts
+
+
+class Varied(WorkflowEntrypoint):
+    """Steps whose rows carry every kind of field: a retried failure with an odd error message
+    (a lone surrogate, a line separator, quotes), a non-ASCII name and result, a sleep."""
+
+    async def run(self, event: Any, step: Any) -> Any:
+        @step.do("flaky \u00e9\"\\", config={"retries": {"limit": 1, "delay": "1 second"}})
+        async def flaky() -> Any:
+            if step_calls.setdefault("flaky", 0) < 1:
+                step_calls["flaky"] += 1
+                raise ValueError("bad \ud800 \u2028 \"quoted\"")
+            return {"caf\u00e9": [1, 2.5, None, "\u2028"]}
+
+        value = await flaky()
+        await step.sleep("nap", "1 minute")
+
+        for name, message in (("doomed", "no \u2028 luck"), ("cursed", "no \ud800 luck")):
+
+            @step.do(name, config={"retries": {"limit": 0, "delay": "1 second"}})
+            async def fails() -> None:
+                raise RuntimeError(message)
+
+            try:
+                await fails()
+            except Exception:  # noqa: BLE001 - the workflow goes on after a failed step
+                pass
+
+        @step.do("ints")
+        async def ints() -> int:
+            return 7
+
+        return [value, await ints()]
+
+
+step_calls: dict[str, int] = {}
+
+
+def test_each_step_row_holds_its_record_as_json(tmp_path: Path) -> None:
+    """The state file's step rows are JSON objects holding exactly what the records hold (every
+    field, the newest attempt beside them), whatever the text in them; they read back equal."""
+    state = tmp_path / "state.db"
+    step_calls.clear()
+
+    async def body(emu: Emulator) -> Any:
+        await emu.env.VARIED.create(id="v1")
+        await emu.advance("1 hour")
+        return await (await emu.env.VARIED.get("v1")).status()
+
+    emu = Emulator(clock=VirtualClock(start=MADE_AT), storage=url(state))
+    emu.add_workflow("varied", Varied, binding="VARIED")
+    assert run(emu, body) == {"status": "complete", "output": [{"caf\u00e9": [1, 2.5, None, "\u2028"]}, 7]}
+    db = sqlite3.connect(state)
+    try:
+        rows = {name: json.loads(data) for name, data in db.execute("SELECT name, data FROM steps")}
+        attempts = list(db.execute("SELECT name, n, data FROM attempts"))
+    finally:
+        db.close()
+    store = SQLiteStore(state)
+    try:
+        record = store.load_instance("varied", "v1")
+    finally:
+        store.close()
+    assert record is not None and set(rows) == {step.name for step in record.steps.values()}
+    for step in record.steps.values():
+        expected = step.to_json()
+        if step.attempts:
+            expected["current_attempt"] = [len(step.attempts), step.attempts[-1]]
+        assert rows[step.name] == expected
+    flaky = rows["flaky \u00e9\"\\"]
+    assert flaky["current_attempt"][0] == 2 and flaky["result"] == '{"caf\u00e9":[1,2.5,null,"\u2028"]}'
+    assert [(name, n) for name, n, _ in attempts] == [("flaky \u00e9\"\\", 1)]
+    assert "\ud800" in json.loads(attempts[0][2])["error"]["message"]
+    assert isinstance(rows["nap"]["start_ms"], float) and rows["ints"]["count"] == 1
+    for name, message in (("doomed", "no \u2028 luck"), ("cursed", "no \ud800 luck")):
+        failed = rows[name]
+        assert (failed["state"], failed["error"]["name"], failed["error"]["message"]) == ("error", "RuntimeError", message)
+        assert failed["config"] == {"retries": {"limit": 0, "delay": "1 second", "backoff": "exponential"}, "timeout": "10 minutes"}
+    assert [rows[name]["seq"] for name in ("flaky \u00e9\"\\", "nap", "doomed", "cursed", "ints")] == [0, 1, 2, 3, 4]
+    assert rows["nap"]["deadline_ms"] is None and rows["nap"]["end_ms"] == rows["nap"]["start_ms"] + MINUTE

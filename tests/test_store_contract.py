@@ -442,7 +442,8 @@ def test_unicode_nested_payloads_and_floats_round_trip_exactly(store: Any, persi
     text = json.dumps(payload, ensure_ascii=False)
     record = InstanceRecord("orders", "u1", text, 1_767_225_600_000.5, queued_ms=1_767_225_600_000.25,
                             output=text, events=[{"type": "t", "payload": text, "ms": 0.1 + 0.2}],
-                            modifiers={"results": {f"{UNICODE}#1": text}, "nested": payload})
+                            modifiers={"results": {f"{UNICODE}#1": text}, "nested": payload},
+                            next_seq=1)  # its one step has number 0
     step = StepRecord("do", f"étape 🚀 {UNICODE}", 1, 0, 1_767_225_600_000.333, "ok",
                       end_ms=1_767_225_600_001.999, result=text, config={"floats": FLOATS, "nested": NESTED},
                       attempts=[{"start": 1 / 3, "end": 2 / 3, "success": True, "error": None}])

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Protocol
 
+from ..jsontext import compact
 from ..serialization import iso_from_ms
 
 
@@ -229,8 +230,8 @@ def _expand(event_id: int, entry: Any) -> list[EventRow]:
     return [(event_id, kind, float(entry[1]), _data(kind, entry[2:]))]
 
 
-#: JSON text of a value (one encoder for all: ``json.dumps`` with options builds one per call).
-_text = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+#: JSON text of a value.
+_text = compact
 
 
 _config_text: list[Any] = [None, "null"]  # the last config encoded and its JSON (mostly shared)

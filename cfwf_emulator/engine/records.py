@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from copy import deepcopy
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import Any, Iterable, Iterator, Mapping
 
+from ..jsontext import compact
 from .eventlog import EventLog
 
 __all__ = ["EventBuffer", "InstanceRecord", "StepRecord", "StepKey", "TERMINAL", "STATUSES"]
@@ -263,6 +265,11 @@ class InstanceRecord:
     #: The instance's event log (see :mod:`~cfwf_emulator.engine.eventlog`): not part of the
     #: header; a store saves it apart and sets where its ids continue when loading.
     log: EventLog = field(default_factory=EventLog, compare=False, repr=False)
+    #: What a durable store last committed of the header (bookkeeping, not part of the record):
+    #: see :meth:`header_snapshot`; None when unknown.
+    saved_header: tuple[Any, ...] | None = field(default=None, init=False, repr=False, compare=False)
+    #: The ``modified_ms`` a durable store last committed for the instance (bookkeeping).
+    saved_modified_ms: float = field(default=float("-inf"), init=False, repr=False, compare=False)
     #: :meth:`header_text`'s cache: the fields that start the header and the JSON text of them.
     _header_start: tuple[Any, ...] | None = field(default=None, init=False, compare=False, repr=False)
 
@@ -273,6 +280,15 @@ class InstanceRecord:
     def header_json(self) -> dict[str, Any]:
         """The header (everything but the steps and the buffered events) as a JSON-ready dict."""
         return dict(zip(_HEADER_FIELDS, _header_values(self)))
+
+    def header_snapshot(self) -> tuple[Any, ...]:
+        """The header's values but ``next_seq``, compared by value with a later snapshot: equal
+        snapshots mean the header changed in nothing but ``next_seq``, which loading derives from
+        the steps (:meth:`from_json`), so a store need not write the header for a new step."""
+        values = _snapshot_values(self)
+        if self.modifiers or self.error or self.schedule:  # dicts may change in place: keep copies
+            values = tuple(deepcopy(value) if type(value) is dict else value for value in values)
+        return values
 
     def header_text(self) -> str:
         """:meth:`header_json` as compact JSON text (``separators=(",", ":")``, non-ASCII kept,
@@ -344,6 +360,10 @@ class InstanceRecord:
             record.steps[step.key] = step
         if unclaimed:
             raise ValueError(f"there are attempts of steps that are not saved: {sorted(unclaimed)[:5]}")
+        # a store may leave the header unwritten when a new step changed nothing else in it
+        numbered = [step.seq for step in record.steps.values() if type(step.seq) is int]
+        if numbered and type(record.next_seq) is int:
+            record.next_seq = max(record.next_seq, max(numbered) + 1)
         return record
 
 
@@ -364,14 +384,16 @@ _STEP_KEYS = frozenset(_STEP_FIELDS)
 _step_values = attrgetter(*_STEP_FIELDS)
 _ATTEMPT_KEYS = frozenset({"start", "end", "success", "error"})
 _HEADER_FIELDS = tuple(
-    f.name for f in fields(InstanceRecord) if f.name not in ("steps", "events", "log", "_header_start")
+    f.name
+    for f in fields(InstanceRecord)
+    if f.name not in ("steps", "events", "log", "saved_header", "saved_modified_ms", "_header_start")
 )
 _HEADER_KEYS = frozenset(_HEADER_FIELDS)
 _header_values = attrgetter(*_HEADER_FIELDS)
+_snapshot_values = attrgetter(*(name for name in _HEADER_FIELDS if name != "next_seq"))
 
-#: JSON text of a value, as a durable store writes it (one shared encoder: ``json.dumps`` with
-#: options builds one per call).
-_json_text = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+#: JSON text of a value, as a durable store writes it.
+_json_text = compact
 _STATUS_TEXT = {status: f'"{status}"' for status in STATUSES}
 _float_text = float.__repr__
 

@@ -14,7 +14,7 @@ from typing import Any, Awaitable, Callable, Concatenate, Coroutine, Generator, 
 
 from ..errors import WorkflowTimeoutError
 from ..hooks import StepContext
-from ..store.base import KEEPS_RECORDS, group_commit
+from ..store.base import KEEPS_RECORDS, SharedCommit, group_commit
 from ..store.sqlite import StoreError
 from .host import RunHost
 from .instance import LiveInstance
@@ -193,7 +193,10 @@ class RunBase:
         batch = self._unflushed
         if batch is not None:
             try:
-                await asyncio.shield(batch)
+                if type(batch) is SharedCommit:
+                    await batch  # one event-loop turn less than through a shield
+                else:
+                    await asyncio.shield(batch)
             except StoreError as exc:
                 raise StorageAbort(exc) from None
             finally:

@@ -11,8 +11,14 @@ write made before the event loop's next turn together); the engine then journals
 instances' steps that way and lets no workflow code run past a write until its future is done; a
 store without it is called with ``save_step``. ``save_header_deferred(record)`` joins a header
 write to the next group commit too: the engine writes that way the status changes it need not
-wait for (among queued, running and waiting), so that the file shows them. :data:`KEEPS_RECORDS`:
+wait for (among queued, running and waiting), so that the file shows them; it awaits a
+:class:`SharedCommit` as it is, any other future through ``asyncio.shield``. :data:`KEEPS_RECORDS`:
 the store holds the engine's record objects, so the engine skips writes that change nothing.
+
+A new step is saved with ``header=True`` because it moves the header's ``next_seq``. A store may
+leave the header unwritten when nothing else in it changed since its last committed write
+(``InstanceRecord.header_snapshot``; the SQLite store does, on every step of the straight path):
+``InstanceRecord.from_json`` gives a loaded record a ``next_seq`` past its highest step number.
 
 Listing (``list_instances``, ``count_instances``) reads only what a store keeps beside each
 instance for that purpose (:class:`InstanceSummary`: id, status, created and modified times),
@@ -49,6 +55,7 @@ __all__ = [
     "KEEPS_RECORDS",
     "CorruptInstanceError",
     "GroupCommitStore",
+    "SharedCommit",
     "InstanceSummary",
     "StateReadOnlyError",
     "StorageWarning",
@@ -283,6 +290,17 @@ class GroupCommitStore(Store, Protocol):
         """Like ``save_header`` (written now: reads see it; ``StoreError`` if that fails), but
         durable with the next group commit: its future, or None when already durable."""
         ...
+
+
+class SharedCommit(asyncio.Future[None]):
+    """The outcome of one group commit, shared by every write in it: cancelling one waiter
+    cannot cancel it (``cancel`` does nothing and returns False; the waiting task is cancelled
+    when the commit is done), so the engine awaits it as it is, with no ``asyncio.shield``. A
+    store's ``save_step_deferred`` may return one."""
+
+    def cancel(self, msg: Any = None) -> bool:
+        """Refuse: the commit goes on for its other writes (see the class docstring)."""
+        return False
 
 
 def group_commit(store: Store) -> GroupCommitStore | None:

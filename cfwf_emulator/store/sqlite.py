@@ -53,11 +53,13 @@ from contextlib import contextmanager
 from ..engine.eventlog import EventRow, entries_json, rows_from_json
 from ..engine.records import STATUSES, InstanceRecord, StepRecord
 from ..errors import ConfigError
+from ..jsontext import compact, strings as _strings
 from .base import (
     GROUP_COMMIT,
     MODIFIED_FROM,
     CorruptInstanceError,
     InstanceSummary,
+    SharedCommit,
     StateReadOnlyError,
     StorageWarning,
     StoreError,
@@ -167,17 +169,47 @@ MISSING, EMPTY, BLANK = "missing", "empty", "blank"
 _MAGIC = b"SQLite format 3\x00"
 
 
-#: ``json.dumps`` with these options builds an encoder per call: one, shared, writes the same text.
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
 def _dumps(value: Any) -> str:
-    text = _encode(value)
+    text = compact(value)
     if not text.isascii():
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate (e.g. in an error message): escape it
             text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    return text
+
+
+_config_text: list[Any] = [None, "null"]  # the last step config written and its JSON (mostly shared)
+
+
+def _step_json(step: StepRecord) -> str:
+    """The JSON of a step's row: :meth:`StepRecord.to_json` with its newest attempt (as
+    ``[number, attempt]``), the text ``_dumps`` writes for it, built directly (every step writes
+    its row at least twice)."""
+    if step.config is not _config_text[0]:
+        _config_text[0], _config_text[1] = step.config, compact(step.config)
+    attempts = step.attempts
+    count, seq, start, end, deadline = step.count, step.seq, step.start_ms, step.end_ms, step.deadline_ms
+    text = (
+        f'{{"kind":{_strings(step.kind)},"name":{_strings(step.name)},'
+        f'"count":{count if type(count) is int else compact(count)},'
+        f'"seq":{seq if type(seq) is int else compact(seq)},'
+        f'"start_ms":{float.__repr__(start) if type(start) is float else compact(start)},'
+        f'"state":{_strings(step.state)},'
+        f'"end_ms":{"null" if end is None else float.__repr__(end) if type(end) is float else compact(end)},'
+        f'"result":{"null" if step.result is None else _strings(step.result)},'
+        f'"error":{"null" if step.error is None else compact(step.error)},"config":{_config_text[1]},'
+        f'"deadline_ms":{"null" if deadline is None else float.__repr__(deadline) if type(deadline) is float else compact(deadline)}'
+        + (f',"{CURRENT_ATTEMPT}":[{len(attempts)},{compact(attempts[-1])}]}}' if attempts else "}")
+    )
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (e.g. in an error message): escape it
+            data = step.to_json()
+            if attempts:
+                data[CURRENT_ATTEMPT] = [len(attempts), attempts[-1]]
+            text = json.dumps(data, separators=(",", ":"), ensure_ascii=True)
     return text
 
 
@@ -218,6 +250,10 @@ class SQLiteStore:
         self._logged: dict[tuple[str, str], InstanceRecord] = {}
         #: The log entries the open commit saves: (record, how many of its held entries).
         self._log_written: list[tuple[InstanceRecord, int]] = []
+        #: Header writes in the open transaction: (record, its header snapshot or None when only
+        #: the modified time was written, modified time), by instance; the records learn them
+        #: (``saved_header``, ``saved_modified_ms``) once committed.
+        self._headers: dict[tuple[str, str], tuple[InstanceRecord, tuple[Any, ...] | None, float]] = {}
         self._db: sqlite3.Connection | None = None
         self._prepared = False
         self._owner = False
@@ -575,6 +611,7 @@ class SQLiteStore:
                 db.execute("RELEASE write")
         except (sqlite3.Error, ValueError) as exc:  # UnicodeEncodeError is a ValueError
             error = StoreError(f"{self.path}: writing instance state failed, nothing was saved: {exc}")
+            self._forget_headers()
             if opened or not db.in_transaction:
                 self._abandon(error)
             elif not savepoint:
@@ -606,7 +643,20 @@ class SQLiteStore:
         written, self._log_written = self._log_written, []
         for record, count in written:
             record.log.persisted(count)
+        headers, self._headers = self._headers, {}
+        for record, snapshot, modified in headers.values():
+            if snapshot is not None:
+                record.saved_header = snapshot
+            if modified > record.saved_modified_ms:
+                record.saved_modified_ms = modified
         self._settle(None)
+
+    def _forget_headers(self) -> None:
+        """A write failed: what the open transaction wrote of headers may not be committed, so
+        their instances' next step writes write the whole header again."""
+        headers, self._headers = self._headers, {}
+        for record, _snapshot, _modified in headers.values():
+            record.saved_header = None
 
     def _flush_log(self) -> None:
         """Write the log entries of the instances written since the last commit, one row per
@@ -638,6 +688,7 @@ class SQLiteStore:
     def _abandon(self, error: StoreError) -> None:
         """Roll back the open transaction; deferred writes waiting in it fail with ``error``."""
         self._log_written = []
+        self._forget_headers()
         if self._db is not None and self._db.in_transaction:
             try:
                 self._db.execute("ROLLBACK")
@@ -702,11 +753,33 @@ class SQLiteStore:
     def _header_row(self, record: InstanceRecord, step: StepRecord | None = None) -> tuple[str, tuple[Any, ...]]:
         """The header with its listing columns (``step``: the step written with it, if any); a
         lazy write of the same header still waiting for the commit is no longer needed."""
-        self._lazy.pop((record.workflow, record.id), None)
+        key = (record.workflow, record.id)
+        self._lazy.pop(key, None)
+        modified = modified_ms(record, step)
+        self._headers[key] = (record, record.header_snapshot(), modified)
         return (
             "UPDATE instances SET header = ?, status = ?, modified_ms = MAX(modified_ms, ?) "
             "WHERE workflow = ? AND id = ?",
-            (record.header_text(), record.status, modified_ms(record, step), record.workflow, record.id),
+            (record.header_text(), record.status, modified, record.workflow, record.id),
+        )
+
+    def _header_change(self, record: InstanceRecord, step: StepRecord) -> tuple[str, tuple[Any, ...]] | None:
+        """The header write a step asks for (a new step changes ``next_seq``): the whole header
+        when anything else in it changed since its last committed write (or a write of it is still
+        waiting for the commit), the modified time alone when only that moved, else nothing:
+        loading derives ``next_seq`` from the steps. So a step on the straight path, which changes
+        nothing else, writes its rows and no header."""
+        key = (record.workflow, record.id)
+        saved = record.saved_header
+        if saved is None or key in self._headers or key in self._lazy or record.header_snapshot() != saved:
+            return self._header_row(record, step)
+        modified = modified_ms(record, step)
+        if modified <= record.saved_modified_ms:
+            return None
+        self._headers[key] = (record, None, modified)
+        return (
+            "UPDATE instances SET modified_ms = MAX(modified_ms, ?) WHERE workflow = ? AND id = ?",
+            (modified, record.workflow, record.id),
         )
 
     @staticmethod
@@ -715,13 +788,10 @@ class SQLiteStore:
         row for each earlier attempt that has become final since the step's last write: a step
         that succeeds at once writes one row, and a retry adds one row whatever came before."""
         key = (record.workflow, record.id, step.kind, step.name, step.count)
-        data = step.to_json()
         attempts = step.attempts
-        if attempts:
-            data[CURRENT_ATTEMPT] = [len(attempts), attempts[-1]]
         rows: list[tuple[str, tuple[Any, ...]]] = [
             ("INSERT OR REPLACE INTO steps (workflow, id, kind, name, count, data) VALUES (?, ?, ?, ?, ?, ?)",
-             (*key, _dumps(data))),
+             (*key, _step_json(step))),
         ]
         # the attempts before the newest, from the last one already saved (the only one of them
         # that may have changed since: only the newest attempt ever changes, and attempts are only
@@ -755,7 +825,9 @@ class SQLiteStore:
     def _record_rows(self, record: InstanceRecord, step: StepRecord, header: bool) -> list[tuple[str, tuple[Any, ...]]]:
         statements = self._step_rows(record, step)
         if header:
-            statements.append(self._header_row(record, step))
+            change = self._header_change(record, step)
+            if change is not None:
+                statements.append(change)
         return statements + self._event_changes(record)
 
     # -- the Store interface -------------------------------------------------------------------
@@ -1050,7 +1122,7 @@ class SQLiteStore:
         """The batch of the commit at the event loop's next turn (scheduled now if need be)."""
         if self._batch is None:
             loop = asyncio.get_running_loop()
-            self._batch = loop.create_future()
+            self._batch = SharedCommit(loop=loop)
             loop.call_soon(self._commit_batch, self._batch)
         return self._batch
 
