@@ -59,7 +59,9 @@ class DevServerApp:
 
     async def answer(self, request: Request) -> Response:
         """The response to ``request``."""
-        path = request.url.path
+        # the decoded path as the server received it: ``request.url`` goes through a URL parser,
+        # which drops tabs and line breaks (an instance id "\r" would become the listing's path)
+        path: str = request.scope["path"]
         if not path.startswith("/cdn-cgi/"):
             return await self.worker(request)
         refused = check_host(request, self.allowed_hosts)

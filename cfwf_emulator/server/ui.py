@@ -57,7 +57,7 @@ class Dashboard:
         """The page, one of its assets, or ``404``/``405``."""
         if request.method not in ("GET", "HEAD"):
             return PlainTextResponse("405 Method Not Allowed: the dashboard only answers GET", status_code=405)
-        rest = request.url.path[len(DASHBOARD_ROOT):]
+        rest = request.scope["path"][len(DASHBOARD_ROOT):]  # as received (see DevServerApp.answer)
         if rest.startswith("/assets/"):
             name = rest[len("/assets/"):]
             if name not in ASSETS:

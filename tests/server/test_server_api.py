@@ -175,7 +175,8 @@ async def test_list_query_errors(emulator: Emulator, served: Any, query: dict[st
 
 async def test_an_unknown_or_impossible_instance_id_is_404(emulator: Emulator, served: Any) -> None:
     async with served(emulator) as api:
-        for instance_id, shown in (("ghost", "ghost"), ("semi%3Bcolon", "semi;colon"), ("x" * 272, "x" * 272)):
+        odd = (("%0D", "\r"), ("%09", "\t"), ("%0A", "\n"), ("a%0Db", "a\rb"))  # a URL parser would drop them
+        for instance_id, shown in (("ghost", "ghost"), ("semi%3Bcolon", "semi;colon"), ("x" * 272, "x" * 272), *odd):
             await api.fails("GET", W + f"/instances/{instance_id}", 404, 10501, f"Workflow instance '{shown}' not found.")
             await api.fails("DELETE", W + f"/instances/{instance_id}", 404, 10501, f"Workflow instance '{shown}' not found.")
             await api.fails(
