@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Protocol
 
-from ..jsontext import compact
+from ..jsontext import compact, compact_same, storable
 from ..serialization import iso_from_ms
 
 
@@ -234,14 +234,6 @@ def _expand(event_id: int, entry: Any) -> list[EventRow]:
 _text = compact
 
 
-_config_text: list[Any] = [None, "null"]  # the last config encoded and its JSON (mostly shared)
-
-
-def _config_json(config: Any) -> str:
-    if config is not _config_text[0]:
-        _config_text[0], _config_text[1] = config, _text(config)
-    return str(_config_text[1])
-
 
 def _entry_json(entry: Any) -> str:
     """The saved form of raw ``entry``'s events (``[type, at_ms, data]`` items, comma-separated);
@@ -250,7 +242,7 @@ def _entry_json(entry: Any) -> str:
         step = entry
         head = f'"name":{_text(step.name)},"count":{step.count}'
         return (
-            f'["step.start",{float(step.start_ms)!r},{{{head},"config":{_config_json(step.config)}}}],'
+            f'["step.start",{float(step.start_ms)!r},{{{head},"config":{compact_same(step.config)}}}],'
             f'["step.attempt.start",{float(step.attempts[0]["start"])!r},{{{head},"attempt":1}}]'
         )
     if entry[0] == STEP_DONE:
@@ -279,12 +271,7 @@ def entries_json(entries: Iterable[Any]) -> str:
     """The saved form (a JSON array of ``[type, at_ms, data]``) of raw entries' events, which
     :func:`rows_from_json` reads back as :meth:`EventLog.rows` gives them."""
     text = "[" + ",".join(map(_entry_json, entries)) + "]"
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate (in an error message, say): escape it
-            text = json.dumps(json.loads(text), separators=(",", ":"))
-    return text
+    return storable(text, lambda: json.loads(text))
 
 
 def rows_from_json(first_id: int, items: Iterable[Any]) -> list[EventRow]:

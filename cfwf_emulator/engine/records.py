@@ -8,14 +8,14 @@ reported as corrupt instead of running as something it never was.
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from copy import deepcopy
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import Any, Iterable, Iterator, Mapping
 
-from ..jsontext import compact
+from ..jsontext import compact, storable
+from ..jsontext import number as _number
 from .eventlog import EventLog
 
 __all__ = ["EventBuffer", "InstanceRecord", "StepRecord", "StepKey", "TERMINAL", "STATUSES"]
@@ -290,6 +290,11 @@ class InstanceRecord:
             values = tuple(deepcopy(value) if type(value) is dict else value for value in values)
         return values
 
+    def header_changed_since(self, snapshot: tuple[Any, ...] | None) -> bool:
+        """Whether anything in the header but ``next_seq`` differs from ``snapshot`` (a
+        :meth:`header_snapshot`; None: unknown, so changed). Compares the live values: no copy."""
+        return snapshot is None or _snapshot_values(self) != snapshot
+
     def header_text(self) -> str:
         """:meth:`header_json` as compact JSON text (``separators=(",", ":")``, non-ASCII kept,
         a lone surrogate escaped): the same text as encoding the dict, built from the text of
@@ -303,32 +308,22 @@ class InstanceRecord:
             or start[2] is not self.params
             or start[3] is not self.created_ms
         ):
-            created = self.created_ms
-            finite = type(created) is float and created - created == 0.0
             begins = (
-                f'{{"workflow":{_json_text(self.workflow)},"id":{_json_text(self.id)},'
-                f'"params":{_json_text(self.params)},'
-                f'"created_ms":{_float_text(created) if finite else _json_text(created)},"status":'
+                f'{{"workflow":{compact(self.workflow)},"id":{compact(self.id)},'
+                f'"params":{compact(self.params)},"created_ms":{_number(self.created_ms)},"status":'
             )
             start = self._header_start = (self.workflow, self.id, self.params, self.created_ms, begins)
-        try:
-            output, error, modifiers, schedule = self.output, self.error, self.modifiers, self.schedule
-            text = (
-                f'{start[4]}{_STATUS_TEXT[self.status]},"queued_ms":{_time(self.queued_ms)},'
-                f'"start_ms":{_time(self.start_ms)},"end_ms":{_time(self.end_ms)},'
-                f'"output":{"null" if output is None else _json_text(output)},'
-                f'"error":{"null" if error is None else _json_text(error)},"pause_ms":{_time(self.pause_ms)},'
-                f'"modifiers":{"{}" if type(modifiers) is dict and not modifiers else _json_text(modifiers)},"next_seq":{_count(self.next_seq)},'
-                f'"status_ms":{_time(self.status_ms)},"schedule":{"null" if schedule is None else _json_text(schedule)}}}'
-            )
-        except (KeyError, TypeError):  # a field of an unusual type: the encoder says how it looks
-            text = _json_text(self.header_json())
-        if not text.isascii():
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:  # a lone surrogate (e.g. in an error message): escape it
-                text = json.dumps(self.header_json(), separators=(",", ":"), ensure_ascii=True)
-        return text
+        output, error, modifiers, schedule = self.output, self.error, self.modifiers, self.schedule
+        text = (
+            f'{start[4]}{compact(self.status)},"queued_ms":{_number(self.queued_ms)},'
+            f'"start_ms":{_number(self.start_ms)},"end_ms":{_number(self.end_ms)},'
+            f'"output":{"null" if output is None else compact(output)},'
+            f'"error":{"null" if error is None else compact(error)},"pause_ms":{_number(self.pause_ms)},'
+            f'"modifiers":{"{}" if type(modifiers) is dict and not modifiers else compact(modifiers)},'
+            f'"next_seq":{_number(self.next_seq)},"status_ms":{_number(self.status_ms)},'
+            f'"schedule":{"null" if schedule is None else compact(schedule)}}}'
+        )
+        return storable(text, self.header_json)
 
     @classmethod
     def from_json(
@@ -391,24 +386,3 @@ _HEADER_FIELDS = tuple(
 _HEADER_KEYS = frozenset(_HEADER_FIELDS)
 _header_values = attrgetter(*_HEADER_FIELDS)
 _snapshot_values = attrgetter(*(name for name in _HEADER_FIELDS if name != "next_seq"))
-
-#: JSON text of a value, as a durable store writes it.
-_json_text = compact
-_STATUS_TEXT = {status: f'"{status}"' for status in STATUSES}
-_float_text = float.__repr__
-
-
-def _time(value: Any) -> str:
-    """The JSON text of a header time: a finite float or None (else ``TypeError``)."""
-    if value is None:
-        return "null"
-    if type(value) is float and value - value == 0.0:  # finite: what the JSON encoder writes
-        return _float_text(value)
-    raise TypeError("not a finite float")
-
-
-def _count(value: Any) -> str:
-    """The JSON text of an int (not a bool; else ``TypeError``)."""
-    if type(value) is int:
-        return str(value)
-    raise TypeError("not an int")

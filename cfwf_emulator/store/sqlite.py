@@ -53,7 +53,7 @@ from contextlib import contextmanager
 from ..engine.eventlog import EventRow, entries_json, rows_from_json
 from ..engine.records import STATUSES, InstanceRecord, StepRecord
 from ..errors import ConfigError
-from ..jsontext import compact, strings as _strings
+from ..jsontext import compact, compact_same, number, storable, strings as _strings
 from .base import (
     GROUP_COMMIT,
     MODIFIED_FROM,
@@ -170,47 +170,30 @@ _MAGIC = b"SQLite format 3\x00"
 
 
 def _dumps(value: Any) -> str:
-    text = compact(value)
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate (e.g. in an error message): escape it
-            text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
-    return text
-
-
-_config_text: list[Any] = [None, "null"]  # the last step config written and its JSON (mostly shared)
+    return storable(compact(value), lambda: value)
 
 
 def _step_json(step: StepRecord) -> str:
     """The JSON of a step's row: :meth:`StepRecord.to_json` with its newest attempt (as
     ``[number, attempt]``), the text ``_dumps`` writes for it, built directly (every step writes
     its row at least twice)."""
-    if step.config is not _config_text[0]:
-        _config_text[0], _config_text[1] = step.config, compact(step.config)
     attempts = step.attempts
-    count, seq, start, end, deadline = step.count, step.seq, step.start_ms, step.end_ms, step.deadline_ms
     text = (
-        f'{{"kind":{_strings(step.kind)},"name":{_strings(step.name)},'
-        f'"count":{count if type(count) is int else compact(count)},'
-        f'"seq":{seq if type(seq) is int else compact(seq)},'
-        f'"start_ms":{float.__repr__(start) if type(start) is float else compact(start)},'
-        f'"state":{_strings(step.state)},'
-        f'"end_ms":{"null" if end is None else float.__repr__(end) if type(end) is float else compact(end)},'
-        f'"result":{"null" if step.result is None else _strings(step.result)},'
-        f'"error":{"null" if step.error is None else compact(step.error)},"config":{_config_text[1]},'
-        f'"deadline_ms":{"null" if deadline is None else float.__repr__(deadline) if type(deadline) is float else compact(deadline)}'
+        f'{{"kind":{_strings(step.kind)},"name":{_strings(step.name)},"count":{number(step.count)},'
+        f'"seq":{number(step.seq)},"start_ms":{number(step.start_ms)},"state":{_strings(step.state)},'
+        f'"end_ms":{number(step.end_ms)},"result":{"null" if step.result is None else _strings(step.result)},'
+        f'"error":{"null" if step.error is None else compact(step.error)},"config":{compact_same(step.config)},'
+        f'"deadline_ms":{number(step.deadline_ms)}'
         + (f',"{CURRENT_ATTEMPT}":[{len(attempts)},{compact(attempts[-1])}]}}' if attempts else "}")
     )
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate (e.g. in an error message): escape it
-            data = step.to_json()
-            if attempts:
-                data[CURRENT_ATTEMPT] = [len(attempts), attempts[-1]]
-            text = json.dumps(data, separators=(",", ":"), ensure_ascii=True)
-    return text
+    return storable(text, lambda: _step_data(step))
+
+
+def _step_data(step: StepRecord) -> dict[str, Any]:
+    data = step.to_json()
+    if step.attempts:
+        data[CURRENT_ATTEMPT] = [len(step.attempts), step.attempts[-1]]
+    return data
 
 
 class SQLiteStore:
@@ -770,8 +753,7 @@ class SQLiteStore:
         loading derives ``next_seq`` from the steps. So a step on the straight path, which changes
         nothing else, writes its rows and no header."""
         key = (record.workflow, record.id)
-        saved = record.saved_header
-        if saved is None or key in self._headers or key in self._lazy or record.header_snapshot() != saved:
+        if key in self._headers or key in self._lazy or record.header_changed_since(record.saved_header):
             return self._header_row(record, step)
         modified = modified_ms(record, step)
         if modified <= record.saved_modified_ms:
