@@ -214,6 +214,35 @@ def test_the_saved_header_is_the_json_of_every_header_field(fields: dict[str, An
     assert record.header_text() == expected
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"name": UNICODE, "result": json.dumps(NESTED, ensure_ascii=False), "config": {"nested": NESTED}},
+        {"state": "error", "error": {"name": "Error", "message": "lone \ud800 surrogate"}},
+        {"start_ms": 5, "end_ms": math.inf, "deadline_ms": math.nan, "count": 2**70, "seq": True},
+        {"end_ms": -0.0, "deadline_ms": FLOATS[6], "attempts": []},
+    ],
+)
+def test_a_saved_step_row_is_the_json_of_its_record(fields: dict[str, Any]) -> None:
+    """What the SQLite store saves for a step (built field by field) is the compact JSON of the
+    record with its newest attempt, whatever the fields hold."""
+    from cfwf_emulator.store.sqlite import CURRENT_ATTEMPT, _step_json
+
+    step = make_step(attempts=[{"start": 1 / 3, "end": None, "success": None, "error": None}])
+    for name, value in fields.items():
+        setattr(step, name, value)
+    data = step.to_json()
+    if step.attempts:
+        data[CURRENT_ATTEMPT] = [len(step.attempts), step.attempts[-1]]
+    try:
+        expected = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        expected.encode("utf-8")
+    except UnicodeEncodeError:
+        expected = json.dumps(data, separators=(",", ":"), ensure_ascii=True)
+    assert _step_json(step) == expected
+
+
 def test_buffered_events_keep_their_order_through_takes_and_appends(store: Any, persisted: Callable[[], Any]) -> None:
     record = make_record()
     store.insert_instance(record)
